@@ -1,0 +1,49 @@
+/// Evaluates expression DAGs: each distinct node once (after common-subexpression elimination), in
+/// topological order, releasing intermediate results as soon as their last consumer has run.
+module internal FuncDiff.Core.Interpreter
+
+open System
+open System.Collections.Generic
+open FuncDiff
+
+/// Checks that every input of the graph is bound to a tensor of its declared shape and dtype.
+let private checkInputs (bindings: IReadOnlyDictionary<string, Tensor>) (order: Node[]) =
+    for n in order do
+        match n.Op with
+        | Input name ->
+            match bindings.TryGetValue name with
+            | false, _ ->
+                let bound = if bindings.Count = 0 then "nothing is bound" else "bound: " + String.Join(", ", bindings.Keys |> Seq.sort)
+                raise (InputException(name, sprintf "input '%s' (%s) is missing; %s" name n.TypeText bound))
+            | true, t when t.DType <> n.DType ->
+                raise (InputException(name, sprintf "input '%s' is declared %s but bound to a %O tensor of shape %O (cast it or declare it %O)" name n.TypeText t.DType t.Shape t.DType))
+            | true, t when not (t.Shape.Equals n.Shape) ->
+                raise (InputException(name, sprintf "input '%s' is declared with shape %O but bound to a tensor of shape %O" name n.Shape t.Shape))
+            | _ -> ()
+        | _ -> ()
+
+/// The values of the roots given tensors for the inputs, by name. Extra bindings are ignored.
+let evaluate (bindings: IReadOnlyDictionary<string, Tensor>) (roots: Node list) : Tensor list =
+    let canon = Graph.canonicalize roots
+    let roots = roots |> List.map canon
+    let order = Graph.reachable roots
+    checkInputs bindings order
+    let remaining = Graph.useCounts order
+    let keep = HashSet<int64>(roots |> Seq.map (fun r -> r.Id))
+    let values = Dictionary<int64, Tensor>()
+    for n in order do
+        let value =
+            match n.Op with
+            | Input name -> bindings[name]
+            | Const t -> t
+            | Apply (p, attrs) ->
+                let args = n.Inputs |> Array.map (fun i -> values[i.Id])
+                let out = Tensor.Empty(n.Shape, n.DType)
+                p.Forward attrs args out
+                out
+        values[n.Id] <- value
+        for i in n.Inputs do
+            let left = remaining[i.Id] - 1
+            remaining[i.Id] <- left
+            if left = 0 && not (keep.Contains i.Id) then values.Remove i.Id |> ignore
+    roots |> List.map (fun r -> values[r.Id])

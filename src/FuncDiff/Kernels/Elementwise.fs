@@ -1,0 +1,199 @@
+/// Elementwise kernels: span operations (mostly TensorPrimitives, so SIMD) lifted to tensors,
+/// with NumPy broadcasting for several inputs.
+module internal FuncDiff.Core.Kernels.Elementwise
+
+open System
+open System.Buffers
+open System.Numerics
+open FuncDiff
+open FuncDiff.Core
+
+/// A unary operation on contiguous spans of any float dtype.
+type FloatUnary =
+    abstract Run<'T when 'T :> IFloatingPointIeee754<'T>> : ReadOnlySpan<'T> * Span<'T> -> unit
+
+/// A unary operation on contiguous spans of any numeric dtype (float64, float32, int32).
+type NumericUnary =
+    abstract Run<'T when 'T :> INumber<'T>> : ReadOnlySpan<'T> * Span<'T> -> unit
+
+/// A binary operation of one element type on rows: span-span, span-scalar and scalar-span.
+type Rows<'A, 'B, 'O> =
+    abstract SS: ReadOnlySpan<'A> * ReadOnlySpan<'B> * Span<'O> -> unit
+    abstract ST: ReadOnlySpan<'A> * 'B * Span<'O> -> unit
+    abstract TS: 'A * ReadOnlySpan<'B> * Span<'O> -> unit
+
+/// A binary operation for every float dtype.
+type FloatBinary =
+    abstract SS<'T when 'T :> IFloatingPointIeee754<'T>> : ReadOnlySpan<'T> * ReadOnlySpan<'T> * Span<'T> -> unit
+    abstract ST<'T when 'T :> IFloatingPointIeee754<'T>> : ReadOnlySpan<'T> * 'T * Span<'T> -> unit
+    abstract TS<'T when 'T :> IFloatingPointIeee754<'T>> : 'T * ReadOnlySpan<'T> * Span<'T> -> unit
+
+/// A binary operation for every numeric dtype.
+type NumericBinary =
+    abstract SS<'T when 'T :> INumber<'T>> : ReadOnlySpan<'T> * ReadOnlySpan<'T> * Span<'T> -> unit
+    abstract ST<'T when 'T :> INumber<'T>> : ReadOnlySpan<'T> * 'T * Span<'T> -> unit
+    abstract TS<'T when 'T :> INumber<'T>> : 'T * ReadOnlySpan<'T> * Span<'T> -> unit
+
+/// An elementwise test of two numbers, giving bool.
+type ElementTest =
+    abstract Test<'T when 'T :> INumber<'T>> : 'T * 'T -> bool
+
+type private FloatRows<'T when 'T :> IFloatingPointIeee754<'T>>(op: FloatBinary) =
+    interface Rows<'T, 'T, 'T> with
+        member _.SS(a, b, d) = op.SS(a, b, d)
+        member _.ST(a, b, d) = op.ST(a, b, d)
+        member _.TS(a, b, d) = op.TS(a, b, d)
+
+type private NumericRows<'T when 'T :> INumber<'T>>(op: NumericBinary) =
+    interface Rows<'T, 'T, 'T> with
+        member _.SS(a, b, d) = op.SS(a, b, d)
+        member _.ST(a, b, d) = op.ST(a, b, d)
+        member _.TS(a, b, d) = op.TS(a, b, d)
+
+type private CompareRows<'T when 'T :> INumber<'T>>(op: ElementTest) =
+    interface Rows<'T, 'T, bool> with
+        member _.SS(a, b, d) = for i in 0 .. d.Length - 1 do d[i] <- op.Test(a[i], b[i])
+        member _.ST(a, b, d) = for i in 0 .. d.Length - 1 do d[i] <- op.Test(a[i], b)
+        member _.TS(a, b, d) = for i in 0 .. d.Length - 1 do d[i] <- op.Test(a, b[i])
+
+let private unsupported (what: string) (t: Tensor) =
+    invalidOp (sprintf "%s kernel has no %O implementation (the shape rule should have refused it)" what t.DType)
+
+/// Applies a row operation to two broadcast inputs: whole spans when the shapes allow, else row by row.
+let binaryRows (op: Rows<'A, 'B, 'O>) (a: 'A[]) (aDims: int[]) (b: 'B[]) (bDims: int[]) (out: 'O[]) (outDims: int[]) =
+    if a.Length = out.Length && b.Length = out.Length then op.SS(ReadOnlySpan a, ReadOnlySpan b, Span out)
+    elif a.Length = 1 && b.Length = out.Length then op.TS(a[0], ReadOnlySpan b, Span out)
+    elif b.Length = 1 && a.Length = out.Length then op.ST(ReadOnlySpan a, b[0], Span out)
+    else
+        Broadcast.rows outDims [| aDims; bDims |] (fun o offs len inner ->
+            let dst = Span(out, o, len)
+            match inner[0], inner[1] with
+            | 1, 1 -> op.SS(ReadOnlySpan(a, offs[0], len), ReadOnlySpan(b, offs[1], len), dst)
+            | 1, _ -> op.ST(ReadOnlySpan(a, offs[0], len), b[offs[1]], dst)
+            | _, 1 -> op.TS(a[offs[0]], ReadOnlySpan(b, offs[1], len), dst)
+            | _ ->
+                op.TS(a[offs[0]], ReadOnlySpan(b, offs[1], 1), dst.Slice(0, 1))
+                dst.Fill dst[0])
+
+let private run2 (op: Rows<'A, 'B, 'O>) (a: Tensor) (b: Tensor) (out: Tensor) =
+    binaryRows op (a.As<'A>()) a.Shape.Dims (b.As<'B>()) b.Shape.Dims (out.As<'O>()) out.Shape.Dims
+
+/// out = op(x) for a float tensor.
+let floatUnary (op: FloatUnary) (x: Tensor) (out: Tensor) =
+    match x.Data, out.Data with
+    | (:? (float[]) as a), (:? (float[]) as d) -> op.Run(ReadOnlySpan a, Span d)
+    | (:? (float32[]) as a), (:? (float32[]) as d) -> op.Run(ReadOnlySpan a, Span d)
+    | _ -> unsupported "float unary" x
+
+/// out = op(x) for a numeric tensor.
+let numericUnary (op: NumericUnary) (x: Tensor) (out: Tensor) =
+    match x.Data, out.Data with
+    | (:? (float[]) as a), (:? (float[]) as d) -> op.Run(ReadOnlySpan a, Span d)
+    | (:? (float32[]) as a), (:? (float32[]) as d) -> op.Run(ReadOnlySpan a, Span d)
+    | (:? (int[]) as a), (:? (int[]) as d) -> op.Run(ReadOnlySpan a, Span d)
+    | _ -> unsupported "numeric unary" x
+
+/// out = op(a, b) with broadcasting, for float tensors of one dtype.
+let floatBinary (op: FloatBinary) (a: Tensor) (b: Tensor) (out: Tensor) =
+    match out.DType with
+    | DType.Float64 -> run2 (FloatRows<float> op) a b out
+    | DType.Float32 -> run2 (FloatRows<float32> op) a b out
+    | _ -> unsupported "float binary" out
+
+/// out = op(a, b) with broadcasting, for numeric tensors of one dtype.
+let numericBinary (op: NumericBinary) (a: Tensor) (b: Tensor) (out: Tensor) =
+    match out.DType with
+    | DType.Float64 -> run2 (NumericRows<float> op) a b out
+    | DType.Float32 -> run2 (NumericRows<float32> op) a b out
+    | DType.Int32 -> run2 (NumericRows<int> op) a b out
+    | _ -> unsupported "numeric binary" out
+
+/// out = test(a, b) as bool with broadcasting, for numeric tensors of one dtype.
+let compare (op: ElementTest) (a: Tensor) (b: Tensor) (out: Tensor) =
+    match a.DType with
+    | DType.Float64 -> run2 (CompareRows<float> op) a b out
+    | DType.Float32 -> run2 (CompareRows<float32> op) a b out
+    | DType.Int32 -> run2 (CompareRows<int> op) a b out
+    | _ -> unsupported "comparison" a
+
+/// out = f(a, b) for bool tensors with broadcasting.
+let logical (f: bool -> bool -> bool) (a: Tensor) (b: Tensor) (out: Tensor) =
+    let rows =
+        { new Rows<bool, bool, bool> with
+            member _.SS(x, y, d) = for i in 0 .. d.Length - 1 do d[i] <- f x[i] y[i]
+            member _.ST(x, y, d) = for i in 0 .. d.Length - 1 do d[i] <- f x[i] y
+            member _.TS(x, y, d) = for i in 0 .. d.Length - 1 do d[i] <- f x y[i] }
+    run2 rows a b out
+
+/// out = not x for a bool tensor.
+let logicalNot (x: Tensor) (out: Tensor) =
+    let a, d = x.As<bool>(), out.As<bool>()
+    for i in 0 .. a.Length - 1 do d[i] <- not a[i]
+
+let private select<'T> (c: Tensor) (a: Tensor) (b: Tensor) (out: Tensor) =
+    let cs, xs, ys, d = c.As<bool>(), a.As<'T>(), b.As<'T>(), out.As<'T>()
+    Broadcast.rows out.Shape.Dims [| c.Shape.Dims; a.Shape.Dims; b.Shape.Dims |] (fun o offs len inner ->
+        let mutable ci, xi, yi = offs[0], offs[1], offs[2]
+        for i in o .. o + len - 1 do
+            d[i] <- if cs[ci] then xs[xi] else ys[yi]
+            ci <- ci + inner[0]
+            xi <- xi + inner[1]
+            yi <- yi + inner[2])
+
+/// out = cond ? a : b elementwise with broadcasting over all three.
+let where (c: Tensor) (a: Tensor) (b: Tensor) (out: Tensor) =
+    match out.DType with
+    | DType.Float64 -> select<float> c a b out
+    | DType.Float32 -> select<float32> c a b out
+    | DType.Int32 -> select<int> c a b out
+    | DType.Bool -> select<bool> c a b out
+
+/// Copies x into out, broadcasting x to out's shape.
+let broadcastInto (x: Tensor) (out: Tensor) =
+    let copy (src: 'T[]) (dst: 'T[]) =
+        if src.Length = dst.Length then Array.blit src 0 dst 0 src.Length
+        elif src.Length = 1 then Array.fill dst 0 dst.Length src[0]
+        else
+            Broadcast.rows out.Shape.Dims [| x.Shape.Dims |] (fun o offs len inner ->
+                if inner[0] = 1 then Array.blit src offs[0] dst o len
+                else Array.fill dst o len src[offs[0]])
+    match x.Data, out.Data with
+    | (:? (float[]) as s), (:? (float[]) as d) -> copy s d
+    | (:? (float32[]) as s), (:? (float32[]) as d) -> copy s d
+    | (:? (int[]) as s), (:? (int[]) as d) -> copy s d
+    | (:? (bool[]) as s), (:? (bool[]) as d) -> copy s d
+    | _ -> unsupported "broadcast" x
+
+/// out = x converted to out's dtype: floats to int32 truncate toward zero and saturate (NaN gives 0),
+/// numbers to bool test for non-zero (NaN gives true), bool to numbers gives 1 or 0.
+let cast (x: Tensor) (out: Tensor) =
+    let inline toBool (src: 'T[]) (d: bool[]) = for i in 0 .. src.Length - 1 do d[i] <- src[i] <> LanguagePrimitives.GenericZero
+    let inline ofBool (src: bool[]) (d: 'T[]) = for i in 0 .. src.Length - 1 do d[i] <- if src[i] then LanguagePrimitives.GenericOne else LanguagePrimitives.GenericZero
+    match x.Data, out.Data with
+    | (:? (float[]) as s), (:? (float[]) as d) -> Array.blit s 0 d 0 s.Length
+    | (:? (float32[]) as s), (:? (float32[]) as d) -> Array.blit s 0 d 0 s.Length
+    | (:? (int[]) as s), (:? (int[]) as d) -> Array.blit s 0 d 0 s.Length
+    | (:? (bool[]) as s), (:? (bool[]) as d) -> Array.blit s 0 d 0 s.Length
+    | (:? (float[]) as s), (:? (float32[]) as d) -> Tensors.TensorPrimitives.ConvertTruncating<float, float32>(ReadOnlySpan s, Span d)
+    | (:? (float32[]) as s), (:? (float[]) as d) -> Tensors.TensorPrimitives.ConvertTruncating<float32, float>(ReadOnlySpan s, Span d)
+    | (:? (int[]) as s), (:? (float[]) as d) -> Tensors.TensorPrimitives.ConvertTruncating<int, float>(ReadOnlySpan s, Span d)
+    | (:? (int[]) as s), (:? (float32[]) as d) -> Tensors.TensorPrimitives.ConvertTruncating<int, float32>(ReadOnlySpan s, Span d)
+    | (:? (float[]) as s), (:? (int[]) as d) -> Tensors.TensorPrimitives.ConvertSaturating<float, int>(ReadOnlySpan s, Span d)
+    | (:? (float32[]) as s), (:? (int[]) as d) -> Tensors.TensorPrimitives.ConvertSaturating<float32, int>(ReadOnlySpan s, Span d)
+    | (:? (float[]) as s), (:? (bool[]) as d) -> toBool s d
+    | (:? (float32[]) as s), (:? (bool[]) as d) -> toBool s d
+    | (:? (int[]) as s), (:? (bool[]) as d) -> toBool s d
+    | (:? (bool[]) as s), (:? (float[]) as d) -> ofBool s d
+    | (:? (bool[]) as s), (:? (float32[]) as d) -> ofBool s d
+    | (:? (bool[]) as s), (:? (int[]) as d) -> ofBool s d
+    | _ -> unsupported "cast" x
+
+let private zeroWins<'T when 'T :> IFloatingPointIeee754<'T>> (a: 'T) (b: 'T) =
+    if 'T.IsZero a || 'T.IsZero b then 'T.Zero else a * b
+
+/// a·b where an exact zero in either factor gives an exact zero (0·∞ = 0·NaN = 0).
+let mulNoNan =
+    { new FloatBinary with
+        member _.SS(a, b, d) = for i in 0 .. d.Length - 1 do d[i] <- zeroWins a[i] b[i]
+        member _.ST(a, b, d) = for i in 0 .. d.Length - 1 do d[i] <- zeroWins a[i] b
+        member _.TS(a, b, d) = for i in 0 .. d.Length - 1 do d[i] <- zeroWins a b[i] }

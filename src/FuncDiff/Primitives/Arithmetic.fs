@@ -1,0 +1,132 @@
+/// The four operations, negation and the zero-preserving product that derivative rules scale
+/// cotangents with. Binary entries broadcast (NumPy rules) and need operands of one dtype.
+module internal rec FuncDiff.Core.Primitives.Arithmetic
+
+// Entries refer to each other only inside their rules (closures run after initialisation).
+#nowarn "40"
+
+open System.Numerics.Tensors
+open FuncDiff
+open FuncDiff.Core
+open FuncDiff.Core.Rules
+open FuncDiff.Core.Kernels
+open FuncDiff.Core.Kernels.Elementwise
+open FuncDiff.Core.Primitives.Structural
+
+// ---- Builders -----------------------------------------------------------------------------------
+
+let neg (x: Node) = apply negP [] [ x ]
+let add (a: Node) (b: Node) = apply addP [] [ a; b ]
+let sub (a: Node) (b: Node) = apply subP [] [ a; b ]
+let mul (a: Node) (b: Node) = apply mulP [] [ a; b ]
+let div (a: Node) (b: Node) = apply divP [] [ a; b ]
+/// a·b where an exact zero in either factor gives an exact zero.
+let mulNoNan (a: Node) (b: Node) = apply mulNoNanP [] [ a; b ]
+
+// ---- Shared rules -------------------------------------------------------------------------------
+
+/// Two operands of one dtype accepted by `require`, broadcast together.
+let binaryInfer (require: string -> Node -> unit) =
+    fun (_: Map<string, Param>) (xs: Node[]) ->
+        require "x" xs[0]
+        require "y" xs[1]
+        let dtype = sameDType xs[0] xs[1]
+        Map.empty, broadcast [ xs[0].Shape; xs[1].Shape ], dtype
+
+/// Same shape and dtype as the one operand, which `require` accepts.
+let unaryInfer (require: string -> Node -> unit) =
+    fun (_: Map<string, Param>) (xs: Node[]) ->
+        require "the input" xs[0]
+        Map.empty, xs[0].Shape, xs[0].DType
+
+/// The cotangents of a broadcasting binary op, each summed back to its operand's shape.
+let unbroadcast (v: VjpArgs) (da: Node) (db: Node) =
+    [ Some (sumTo v.Inputs[0].Shape da); Some (sumTo v.Inputs[1].Shape db) ]
+
+// ---- Entries ------------------------------------------------------------------------------------
+
+let negP =
+    { primitive "neg" Elementwise "-x." with
+        Notation = Prefix("-", 4)
+        Infer = unaryInfer requireNumeric
+        Forward = fun _ xs out -> numericUnary { new NumericUnary with member _.Run(x, y) = TensorPrimitives.Negate(x, y) } xs[0] out
+        Vjp = fun v -> [ Some (neg v.Cotangent) ] }
+
+let addP =
+    { primitive "add" Elementwise "x + y." with
+        Inputs = [ "x"; "y" ]
+        Notation = Infix("+", 2)
+        Infer = binaryInfer requireNumeric
+        Forward =
+            fun _ xs out ->
+                numericBinary
+                    { new NumericBinary with
+                        member _.SS(a, b, d) = TensorPrimitives.Add(a, b, d)
+                        member _.ST(a, b, d) = TensorPrimitives.Add(a, b, d)
+                        member _.TS(a, b, d) = TensorPrimitives.Add(b, a, d) }
+                    xs[0] xs[1] out
+        Vjp = fun v -> unbroadcast v v.Cotangent v.Cotangent }
+
+let subP =
+    { primitive "sub" Elementwise "x - y." with
+        Inputs = [ "x"; "y" ]
+        Notation = Infix("-", 2)
+        Infer = binaryInfer requireNumeric
+        Forward =
+            fun _ xs out ->
+                numericBinary
+                    { new NumericBinary with
+                        member _.SS(a, b, d) = TensorPrimitives.Subtract(a, b, d)
+                        member _.ST(a, b, d) = TensorPrimitives.Subtract(a, b, d)
+                        member _.TS(a, b, d) = TensorPrimitives.Subtract(a, b, d) }
+                    xs[0] xs[1] out
+        Vjp = fun v -> unbroadcast v v.Cotangent (neg v.Cotangent) }
+
+let mulP =
+    { primitive "mul" Elementwise "x · y." with
+        Inputs = [ "x"; "y" ]
+        Notation = Infix("*", 3)
+        Infer = binaryInfer requireNumeric
+        Forward =
+            fun _ xs out ->
+                numericBinary
+                    { new NumericBinary with
+                        member _.SS(a, b, d) = TensorPrimitives.Multiply(a, b, d)
+                        member _.ST(a, b, d) = TensorPrimitives.Multiply(a, b, d)
+                        member _.TS(a, b, d) = TensorPrimitives.Multiply(b, a, d) }
+                    xs[0] xs[1] out
+        Vjp = fun v ->
+            let a, b = v.Inputs[0], v.Inputs[1]
+            unbroadcast v (mulNoNan b v.Cotangent) (mulNoNan a v.Cotangent) }
+
+let divP =
+    { primitive "div" Elementwise "x / y (IEEE: x/0 is ±∞, 0/0 is NaN). Floating point only." with
+        Inputs = [ "x"; "y" ]
+        Notation = Infix("/", 3)
+        Infer = binaryInfer requireFloat
+        Forward =
+            fun _ xs out ->
+                floatBinary
+                    { new FloatBinary with
+                        member _.SS(a, b, d) = TensorPrimitives.Divide(a, b, d)
+                        member _.ST(a, b, d) = TensorPrimitives.Divide(a, b, d)
+                        member _.TS(a, b, d) = TensorPrimitives.Divide(a, b, d) }
+                    xs[0] xs[1] out
+        // d/dx = 1/y, d/dy = -out/y
+        Vjp = fun v ->
+            let b = v.Inputs[1]
+            unbroadcast v (mulNoNan (div (scalarLike b 1.0) b) v.Cotangent) (mulNoNan (neg (div v.Output b)) v.Cotangent) }
+
+let mulNoNanP =
+    { primitive "mulNoNan" Elementwise "x · y, except that an exact zero in either factor gives an exact zero (0·∞ = 0·NaN = 0). Derivative rules scale cotangents with it, so a cotangent that is exactly zero (an unselected where branch, a masked element) contributes exactly zero even where the local derivative is infinite or NaN." with
+        Inputs = [ "x"; "y" ]
+        Infer = binaryInfer requireFloat
+        Forward = fun _ xs out -> floatBinary Elementwise.mulNoNan xs[0] xs[1] out
+        // Away from zeros this is x·y; where a factor is zero the product is constant, so its
+        // derivative there is zero as well: mulNoNan(c, y) covers both.
+        Vjp = fun v ->
+            let a, b = v.Inputs[0], v.Inputs[1]
+            unbroadcast v (mulNoNan v.Cotangent b) (mulNoNan v.Cotangent a) }
+
+/// This family's entries.
+let entries () = [ negP; addP; subP; mulP; divP; mulNoNanP ]

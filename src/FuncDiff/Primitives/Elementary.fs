@@ -1,0 +1,181 @@
+/// Elementwise mathematical functions. A smooth function's rule gives its derivative f'(x) (often from
+/// the output: exp' = exp, tanh' = 1 - tanh²), and the cotangent is scaled with mulNoNan, so an exact
+/// zero cotangent stays zero where f' is infinite or NaN (log at 0, sqrt at 0).
+module internal rec FuncDiff.Core.Primitives.Elementary
+
+// Entries refer to each other only inside their rules (closures run after initialisation).
+#nowarn "40"
+
+open System
+open System.Numerics
+open System.Numerics.Tensors
+open FuncDiff
+open FuncDiff.Core
+open FuncDiff.Core.Rules
+open FuncDiff.Core.Kernels.Elementwise
+open FuncDiff.Core.Primitives.Structural
+open FuncDiff.Core.Primitives.Arithmetic
+open FuncDiff.Core.Primitives.Logic
+
+// ---- Builders -----------------------------------------------------------------------------------
+
+let private un (p: Primitive) (x: Node) = apply p [] [ x ]
+let exp x = un expP x
+let expm1 x = un expm1P x
+let log x = un logP x
+let log1p x = un log1pP x
+let sqrt x = un sqrtP x
+let square x = un squareP x
+let reciprocal x = un reciprocalP x
+let abs x = un absP x
+let sign x = un signP x
+let sin x = un sinP x
+let cos x = un cosP x
+let tan x = un tanP x
+let tanh x = un tanhP x
+let sigmoid x = un sigmoidP x
+let relu x = un reluP x
+let softplus x = un softplusP x
+let floor x = un floorP x
+let ceil x = un ceilP x
+let round x = un roundP x
+let pow (x: Node) (y: Node) = apply powP [] [ x; y ]
+let maximum (x: Node) (y: Node) = apply maximumP [] [ x; y ]
+let minimum (x: Node) (y: Node) = apply minimumP [] [ x; y ]
+
+// ---- Entry helpers ------------------------------------------------------------------------------
+
+/// A smooth float function with derivative f'(x, out).
+let private smooth (name: string) (doc: string) (kernel: FloatUnary) (derivative: Node -> Node -> Node) =
+    { primitive name Elementwise doc with
+        Infer = unaryInfer requireFloat
+        Forward = fun _ xs out -> floatUnary kernel xs[0] out
+        Vjp = fun v -> [ Some (mulNoNan (derivative v.Inputs[0] v.Output) v.Cotangent) ] }
+
+/// A float function that is constant between jumps: its derivative is zero by definition.
+let private steps (name: string) (doc: string) (kernel: FloatUnary) =
+    { primitive name Elementwise doc with
+        Differentiability = PiecewiseConstant
+        Infer = unaryInfer requireFloat
+        Forward = fun _ xs out -> floatUnary kernel xs[0] out
+        Vjp = noDerivative }
+
+let private one (x: Node) = scalarLike x 1.0
+
+// ---- Entries ------------------------------------------------------------------------------------
+
+let expP = smooth "exp" "eˣ; overflows to ∞ above about 709 (float64)." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Exp(x, y) } (fun _ out -> out)
+let expm1P = smooth "expm1" "eˣ - 1, accurate near 0." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.ExpM1(x, y) } (fun _ out -> add out (one out))
+let logP = smooth "log" "Natural logarithm: -∞ at 0, NaN below 0." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Log(x, y) } (fun x _ -> reciprocal x)
+let log1pP = smooth "log1p" "log(1 + x), accurate near 0." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.LogP1(x, y) } (fun x _ -> reciprocal (add (one x) x))
+let sqrtP = smooth "sqrt" "√x: NaN below 0; the derivative 1/(2√x) is ∞ at 0." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Sqrt(x, y) } (fun _ out -> div (scalarLike out 0.5) out)
+let reciprocalP = smooth "reciprocal" "1/x: ±∞ at ±0." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Reciprocal(x, y) } (fun _ out -> neg (square out))
+let sinP = smooth "sin" "sin x (radians)." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Sin(x, y) } (fun x _ -> cos x)
+let cosP = smooth "cos" "cos x (radians)." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Cos(x, y) } (fun x _ -> neg (sin x))
+let tanP = smooth "tan" "tan x (radians)." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Tan(x, y) } (fun _ out -> add (one out) (square out))
+let tanhP = smooth "tanh" "Hyperbolic tangent; saturates to ±1." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Tanh(x, y) } (fun _ out -> sub (one out) (square out))
+let sigmoidP = smooth "sigmoid" "1 / (1 + e⁻ˣ); saturates to 0 and 1 without overflow." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Sigmoid(x, y) } (fun _ out -> mul out (sub (one out) out))
+
+let softplusP =
+    smooth "softplus" "log(1 + eˣ), computed as max(x, 0) + log1p(e^-|x|) so it neither overflows nor loses small values."
+        { new FloatUnary with
+            member _.Run<'T when 'T :> IFloatingPointIeee754<'T>>(x: ReadOnlySpan<'T>, y: Span<'T>) =
+                TensorPrimitives.Abs(x, y)
+                TensorPrimitives.Negate(Span.op_Implicit y, y)
+                TensorPrimitives.Exp(Span.op_Implicit y, y)
+                TensorPrimitives.LogP1(Span.op_Implicit y, y)
+                for i in 0 .. y.Length - 1 do y[i] <- y[i] + 'T.Max(x[i], 'T.Zero) }
+        (fun x _ -> sigmoid x)
+
+let squareP =
+    { primitive "square" Elementwise "x²." with
+        Infer = unaryInfer requireNumeric
+        Forward = fun _ xs out -> numericUnary { new NumericUnary with member _.Run(x, y) = TensorPrimitives.Multiply(x, x, y) } xs[0] out
+        Vjp = fun v -> [ Some (mulNoNan (mul (scalarLike v.Inputs[0] 2.0) v.Inputs[0]) v.Cotangent) ] }
+
+let absP =
+    { primitive "abs" Elementwise "|x|. Not differentiable at 0, where the subgradient 0 is used (the derivative is sign x)." with
+        Differentiability = NonSmooth "abs'(0) = 0"
+        Infer = unaryInfer requireNumeric
+        Forward = fun _ xs out -> numericUnary { new NumericUnary with member _.Run(x, y) = TensorPrimitives.Abs(x, y) } xs[0] out
+        Vjp = fun v -> [ Some (mulNoNan (sign v.Inputs[0]) v.Cotangent) ] }
+
+let signP =
+    { primitive "sign" Elementwise "-1, 0 or 1 by the sign of x (NaN stays NaN); piecewise constant." with
+        Differentiability = PiecewiseConstant
+        Infer = unaryInfer requireNumeric
+        Forward =
+            fun _ xs out ->
+                numericUnary
+                    { new NumericUnary with
+                        member _.Run<'T when 'T :> INumber<'T>>(x: ReadOnlySpan<'T>, y: Span<'T>) =
+                            for i in 0 .. y.Length - 1 do
+                                let v = x[i]
+                                y[i] <- if 'T.op_GreaterThan(v, 'T.Zero) then 'T.One elif 'T.op_LessThan(v, 'T.Zero) then -'T.One elif 'T.IsZero v then 'T.Zero else v }
+                    xs[0] out
+        Vjp = noDerivative }
+
+let reluP =
+    { primitive "relu" Elementwise "max(x, 0). Not differentiable at 0, where the subgradient 0 is used: the cotangent passes only where x > 0." with
+        Differentiability = NonSmooth "relu'(0) = 0"
+        Infer = unaryInfer requireNumeric
+        Forward = fun _ xs out -> numericUnary { new NumericUnary with member _.Run<'T when 'T :> INumber<'T>>(x: ReadOnlySpan<'T>, y: Span<'T>) = TensorPrimitives.Max(x, 'T.Zero, y) } xs[0] out
+        Vjp = fun v ->
+            let x, g = v.Inputs[0], v.Cotangent
+            [ Some (where (gt x (scalarLike x 0.0)) g (scalarLike g 0.0)) ] }
+
+let floorP = steps "floor" "The largest integer ≤ x; piecewise constant." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Floor(x, y) }
+let ceilP = steps "ceil" "The smallest integer ≥ x; piecewise constant." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Ceiling(x, y) }
+let roundP = steps "round" "x rounded to the nearest integer, halves to even (as NumPy); piecewise constant." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Round(x, y) }
+
+let powP =
+    { primitive "pow" Elementwise "xʸ with broadcasting (IEEE pow: NaN for negative x and non-integer y). d/dx = y·xʸ⁻¹; d/dy = xʸ·log x, taken as 0 where x = 0." with
+        Inputs = [ "x"; "y" ]
+        Notation = Infix("^", 5)
+        Infer = binaryInfer requireFloat
+        Forward =
+            fun _ xs out ->
+                floatBinary
+                    { new FloatBinary with
+                        member _.SS(a, b, d) = TensorPrimitives.Pow(a, b, d)
+                        member _.ST(a, b, d) = TensorPrimitives.Pow(a, b, d)
+                        member _.TS(a, b, d) = TensorPrimitives.Pow(a, b, d) }
+                    xs[0] xs[1] out
+        Vjp = fun v ->
+            let x, y, g = v.Inputs[0], v.Inputs[1], v.Cotangent
+            let zero = scalarLike x 0.0
+            let dx = mul y (pow x (sub y (one y)))
+            let dy = where (eq x zero) zero (mul v.Output (log x))
+            unbroadcast v (mulNoNan dx g) (mulNoNan dy g) }
+
+/// maximum and minimum: the cotangent goes to the winning side, split evenly on ties.
+let private extremum (name: string) (wins: Node -> Node -> Node) (kernel: NumericBinary) =
+    { primitive name Elementwise (sprintf "The elementwise %s of x and y (NaN if either is NaN). At ties the cotangent is split evenly between x and y." name) with
+        Differentiability = NonSmooth "at x = y each side receives half the cotangent"
+        Inputs = [ "x"; "y" ]
+        Infer = binaryInfer requireNumeric
+        Forward = fun _ xs out -> numericBinary kernel xs[0] xs[1] out
+        Vjp = fun v ->
+            let a, b, g = v.Inputs[0], v.Inputs[1], v.Cotangent
+            let zero = scalarLike g 0.0
+            let tie = where (eq a b) (mul g (scalarLike g 0.5)) zero
+            unbroadcast v (where (wins a b) g tie) (where (wins b a) g tie) }
+
+let maximumP =
+    extremum "maximum" gt
+        { new NumericBinary with
+            member _.SS(a, b, d) = TensorPrimitives.Max(a, b, d)
+            member _.ST(a, b, d) = TensorPrimitives.Max(a, b, d)
+            member _.TS(a, b, d) = TensorPrimitives.Max(b, a, d) }
+
+let minimumP =
+    extremum "minimum" lt
+        { new NumericBinary with
+            member _.SS(a, b, d) = TensorPrimitives.Min(a, b, d)
+            member _.ST(a, b, d) = TensorPrimitives.Min(a, b, d)
+            member _.TS(a, b, d) = TensorPrimitives.Min(b, a, d) }
+
+/// This family's entries.
+let entries () =
+    [ expP; expm1P; logP; log1pP; sqrtP; squareP; reciprocalP; absP; signP; sinP; cosP; tanP; tanhP
+      sigmoidP; reluP; softplusP; floorP; ceilP; roundP; powP; maximumP; minimumP ]

@@ -1,0 +1,150 @@
+/// Reductions over any set of axes (sum lives with broadcastTo, its adjoint, in Structural).
+/// Every reduction takes `axis` (one or several; default all) and `keepdims`.
+module internal rec FuncDiff.Core.Primitives.Reductions
+
+// Entries refer to each other only inside their rules (closures run after initialisation).
+#nowarn "40"
+
+open System.Numerics.Tensors
+open FuncDiff
+open FuncDiff.Core
+open FuncDiff.Core.Rules
+open FuncDiff.Core.Kernels
+open FuncDiff.Core.Primitives.Structural
+open FuncDiff.Core.Primitives.Arithmetic
+open FuncDiff.Core.Primitives.Logic
+open FuncDiff.Core.Primitives.Elementary
+
+let private axesParam (axes: int[] option) =
+    match axes with
+    | Some a -> [ "axis", Param.Ints (List.ofArray a) ]
+    | None -> []
+
+let private reduceWith (p: Primitive) (axes: int[] option) (keepDims: bool) (x: Node) =
+    apply p (("keepdims", Param.Bool keepDims) :: axesParam axes) [ x ]
+
+// ---- Builders -----------------------------------------------------------------------------------
+
+let mean axes keepDims x = reduceWith meanP axes keepDims x
+let max axes keepDims x = reduceWith maxP axes keepDims x
+let min axes keepDims x = reduceWith minP axes keepDims x
+let prod axes keepDims x = reduceWith prodP axes keepDims x
+let logsumexp axes keepDims x = reduceWith logsumexpP axes keepDims x
+
+let private arg (p: Primitive) (axis: int option) (keepDims: bool) (x: Node) =
+    let given = match axis with Some a -> [ "axis", Param.Int a ] | None -> []
+    apply p (("keepdims", Param.Bool keepDims) :: given) [ x ]
+
+let argmax axis keepDims x = arg argmaxP axis keepDims x
+let argmin axis keepDims x = arg argminP axis keepDims x
+
+// ---- Shared rules -------------------------------------------------------------------------------
+
+let private reductionAttributes =
+    [ attribute "axis" ParamKind.Axes allAxes "the axes to reduce (default: all)"
+      attribute "keepdims" ParamKind.Bool (Fixed (Param.Bool false)) "keep reduced axes as size 1" ]
+
+/// Normalises the axes; `nonEmpty` refuses reducing an axis of size 0 (max and min have no value there).
+let private reductionInfer (require: string -> Node -> unit) (nonEmpty: bool) =
+    fun (a: Map<string, Param>) (xs: Node[]) ->
+        let x = xs[0]
+        require "the input" x
+        let reduced = axes x.Shape.Rank (ints "axis" a)
+        if nonEmpty then
+            for i in reduced do
+                if x.Shape[i] = 0 then invalid "axis %d of %O has size 0, and an empty set has no maximum or minimum" i x.Shape
+        let keep = bool "keepdims" a
+        attrs [ "axis", Param.Ints (List.ofArray reduced); "keepdims", Param.Bool keep ], reducedShape x.Shape.Dims reduced keep, x.DType
+
+/// For a VJP: t (shaped like the output) reshaped with the reduced axes kept, then broadcast to x.
+let private spread (v: VjpArgs) (t: Node) =
+    let x = v.Inputs[0]
+    let kept = reducedShape x.Shape.Dims (ints "axis" v.Attributes) true
+    t |> reshape kept.Dims |> broadcastTo x.Shape.Dims
+
+let private reduceForward (r: Reduction.Reducer) = fun (a: Map<string, Param>) (xs: Tensor[]) out -> Reduction.reduce r xs[0] (ints "axis" a) out
+
+// ---- Entries ------------------------------------------------------------------------------------
+
+let meanP =
+    { primitive "mean" Reduction "Σ x / n over the axes (all by default); the mean of no elements is NaN. Floating point only." with
+        Attributes = reductionAttributes
+        Infer = reductionInfer requireFloat false
+        Forward = fun a xs out ->
+            Reduction.reduce Reduction.Sum xs[0] (ints "axis" a) out
+            let n = Reduction.count xs[0].Shape.Dims (ints "axis" a)
+            match out.Data with
+            | :? (float[]) as d -> TensorPrimitives.Divide(System.ReadOnlySpan d, float n, System.Span d)
+            | :? (float32[]) as d -> TensorPrimitives.Divide(System.ReadOnlySpan d, float32 n, System.Span d)
+            | _ -> invalidOp "mean of a non-float tensor"
+        Vjp = fun v ->
+            let n = Reduction.count v.Inputs[0].Shape.Dims (ints "axis" v.Attributes)
+            [ Some (div (spread v v.Cotangent) (scalarLike v.Cotangent (float n))) ] }
+
+/// max and min: the cotangent goes to the elements equal to the result, split evenly among ties.
+let private extreme (name: string) (reducer: Reduction.Reducer) =
+    { primitive name Reduction (sprintf "The %s over the axes (all by default); NaN if any element is NaN; an axis of size 0 is an error. The cotangent is shared evenly among the elements that attain it." name) with
+        Differentiability = NonSmooth "ties share the cotangent evenly"
+        Attributes = reductionAttributes
+        Infer = reductionInfer requireNumeric true
+        Forward = reduceForward reducer
+        Vjp = fun v ->
+            let x = v.Inputs[0]
+            let hits = cast x.DType (eq x (spread v v.Output))
+            let count = sum (Some (ints "axis" v.Attributes)) true hits
+            [ Some (mulNoNan (div hits (broadcastTo x.Shape.Dims count)) (spread v v.Cotangent)) ] }
+
+let maxP = extreme "max" Reduction.Max
+let minP = extreme "min" Reduction.Min
+
+let prodP =
+    { primitive "prod" Reduction "Π x over the axes (all by default); the product of no elements is 1. The derivative Π_{j≠i} x_j is formed without dividing by zero: exact with one zero in the group, zero with two or more." with
+        Attributes = reductionAttributes
+        Infer = reductionInfer requireNumeric false
+        Forward = reduceForward Reduction.Prod
+        Vjp = fun v ->
+            let x = v.Inputs[0]
+            let axes = Some (ints "axis" v.Attributes)
+            let zero, one = scalarLike x 0.0, scalarLike x 1.0
+            let nonzero = ne x zero
+            let safe = where nonzero x one
+            let othersNonzero = spread v (prod axes false safe)
+            let zeros = spread v (sum axes false (cast x.DType (logicalNot nonzero)))
+            let atNonzero = where (eq zeros zero) (div othersNonzero safe) zero
+            let atZero = where (eq zeros one) othersNonzero zero
+            [ Some (mulNoNan (where nonzero atNonzero atZero) (spread v v.Cotangent)) ] }
+
+let logsumexpP =
+    { primitive "logsumexp" Reduction "log Σ eˣ over the axes (all by default), shifted by the maximum so it neither overflows nor underflows; -∞ for no elements. The derivative is the softmax of x over the axes." with
+        Attributes = reductionAttributes
+        Infer = reductionInfer requireFloat false
+        Forward = fun a xs out -> SoftMax.logsumexp xs[0] (ints "axis" a) out
+        Vjp = fun v -> [ Some (mulNoNan (exp (sub v.Inputs[0] (spread v v.Output))) (spread v v.Cotangent)) ] }
+
+let private argExtreme (name: string) (isMax: bool) =
+    { primitive name Reduction (sprintf "The int32 index of the first %s along an axis (of the flattened tensor when no axis is given); the first NaN counts as the %s. Piecewise constant." (if isMax then "maximum" else "minimum") (if isMax then "maximum" else "minimum")) with
+        Differentiability = PiecewiseConstant
+        Attributes =
+            [ attribute "axis" ParamKind.Int Optional "the axis to search (default: the flattened tensor)"
+              attribute "keepdims" ParamKind.Bool (Fixed (Param.Bool false)) "keep the searched axis as size 1" ]
+        Infer = fun a xs ->
+            let x = xs[0]
+            requireNumeric "the input" x
+            let keep = bool "keepdims" a
+            match tryInt "axis" a with
+            | Some given ->
+                let ax = axis x.Shape.Rank given
+                if x.Shape[ax] = 0 then invalid "axis %d of %O has size 0: there is no %s" ax x.Shape name
+                attrs [ "axis", Param.Int ax; "keepdims", Param.Bool keep ], reducedShape x.Shape.Dims [| ax |] keep, DType.Int32
+            | None ->
+                if x.Shape.Size = 0 then invalid "%O has no elements: there is no %s" x.Shape name
+                let shape = if keep then Shape(Array.create x.Shape.Rank 1) else Shape.Scalar
+                a, shape, DType.Int32
+        Forward = fun a xs out -> Reduction.argExtreme isMax xs[0] (tryInt "axis" a) out
+        Vjp = noDerivative }
+
+let argmaxP = argExtreme "argmax" true
+let argminP = argExtreme "argmin" false
+
+/// This family's entries.
+let entries () = [ meanP; maxP; minP; prodP; logsumexpP; argmaxP; argminP ]

@@ -1,0 +1,6 @@
+module FuncDiff.Tests.Main
+
+open Expecto
+
+[<EntryPoint>]
+let main argv = runTestsWithCLIArgs [] argv (testList "FuncDiff" [])
