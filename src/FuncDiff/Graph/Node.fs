@@ -30,33 +30,6 @@ type internal ParamKind =
     | Bool
     | DType
 
-/// The broad kind of a primitive, named once on its catalogue entry.
-type internal Family =
-    /// Same-shape (broadcast) maps: arithmetic, math functions, comparisons, logic, where, cast.
-    | Elementwise
-    /// Summaries over axes: sum, mean, max, argmax, logsumexp…
-    | Reduction
-    /// Rearranging elements without arithmetic: reshape, transpose, broadcast, slice, concat…
-    | Movement
-    /// Index-driven selection and placement: gather, scatterAdd, oneHot.
-    | Indexing
-    /// Products of vectors and matrices: matmul, dot, outer.
-    | LinearAlgebra
-    /// Normalised exponentials along an axis: softmax, logSoftmax.
-    | Normalization
-
-/// How a primitive behaves under differentiation.
-type internal Differentiability =
-    /// Differentiable everywhere on its domain; second derivatives exist too.
-    | Smooth
-    /// Constant between jumps (floor, round, sign, argmax, comparisons, casts to int or bool):
-    /// the derivative is exactly zero by definition, never "missing".
-    | PiecewiseConstant
-    /// Differentiable except at isolated points, where the stated subgradient is used.
-    | NonSmooth of subgradient: string
-    /// stopGradient: the identity whose derivative is zero by request.
-    | StopsGradient
-
 /// How the expression language writes an application.
 type internal Notation =
     /// name(inputs, attr=value, …)

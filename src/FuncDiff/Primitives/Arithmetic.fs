@@ -46,14 +46,14 @@ let unbroadcast (v: VjpArgs) (da: Node) (db: Node) =
 // ---- Entries ------------------------------------------------------------------------------------
 
 let negP =
-    { primitive "neg" Elementwise "-x." with
+    { primitive "neg" Family.Elementwise "-x." with
         Notation = Prefix("-", 4)
         Infer = unaryInfer requireNumeric
         Forward = fun _ xs out -> numericUnary { new NumericUnary with member _.Run(x, y) = TensorPrimitives.Negate(x, y) } xs[0] out
         Vjp = fun v -> [ Some (neg v.Cotangent) ] }
 
 let addP =
-    { primitive "add" Elementwise "x + y." with
+    { primitive "add" Family.Elementwise "x + y." with
         Inputs = [ "x"; "y" ]
         Notation = Infix("+", 2)
         Infer = binaryInfer requireNumeric
@@ -68,7 +68,7 @@ let addP =
         Vjp = fun v -> unbroadcast v v.Cotangent v.Cotangent }
 
 let subP =
-    { primitive "sub" Elementwise "x - y." with
+    { primitive "sub" Family.Elementwise "x - y." with
         Inputs = [ "x"; "y" ]
         Notation = Infix("-", 2)
         Infer = binaryInfer requireNumeric
@@ -83,7 +83,7 @@ let subP =
         Vjp = fun v -> unbroadcast v v.Cotangent (neg v.Cotangent) }
 
 let mulP =
-    { primitive "mul" Elementwise "x · y." with
+    { primitive "mul" Family.Elementwise "x · y." with
         Inputs = [ "x"; "y" ]
         Notation = Infix("*", 3)
         Infer = binaryInfer requireNumeric
@@ -100,7 +100,7 @@ let mulP =
             unbroadcast v (mulNoNan b v.Cotangent) (mulNoNan a v.Cotangent) }
 
 let divP =
-    { primitive "div" Elementwise "x / y (IEEE: x/0 is ±∞, 0/0 is NaN). Floating point only." with
+    { primitive "div" Family.Elementwise "x / y (IEEE: x/0 is ±∞, 0/0 is NaN). Floating point only." with
         Inputs = [ "x"; "y" ]
         Notation = Infix("/", 3)
         Infer = binaryInfer requireFloat
@@ -118,7 +118,7 @@ let divP =
             unbroadcast v (mulNoNan (div (scalarLike b 1.0) b) v.Cotangent) (mulNoNan (neg (div v.Output b)) v.Cotangent) }
 
 let mulNoNanP =
-    { primitive "mulNoNan" Elementwise "x · y, except that an exact zero in either factor gives an exact zero (0·∞ = 0·NaN = 0). Derivative rules scale cotangents with it, so a cotangent that is exactly zero (an unselected where branch, a masked element) contributes exactly zero even where the local derivative is infinite or NaN." with
+    { primitive "mulNoNan" Family.Elementwise "x · y, except that an exact zero in either factor gives an exact zero (0·∞ = 0·NaN = 0). Derivative rules scale cotangents with it, so a cotangent that is exactly zero (an unselected where branch, a masked element) contributes exactly zero even where the local derivative is infinite or NaN." with
         Inputs = [ "x"; "y" ]
         Infer = binaryInfer requireFloat
         Forward = fun _ xs out -> floatBinary Elementwise.mulNoNan xs[0] xs[1] out

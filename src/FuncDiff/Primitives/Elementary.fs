@@ -47,15 +47,15 @@ let minimum (x: Node) (y: Node) = apply minimumP [] [ x; y ]
 
 /// A smooth float function with derivative f'(x, out).
 let private smooth (name: string) (doc: string) (kernel: FloatUnary) (derivative: Node -> Node -> Node) =
-    { primitive name Elementwise doc with
+    { primitive name Family.Elementwise doc with
         Infer = unaryInfer requireFloat
         Forward = fun _ xs out -> floatUnary kernel xs[0] out
         Vjp = fun v -> [ Some (mulNoNan (derivative v.Inputs[0] v.Output) v.Cotangent) ] }
 
 /// A float function that is constant between jumps: its derivative is zero by definition.
 let private steps (name: string) (doc: string) (kernel: FloatUnary) =
-    { primitive name Elementwise doc with
-        Differentiability = PiecewiseConstant
+    { primitive name Family.Elementwise doc with
+        Differentiability = Differentiability.PiecewiseConstant
         Infer = unaryInfer requireFloat
         Forward = fun _ xs out -> floatUnary kernel xs[0] out
         Vjp = noDerivative }
@@ -88,21 +88,21 @@ let softplusP =
         (fun x _ -> sigmoid x)
 
 let squareP =
-    { primitive "square" Elementwise "x²." with
+    { primitive "square" Family.Elementwise "x²." with
         Infer = unaryInfer requireNumeric
         Forward = fun _ xs out -> numericUnary { new NumericUnary with member _.Run(x, y) = TensorPrimitives.Multiply(x, x, y) } xs[0] out
         Vjp = fun v -> [ Some (mulNoNan (mul (scalarLike v.Inputs[0] 2.0) v.Inputs[0]) v.Cotangent) ] }
 
 let absP =
-    { primitive "abs" Elementwise "|x|. Not differentiable at 0, where the subgradient 0 is used (the derivative is sign x)." with
-        Differentiability = NonSmooth "abs'(0) = 0"
+    { primitive "abs" Family.Elementwise "|x|. Not differentiable at 0, where the subgradient 0 is used (the derivative is sign x)." with
+        Differentiability = Differentiability.NonSmooth "abs'(0) = 0"
         Infer = unaryInfer requireNumeric
         Forward = fun _ xs out -> numericUnary { new NumericUnary with member _.Run(x, y) = TensorPrimitives.Abs(x, y) } xs[0] out
         Vjp = fun v -> [ Some (mulNoNan (sign v.Inputs[0]) v.Cotangent) ] }
 
 let signP =
-    { primitive "sign" Elementwise "-1, 0 or 1 by the sign of x (NaN stays NaN); piecewise constant." with
-        Differentiability = PiecewiseConstant
+    { primitive "sign" Family.Elementwise "-1, 0 or 1 by the sign of x (NaN stays NaN); piecewise constant." with
+        Differentiability = Differentiability.PiecewiseConstant
         Infer = unaryInfer requireNumeric
         Forward =
             fun _ xs out ->
@@ -116,8 +116,8 @@ let signP =
         Vjp = noDerivative }
 
 let reluP =
-    { primitive "relu" Elementwise "max(x, 0). Not differentiable at 0, where the subgradient 0 is used: the cotangent passes only where x > 0." with
-        Differentiability = NonSmooth "relu'(0) = 0"
+    { primitive "relu" Family.Elementwise "max(x, 0). Not differentiable at 0, where the subgradient 0 is used: the cotangent passes only where x > 0." with
+        Differentiability = Differentiability.NonSmooth "relu'(0) = 0"
         Infer = unaryInfer requireNumeric
         Forward = fun _ xs out -> numericUnary { new NumericUnary with member _.Run<'T when 'T :> INumber<'T>>(x: ReadOnlySpan<'T>, y: Span<'T>) = TensorPrimitives.Max(x, 'T.Zero, y) } xs[0] out
         Vjp = fun v ->
@@ -129,7 +129,7 @@ let ceilP = steps "ceil" "The smallest integer ≥ x; piecewise constant." { new
 let roundP = steps "round" "x rounded to the nearest integer, halves to even (as NumPy); piecewise constant." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Round(x, y) }
 
 let powP =
-    { primitive "pow" Elementwise "xʸ with broadcasting (IEEE pow: NaN for negative x and non-integer y). d/dx = y·xʸ⁻¹; d/dy = xʸ·log x, taken as 0 where x = 0." with
+    { primitive "pow" Family.Elementwise "xʸ with broadcasting (IEEE pow: NaN for negative x and non-integer y). d/dx = y·xʸ⁻¹; d/dy = xʸ·log x, taken as 0 where x = 0." with
         Inputs = [ "x"; "y" ]
         Notation = Infix("^", 5)
         Infer = binaryInfer requireFloat
@@ -150,8 +150,8 @@ let powP =
 
 /// maximum and minimum: the cotangent goes to the winning side, split evenly on ties.
 let private extremum (name: string) (wins: Node -> Node -> Node) (kernel: NumericBinary) =
-    { primitive name Elementwise (sprintf "The elementwise %s of x and y (NaN if either is NaN). At ties the cotangent is split evenly between x and y." name) with
-        Differentiability = NonSmooth "at x = y each side receives half the cotangent"
+    { primitive name Family.Elementwise (sprintf "The elementwise %s of x and y (NaN if either is NaN). At ties the cotangent is split evenly between x and y." name) with
+        Differentiability = Differentiability.NonSmooth "at x = y each side receives half the cotangent"
         Inputs = [ "x"; "y" ]
         Infer = binaryInfer requireNumeric
         Forward = fun _ xs out -> numericBinary kernel xs[0] xs[1] out

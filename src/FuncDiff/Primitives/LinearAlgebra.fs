@@ -32,7 +32,7 @@ let private swapLast (x: Node) =
     transpose (Array.init r (fun i -> if i = r - 2 then r - 1 elif i = r - 1 then r - 2 else i)) x
 
 let matmulP =
-    { primitive "matmul" LinearAlgebra "The matrix product over the last two axes, with NumPy broadcasting of the leading (batch) axes; a 1-D operand is promoted to a row (left) or column (right) and the added axis removed from the result." with
+    { primitive "matmul" Family.LinearAlgebra "The matrix product over the last two axes, with NumPy broadcasting of the leading (batch) axes; a 1-D operand is promoted to a row (left) or column (right) and the added axis removed from the result." with
         Inputs = [ "x"; "y" ]
         Notation = Infix("@", 3)
         Infer = fun _ xs ->
@@ -79,7 +79,7 @@ let private vectors (name: string) (xs: Node[]) =
     dtype
 
 let dotP =
-    { primitive "dot" LinearAlgebra "Σ xᵢyᵢ for two 1-D vectors of one length." with
+    { primitive "dot" Family.LinearAlgebra "Σ xᵢyᵢ for two 1-D vectors of one length." with
         Inputs = [ "x"; "y" ]
         Infer = fun _ xs ->
             let dtype = vectors "dot" xs
@@ -93,7 +93,7 @@ let dotP =
         Vjp = fun v -> [ Some (mulNoNan v.Inputs[1] v.Cotangent); Some (mulNoNan v.Inputs[0] v.Cotangent) ] }
 
 let outerP =
-    { primitive "outer" LinearAlgebra "xᵢyⱼ for two 1-D vectors: an [n, m] matrix." with
+    { primitive "outer" Family.LinearAlgebra "xᵢyⱼ for two 1-D vectors: an [n, m] matrix." with
         Inputs = [ "x"; "y" ]
         Infer = fun _ xs ->
             let dtype = vectors "outer" xs

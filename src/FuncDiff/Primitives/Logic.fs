@@ -32,8 +32,8 @@ let stopGradient (x: Node) = apply stopGradientP [] [ x ]
 // ---- Entries ------------------------------------------------------------------------------------
 
 let private comparison (name: string) (symbol: string) (test: Elementwise.ElementTest) =
-    { primitive name Elementwise (sprintf "x %s y elementwise, as bool (NaN compares false, except NaN != y)." symbol) with
-        Differentiability = PiecewiseConstant
+    { primitive name Family.Elementwise (sprintf "x %s y elementwise, as bool (NaN compares false, except NaN != y)." symbol) with
+        Differentiability = Differentiability.PiecewiseConstant
         Inputs = [ "x"; "y" ]
         Notation = Infix(symbol, 1)
         Infer = fun _ xs ->
@@ -52,8 +52,8 @@ let eqP = comparison "eq" "==" { new Elementwise.ElementTest with member _.Test<
 let neP = comparison "ne" "!=" { new Elementwise.ElementTest with member _.Test<'T when 'T :> INumber<'T>>(a: 'T, b: 'T) = 'T.op_Inequality(a, b) }
 
 let private logical (name: string) (doc: string) (f: bool -> bool -> bool) =
-    { primitive name Elementwise doc with
-        Differentiability = PiecewiseConstant
+    { primitive name Family.Elementwise doc with
+        Differentiability = Differentiability.PiecewiseConstant
         Inputs = [ "x"; "y" ]
         Infer = fun _ xs ->
             requireBool "x" xs[0]
@@ -66,8 +66,8 @@ let logicalAndP = logical "logicalAnd" "x and y elementwise, for bool tensors." 
 let logicalOrP = logical "logicalOr" "x or y elementwise, for bool tensors." (||)
 
 let logicalNotP =
-    { primitive "logicalNot" Elementwise "not x elementwise, for a bool tensor." with
-        Differentiability = PiecewiseConstant
+    { primitive "logicalNot" Family.Elementwise "not x elementwise, for a bool tensor." with
+        Differentiability = Differentiability.PiecewiseConstant
         Infer = fun _ xs ->
             requireBool "the input" xs[0]
             Map.empty, xs[0].Shape, DType.Bool
@@ -75,7 +75,7 @@ let logicalNotP =
         Vjp = noDerivative }
 
 let whereP =
-    { primitive "where" Elementwise "a where cond is true, else b; all three broadcast. The derivative routes the cotangent to the selected side only: the other side receives an exact zero, even where its own derivative is infinite or NaN." with
+    { primitive "where" Family.Elementwise "a where cond is true, else b; all three broadcast. The derivative routes the cotangent to the selected side only: the other side receives an exact zero, even where its own derivative is infinite or NaN." with
         Inputs = [ "cond"; "a"; "b" ]
         Infer = fun _ xs ->
             requireBool "cond" xs[0]
@@ -88,7 +88,7 @@ let whereP =
             [ None; Some (sumTo a.Shape (where cond g zero)); Some (sumTo b.Shape (where cond zero g)) ] }
 
 let castP =
-    { primitive "cast" Elementwise "x converted to another dtype: floats to int32 truncate toward zero and saturate (NaN gives 0); numbers to bool test for non-zero; bool gives 1 or 0. Between float dtypes the derivative is the identity; a cast to int32 or bool is piecewise constant (derivative zero)." with
+    { primitive "cast" Family.Elementwise "x converted to another dtype: floats to int32 truncate toward zero and saturate (NaN gives 0); numbers to bool test for non-zero; bool gives 1 or 0. Between float dtypes the derivative is the identity; a cast to int32 or bool is piecewise constant (derivative zero)." with
         Attributes = [ attribute "dtype" ParamKind.DType Required "the target dtype" ]
         Infer = fun a xs -> a, xs[0].Shape, dtype "dtype" a
         Forward = fun _ xs out -> Elementwise.cast xs[0] out
@@ -97,8 +97,8 @@ let castP =
             if x.DType.IsFloat && v.Output.DType.IsFloat then [ Some (cast x.DType v.Cotangent) ] else [ None ] }
 
 let stopGradientP =
-    { primitive "stopGradient" Elementwise "x unchanged; its derivative is zero by request, so no cotangent passes through." with
-        Differentiability = StopsGradient
+    { primitive "stopGradient" Family.Elementwise "x unchanged; its derivative is zero by request, so no cotangent passes through." with
+        Differentiability = Differentiability.StopsGradient
         Infer = fun _ xs -> Map.empty, xs[0].Shape, xs[0].DType
         Forward = copyForward
         Vjp = noDerivative }

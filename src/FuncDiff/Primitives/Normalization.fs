@@ -21,7 +21,7 @@ let logSoftmax (axis: int) (x: Node) = apply logSoftmaxP [ "axis", Param.Int axi
 // ---- Entries ------------------------------------------------------------------------------------
 
 let private along (name: string) (doc: string) (log: bool) (vjp: VjpArgs -> int -> Node) =
-    { primitive name Normalization doc with
+    { primitive name Family.Normalization doc with
         Attributes = [ attribute "axis" ParamKind.Int (Derived (fun xs -> Param.Int (xs[0].Shape.Rank - 1))) "the axis to normalise along (default: the last)" ]
         Infer = fun a xs ->
             let x = xs[0]

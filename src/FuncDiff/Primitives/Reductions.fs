@@ -67,7 +67,7 @@ let private reduceForward (r: Reduction.Reducer) = fun (a: Map<string, Param>) (
 // ---- Entries ------------------------------------------------------------------------------------
 
 let meanP =
-    { primitive "mean" Reduction "Σ x / n over the axes (all by default); the mean of no elements is NaN. Floating point only." with
+    { primitive "mean" Family.Reduction "Σ x / n over the axes (all by default); the mean of no elements is NaN. Floating point only." with
         Attributes = reductionAttributes
         Infer = reductionInfer requireFloat false
         Forward = fun a xs out ->
@@ -83,8 +83,8 @@ let meanP =
 
 /// max and min: the cotangent goes to the elements equal to the result, split evenly among ties.
 let private extreme (name: string) (reducer: Reduction.Reducer) =
-    { primitive name Reduction (sprintf "The %s over the axes (all by default); NaN if any element is NaN; an axis of size 0 is an error. The cotangent is shared evenly among the elements that attain it." name) with
-        Differentiability = NonSmooth "ties share the cotangent evenly"
+    { primitive name Family.Reduction (sprintf "The %s over the axes (all by default); NaN if any element is NaN; an axis of size 0 is an error. The cotangent is shared evenly among the elements that attain it." name) with
+        Differentiability = Differentiability.NonSmooth "ties share the cotangent evenly"
         Attributes = reductionAttributes
         Infer = reductionInfer requireNumeric true
         Forward = reduceForward reducer
@@ -98,7 +98,7 @@ let maxP = extreme "max" Reduction.Max
 let minP = extreme "min" Reduction.Min
 
 let prodP =
-    { primitive "prod" Reduction "Π x over the axes (all by default); the product of no elements is 1. The derivative Π_{j≠i} x_j is formed without dividing by zero: exact with one zero in the group, zero with two or more." with
+    { primitive "prod" Family.Reduction "Π x over the axes (all by default); the product of no elements is 1. The derivative Π_{j≠i} x_j is formed without dividing by zero: exact with one zero in the group, zero with two or more." with
         Attributes = reductionAttributes
         Infer = reductionInfer requireNumeric false
         Forward = reduceForward Reduction.Prod
@@ -115,15 +115,15 @@ let prodP =
             [ Some (mulNoNan (where nonzero atNonzero atZero) (spread v v.Cotangent)) ] }
 
 let logsumexpP =
-    { primitive "logsumexp" Reduction "log Σ eˣ over the axes (all by default), shifted by the maximum so it neither overflows nor underflows; -∞ for no elements. The derivative is the softmax of x over the axes." with
+    { primitive "logsumexp" Family.Reduction "log Σ eˣ over the axes (all by default), shifted by the maximum so it neither overflows nor underflows; -∞ for no elements. The derivative is the softmax of x over the axes." with
         Attributes = reductionAttributes
         Infer = reductionInfer requireFloat false
         Forward = fun a xs out -> SoftMax.logsumexp xs[0] (ints "axis" a) out
         Vjp = fun v -> [ Some (mulNoNan (exp (sub v.Inputs[0] (spread v v.Output))) (spread v v.Cotangent)) ] }
 
 let private argExtreme (name: string) (isMax: bool) =
-    { primitive name Reduction (sprintf "The int32 index of the first %s along an axis (of the flattened tensor when no axis is given); the first NaN counts as the %s. Piecewise constant." (if isMax then "maximum" else "minimum") (if isMax then "maximum" else "minimum")) with
-        Differentiability = PiecewiseConstant
+    { primitive name Family.Reduction (sprintf "The int32 index of the first %s along an axis (of the flattened tensor when no axis is given); the first NaN counts as the %s. Piecewise constant." (if isMax then "maximum" else "minimum") (if isMax then "maximum" else "minimum")) with
+        Differentiability = Differentiability.PiecewiseConstant
         Attributes =
             [ attribute "axis" ParamKind.Int Optional "the axis to search (default: the flattened tensor)"
               attribute "keepdims" ParamKind.Bool (Fixed (Param.Bool false)) "keep the searched axis as size 1" ]

@@ -67,7 +67,7 @@ let scatterAdd (axis: int) (size: int) (indices: Node) (updates: Node) =
 // ---- Entries ------------------------------------------------------------------------------------
 
 let reshapeP =
-    { primitive "reshape" Movement "The elements of x in row-major order with a new shape of the same size; one dimension may be -1 and is inferred." with
+    { primitive "reshape" Family.Movement "The elements of x in row-major order with a new shape of the same size; one dimension may be -1 and is inferred." with
         Attributes = [ attribute "shape" ParamKind.Ints Required "the new shape; one entry may be -1" ]
         Infer = fun a xs ->
             let x = xs[0]
@@ -89,7 +89,7 @@ let reshapeP =
         Vjp = fun v -> [ Some (reshape v.Inputs[0].Shape.Dims v.Cotangent) ] }
 
 let broadcastToP =
-    { primitive "broadcastTo" Movement "x repeated along new leading axes and along its size-1 axes to the given shape (NumPy rules)." with
+    { primitive "broadcastTo" Family.Movement "x repeated along new leading axes and along its size-1 axes to the given shape (NumPy rules)." with
         Attributes = [ attribute "shape" ParamKind.Ints Required "the target shape" ]
         Infer = fun a xs ->
             let x = xs[0]
@@ -100,7 +100,7 @@ let broadcastToP =
         Vjp = fun v -> [ Some (sumTo v.Inputs[0].Shape v.Cotangent) ] }
 
 let sumP =
-    { primitive "sum" Reduction "Σ x over the axes (all by default); the sum of no elements is 0." with
+    { primitive "sum" Family.Reduction "Σ x over the axes (all by default); the sum of no elements is 0." with
         Attributes =
             [ attribute "axis" ParamKind.Axes allAxes "the axes to sum over (default: all)"
               attribute "keepdims" ParamKind.Bool (Fixed (Param.Bool false)) "keep reduced axes as size 1" ]
@@ -117,7 +117,7 @@ let sumP =
             [ Some (v.Cotangent |> reshape kept.Dims |> broadcastTo x.Shape.Dims) ] }
 
 let transposeP =
-    { primitive "transpose" Movement "x with its axes permuted: axis i of the result is axis perm[i] of x (default: reversed)." with
+    { primitive "transpose" Family.Movement "x with its axes permuted: axis i of the result is axis perm[i] of x (default: reversed)." with
         Attributes = [ attribute "perm" ParamKind.Ints (Derived (fun xs -> Param.Ints (List.rev [ 0 .. xs[0].Shape.Rank - 1 ]))) "the permutation (default: reverse the axes)" ]
         Infer = fun a xs ->
             let x = xs[0]
@@ -133,7 +133,7 @@ let transposeP =
             [ Some (transpose inverse v.Cotangent) ] }
 
 let squeezeP =
-    { primitive "squeeze" Movement "x without the given size-1 axes (default: every size-1 axis)." with
+    { primitive "squeeze" Family.Movement "x without the given size-1 axes (default: every size-1 axis)." with
         Attributes =
             [ attribute "axis" ParamKind.Axes (Derived (fun xs -> Param.Ints [ for i in 0 .. xs[0].Shape.Rank - 1 do if xs[0].Shape[i] = 1 then i ])) "the size-1 axes to drop (default: all of them)" ]
         Infer = fun a xs ->
@@ -146,7 +146,7 @@ let squeezeP =
         Vjp = fun v -> [ Some (reshape v.Inputs[0].Shape.Dims v.Cotangent) ] }
 
 let unsqueezeP =
-    { primitive "unsqueeze" Movement "x with new size-1 axes at the given positions of the result." with
+    { primitive "unsqueeze" Family.Movement "x with new size-1 axes at the given positions of the result." with
         Attributes = [ attribute "axis" ParamKind.Axes Required "positions of the new axes in the result" ]
         Infer = fun a xs ->
             let x = xs[0]
@@ -166,7 +166,7 @@ let unsqueezeP =
         Vjp = fun v -> [ Some (reshape v.Inputs[0].Shape.Dims v.Cotangent) ] }
 
 let sliceP =
-    { primitive "slice" Movement "x[start:stop:step] along each axis (Python rules: negative positions count from the end, out-of-range bounds are clipped; steps must be positive). Lists shorter than the rank cover the leading axes." with
+    { primitive "slice" Family.Movement "x[start:stop:step] along each axis (Python rules: negative positions count from the end, out-of-range bounds are clipped; steps must be positive). Lists shorter than the rank cover the leading axes." with
         Attributes =
             [ attribute "start" ParamKind.Ints (Derived (fun xs -> Param.Ints (List.replicate xs[0].Shape.Rank 0))) "first position per axis (default 0)"
               attribute "stop" ParamKind.Ints (Derived (fun xs -> Param.Ints (List.ofArray xs[0].Shape.Dims))) "end position per axis, exclusive (default: the size)"
@@ -203,7 +203,7 @@ let sliceP =
             [ Some (pad lo hi (step |> Array.map (fun k -> k - 1)) v.Cotangent) ] }
 
 let padP =
-    { primitive "pad" Movement "x with lo zeros before and hi zeros after each axis and interior zeros between neighbours." with
+    { primitive "pad" Family.Movement "x with lo zeros before and hi zeros after each axis and interior zeros between neighbours." with
         Attributes =
             [ attribute "lo" ParamKind.Ints Required "zeros before each axis"
               attribute "hi" ParamKind.Ints Required "zeros after each axis"
@@ -239,7 +239,7 @@ let private joined (what: string) (xs: Node[]) (except: int option) =
             | None -> invalid "input %d has shape %O, input 0 has %O; %s needs equal shapes" i x.Shape first.Shape what
 
 let concatP =
-    { primitive "concat" Movement "The inputs joined end to end along an existing axis." with
+    { primitive "concat" Family.Movement "The inputs joined end to end along an existing axis." with
         Inputs = [ "x" ]
         Variadic = true
         Attributes = [ attribute "axis" ParamKind.Int (Fixed (Param.Int 0)) "the axis to join along (default 0)" ]
@@ -260,7 +260,7 @@ let concatP =
                   Some (sliceAxis ax (offset - d) offset v.Cotangent) ] }
 
 let stackP =
-    { primitive "stack" Movement "The inputs (all of one shape) joined along a new axis." with
+    { primitive "stack" Family.Movement "The inputs (all of one shape) joined along a new axis." with
         Inputs = [ "x" ]
         Variadic = true
         Attributes = [ attribute "axis" ParamKind.Int (Fixed (Param.Int 0)) "position of the new axis in the result (default 0)" ]
@@ -275,7 +275,7 @@ let stackP =
             [ for i, x in Array.indexed v.Inputs -> Some (sliceAxis ax i (i + 1) v.Cotangent |> reshape x.Shape.Dims) ] }
 
 let gatherP =
-    { primitive "gather" Indexing "x taken at int32 indices along an axis (NumPy take): the result's shape is x's with that axis replaced by the indices' shape. Negative indices count from the end; an index out of range is an evaluation error." with
+    { primitive "gather" Family.Indexing "x taken at int32 indices along an axis (NumPy take): the result's shape is x's with that axis replaced by the indices' shape. Negative indices count from the end; an index out of range is an evaluation error." with
         Inputs = [ "x"; "indices" ]
         Attributes = [ attribute "axis" ParamKind.Int (Fixed (Param.Int 0)) "the axis to index (default 0)" ]
         Infer = fun a xs ->
@@ -291,7 +291,7 @@ let gatherP =
             [ Some (scatterAdd ax v.Inputs[0].Shape[ax] v.Inputs[1] v.Cotangent); None ] }
 
 let scatterAddP =
-    { primitive "scatterAdd" Indexing "Zeros with the updates added at int32 indices along an axis of the given size: the adjoint of gather. Repeated indices accumulate." with
+    { primitive "scatterAdd" Family.Indexing "Zeros with the updates added at int32 indices along an axis of the given size: the adjoint of gather. Repeated indices accumulate." with
         Inputs = [ "indices"; "updates" ]
         Attributes =
             [ attribute "axis" ParamKind.Int (Fixed (Param.Int 0)) "the axis of the result the indices point into (default 0)"
@@ -314,8 +314,8 @@ let scatterAddP =
         Vjp = fun v -> [ None; Some (gather (int "axis" v.Attributes) v.Cotangent v.Inputs[0]) ] }
 
 let oneHotP =
-    { primitive "oneHot" Indexing "For int32 indices, a tensor with a new last axis of length depth holding 1 at the index and 0 elsewhere; an index outside [0, depth) gives a row of zeros." with
-        Differentiability = PiecewiseConstant
+    { primitive "oneHot" Family.Indexing "For int32 indices, a tensor with a new last axis of length depth holding 1 at the index and 0 elsewhere; an index outside [0, depth) gives a row of zeros." with
+        Differentiability = Differentiability.PiecewiseConstant
         Inputs = [ "indices" ]
         Attributes =
             [ attribute "depth" ParamKind.Int Required "the length of the new axis"

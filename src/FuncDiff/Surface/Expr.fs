@@ -48,7 +48,7 @@ type Expr internal (node: Node) =
         if not (Syntax.isIdentifier name) then
             raise (ExprException(sprintf "input name %A is not an identifier (letters, digits and _, not starting with a digit)" name))
         if Syntax.reserved.Contains name then raise (ExprException(sprintf "input name '%s' is a reserved word" name))
-        if (Catalogue.tryFind name).IsSome then raise (ExprException(sprintf "input name '%s' is the name of a function; choose another" name))
+        if (Registry.tryFind name).IsSome then raise (ExprException(sprintf "input name '%s' is the name of a function; choose another" name))
         Expr(Rules.input name (Shape.Of shape) (defaultArg dtype DType.Float64))
 
     /// A constant tensor.

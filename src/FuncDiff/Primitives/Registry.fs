@@ -1,5 +1,5 @@
 /// Every primitive, found by name. A family adds an entry by listing it in its own `entries`.
-module internal FuncDiff.Core.Primitives.Catalogue
+module internal FuncDiff.Core.Primitives.Registry
 
 open System.Collections.Generic
 open FuncDiff
