@@ -3,4 +3,5 @@ module FuncDiff.Tests.Main
 open Expecto
 
 [<EntryPoint>]
-let main argv = runTestsWithCLIArgs [] argv (testList "FuncDiff" [])
+let main argv =
+    runTestsWithCLIArgs [] argv (testList "FuncDiff" [ TensorTests.tests; GradientProperties.tests; SeedTests.tests; GraphTests.tests; ErrorTests.tests; AssemblyTests.tests ])

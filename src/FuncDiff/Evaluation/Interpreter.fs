@@ -39,7 +39,8 @@ let evaluate (bindings: IReadOnlyDictionary<string, Tensor>) (roots: Node list) 
             | Apply (p, attrs) ->
                 let args = n.Inputs |> Array.map (fun i -> values[i.Id])
                 let out = Tensor.Empty(n.Shape, n.DType)
-                p.Forward attrs args out
+                // An empty result needs no work (and some span kernels refuse empty spans).
+                if out.Size > 0 then p.Forward attrs args out
                 out
         values[n.Id] <- value
         for i in n.Inputs do

@@ -97,22 +97,47 @@ let private extreme (name: string) (reducer: Reduction.Reducer) =
 let maxP = extreme "max" Reduction.Max
 let minP = extreme "min" Reduction.Min
 
+/// Products of all elements before (prefix) and after (suffix) each position along the last axis,
+/// by a Hillis–Steele scan: ⌈log₂ n⌉ shifted multiplications, no division. Built only from mul, slice
+/// and concat, so it is exact with zeros and differentiable to any order.
+let private exclusiveProducts (x: Node) =
+    let dims = x.Shape.Dims
+    let last = dims.Length - 1
+    let n = dims[last]
+    let ones (count: int) = broadcastTo (Array.updateAt last count dims) (scalarLike x 1.0)
+    // y shifted by s along the last axis toward higher (forward) or lower positions, filled with ones.
+    let shift (forward: bool) (s: int) (y: Node) =
+        if s >= n then ones n
+        elif forward then Rules.apply concatP [ "axis", Param.Int last ] [ ones s; sliceAxis last 0 (n - s) y ]
+        else Rules.apply concatP [ "axis", Param.Int last ] [ sliceAxis last s n y; ones s ]
+    let scan forward =
+        let mutable y = x
+        let mutable s = 1
+        while s < n do
+            y <- mul y (shift forward s y)
+            s <- s * 2
+        shift forward 1 y
+    scan true, scan false
+
 let prodP =
-    { primitive "prod" Family.Reduction "Π x over the axes (all by default); the product of no elements is 1. The derivative Π_{j≠i} x_j is formed without dividing by zero: exact with one zero in the group, zero with two or more." with
+    { primitive "prod" Family.Reduction "Π x over the axes (all by default); the product of no elements is 1. The derivative Π_{j≠i} x_j comes from prefix and suffix products, never from dividing by x, so it is exact where x has zeros, and so are higher derivatives." with
         Attributes = reductionAttributes
         Infer = reductionInfer requireNumeric false
         Forward = reduceForward Reduction.Prod
         Vjp = fun v ->
             let x = v.Inputs[0]
-            let axes = Some (ints "axis" v.Attributes)
-            let zero, one = scalarLike x 0.0, scalarLike x 1.0
-            let nonzero = ne x zero
-            let safe = where nonzero x one
-            let othersNonzero = spread v (prod axes false safe)
-            let zeros = spread v (sum axes false (cast x.DType (logicalNot nonzero)))
-            let atNonzero = where (eq zeros zero) (div othersNonzero safe) zero
-            let atZero = where (eq zeros one) othersNonzero zero
-            [ Some (mulNoNan (where nonzero atNonzero atZero) (spread v v.Cotangent)) ] }
+            let reduced = ints "axis" v.Attributes
+            let dims = x.Shape.Dims
+            // Reduced axes last and flattened into one, so each group is one row.
+            let kept = [| for i in 0 .. dims.Length - 1 do if not (Array.contains i reduced) then i |]
+            let perm = Array.append kept reduced
+            let inverse = Array.zeroCreate perm.Length
+            perm |> Array.iteri (fun i p -> inverse[p] <- i)
+            let movedDims = perm |> Array.map (fun p -> dims[p])
+            let rows = transpose perm x |> reshape (Array.append (kept |> Array.map (fun i -> dims[i])) [| Reduction.count dims reduced |])
+            let before, after = exclusiveProducts rows
+            let others = mul before after |> reshape movedDims |> transpose inverse
+            [ Some (mulNoNan others (spread v v.Cotangent)) ] }
 
 let logsumexpP =
     { primitive "logsumexp" Family.Reduction "log Σ eˣ over the axes (all by default), shifted by the maximum so it neither overflows nor underflows; -∞ for no elements. The derivative is the softmax of x over the axes." with

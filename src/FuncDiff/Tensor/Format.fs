@@ -66,7 +66,7 @@ let private floatDisplay (shown: float seq) : float -> string =
         let decimals = finite |> Array.map (fun v -> needed (fun d -> v.ToString("F" + string d, inv))) |> Array.fold max 0
         fun v ->
             match special v with
-            | Some s -> s.PadRight(s.Length + decimals + 1)
+            | Some s -> s
             | None ->
                 let own = needed (fun d -> v.ToString("F" + string d, inv))
                 let text = if own = 0 then v.ToString("F0", inv) + "." else v.ToString("F" + string own, inv)
