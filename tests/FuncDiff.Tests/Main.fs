@@ -4,4 +4,13 @@ open Expecto
 
 [<EntryPoint>]
 let main argv =
-    runTestsWithCLIArgs [] argv (testList "FuncDiff" [ TensorTests.tests; GradientProperties.tests; SeedTests.tests; GraphTests.tests; ErrorTests.tests; AssemblyTests.tests ])
+    runTestsWithCLIArgs [] argv (
+        testList "FuncDiff" [
+            TensorTests.tests
+            GradientProperties.tests
+            SeedTests.tests
+            GraphTests.tests
+            ErrorTests.tests
+            AssemblyTests.tests
+            CSharpFacadeTests.tests
+        ])

@@ -44,6 +44,8 @@ let relu x = lift Elementary.relu x
 let softplus x = lift Elementary.softplus x
 /// xʸ elementwise.
 let pow x y = lift2 Elementary.pow x y
+/// x · y, except that an exact zero in either factor gives an exact zero (0·∞ = 0·NaN = 0).
+let mulNoNan x y = lift2 Arithmetic.mulNoNan x y
 /// Elementwise maximum; ties split the cotangent evenly.
 let maximum x y = lift2 Elementary.maximum x y
 /// Elementwise minimum; ties split the cotangent evenly.
@@ -118,6 +120,12 @@ let stack (axis: int) (xs: Expr list) = Expr(Rules.apply Structural.stackP [ "ax
 let gather (axis: int) (indices: Expr) (x: Expr) = x.Gather(indices, axis)
 /// One-hot float64 rows of length depth for int32 indices.
 let oneHot (depth: int) (indices: Expr) = lift (fun n -> Rules.apply Structural.oneHotP [ "depth", Param.Int depth ] [ n ]) indices
+/// One-hot rows of length depth for int32 indices, in the given dtype.
+let oneHotOf (dtype: DType) (depth: int) (indices: Expr) =
+    lift (fun n -> Rules.apply Structural.oneHotP [ "depth", Param.Int depth; "dtype", Param.DType dtype ] [ n ]) indices
+/// Zeros with an axis of this size, the updates added at int32 indices along it (repeats accumulate):
+/// the adjoint of gather.
+let scatterAdd (axis: int) (size: int) (indices: Expr) (updates: Expr) = Expr(Structural.scatterAdd axis size indices.Node updates.Node)
 
 // ---- Linear algebra -----------------------------------------------------------------------------
 
