@@ -29,6 +29,11 @@ let minus = "-"
 /// operator or a bracket of a tensor literal); deeper text is an error, never a stack overflow.
 let maxNesting = 1000
 
+/// The printer names a subexpression with `let` once its text would nest this deep, so that every
+/// printed expression, however deep, parses back within maxNesting (a tree level costs the parser
+/// at most two levels: a parenthesis and an operand).
+let printedNesting = maxNesting / 4
+
 /// The applications the parser folds into one constant when their argument is a literal written
 /// directly (not in parentheses): the printer writes constants that a bare literal cannot express
 /// that way (another dtype: cast(2, dtype=float32); an empty shape other than [0]:
