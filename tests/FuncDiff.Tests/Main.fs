@@ -3,4 +3,4 @@ module FuncDiff.Tests.Main
 open Expecto
 
 [<EntryPoint>]
-let main argv = runTestsWithCLIArgs [] argv (testList "FuncDiff" [])
+let main argv = runTestsWithCLIArgs [] argv (testList "FuncDiff" [ ParserTests.tests ])
