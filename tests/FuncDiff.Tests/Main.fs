@@ -12,5 +12,6 @@ let main argv =
             GraphTests.tests
             ErrorTests.tests
             AssemblyTests.tests
+            ParserTests.tests
             CSharpFacadeTests.tests
         ])

@@ -1,6 +1,7 @@
 /// Expressions as readable infix text that parses back to an equal expression. Subexpressions used
-/// more than once are bound once with `let name = … in`, so shared DAGs print in linear size; the text
-/// is written with an explicit work stack, so a million-node chain prints without deep recursion.
+/// more than once are bound once with `let name = … in`, so shared DAGs print in linear size; so are
+/// subexpressions that would nest deeper than the parser reads. The text is written with an explicit
+/// work stack, so a million-node chain prints without deep recursion and parses back.
 module internal FuncDiff.Core.Print
 
 open System
@@ -34,12 +35,12 @@ let constant (t: Tensor) =
     let dims = t.Shape.Dims
     let text =
         // [] reads as shape [0]; any other empty shape needs a reshape.
-        if t.Size = 0 && dims.Length <> 1 then sprintf "reshape([], shape=%O)" (Param.Ints (List.ofArray dims))
+        if t.Size = 0 && dims.Length <> 1 then sprintf "%s([], shape=%O)" Syntax.literalReshape.Name (Param.Ints (List.ofArray dims))
         else literal t
     match t.DType with
     | DType.Float64 -> text
     | DType.Bool when t.Size > 0 -> text
-    | d -> sprintf "cast(%s, dtype=%s)" text d.Name
+    | d -> sprintf "%s(%s, dtype=%s)" Syntax.literalCast.Name text d.Name
 
 /// How tightly a printed node binds, for deciding parentheses.
 let private strength (n: Node) (bound: Dictionary<int64, string>) =
@@ -50,7 +51,7 @@ let private strength (n: Node) (bound: Dictionary<int64, string>) =
             match p.Notation with
             | Infix (_, prec) | Prefix (_, prec) -> prec
             | Call -> Syntax.atomic
-        | Const t when t.Shape.Rank = 0 && (constant t).StartsWith "-" -> Syntax.unary
+        | Const t when t.Shape.Rank = 0 && (constant t).StartsWith Syntax.minus -> Syntax.unary
         | _ -> Syntax.atomic
 
 type private Item =
@@ -104,14 +105,38 @@ let private write (sb: StringBuilder) (bound: Dictionary<int64, string>) (root: 
                         let literalOperand = (match x.Op with Const t -> t.Shape.Rank = 0 && not (bound.ContainsKey x.Id) | _ -> false)
                         push (Text symbol :: wrapped x (literalOperand || strength x bound < prec))
                     | Call ->
-                        let args = [ for i in n.Inputs -> [ Node i ] ] @ [ for a in shownAttributes p attrs n.Inputs -> [ Text a ] ]
+                        // A real cast or reshape of a constant keeps its argument in parentheses:
+                        // written directly, the parser would fold the two into one constant.
+                        let argument (i: Node) =
+                            match i.Op with
+                            | Const _ when Syntax.foldsLiteral p -> [ Text "("; Node i; Text ")" ]
+                            | _ -> [ Node i ]
+                        let args = [ for i in n.Inputs -> argument i ] @ [ for a in shownAttributes p attrs n.Inputs -> [ Text a ] ]
                         let joined = args |> List.mapi (fun i a -> if i = 0 then a else Text ", " :: a) |> List.concat
                         push (Text(p.Name + "(") :: joined @ [ Text ")" ])
+
+/// The nodes below root, each after its inputs, in the order a left-to-right reading first finishes
+/// them. Unlike ids (construction order), this depends only on the structure, so equal expressions
+/// print the same text, and printing a parsed expression gives back the text it was parsed from.
+let private postOrder (root: Node) =
+    let seen = HashSet<int64>()
+    let found = ResizeArray<Node>()
+    let pending = Stack<struct (Node * int)>()
+    seen.Add root.Id |> ignore
+    pending.Push(struct (root, 0))
+    while pending.Count > 0 do
+        let struct (n, next) = pending.Pop()
+        if next < n.Inputs.Length then
+            pending.Push(struct (n, next + 1))
+            let input = n.Inputs[next]
+            if seen.Add input.Id then pending.Push(struct (input, 0))
+        else found.Add n
+    found.ToArray()
 
 /// The text of an expression. Shared subexpressions are named t1, t2, … (skipping input names).
 let print (root: Node) =
     let root = (Graph.canonicalize [ root ]) root
-    let order = Graph.reachable [ root ]
+    let order = postOrder root
     let uses = Graph.useCounts order
     let taken = HashSet<string>(order |> Seq.choose (fun n -> match n.Op with Input name -> Some name | _ -> None))
     let bound = Dictionary<int64, string>()
@@ -122,11 +147,23 @@ let print (root: Node) =
             counter <- counter + 1
             name <- sprintf "t%d" counter
         name
+    // Named with let: subexpressions used more than once, and any subexpression whose text would
+    // nest deeper than the parser reads (counted from the nearest named one), so deep chains print as
+    // a flat run of lets that parses back.
+    let height = Dictionary<int64, int>()
     let shared =
         order |> Array.filter (fun n ->
             match n.Op with
-            | Apply _ -> (match uses.TryGetValue n.Id with | true, c -> c > 1 | _ -> false)
-            | _ -> false)
+            | Apply _ ->
+                let h = 1 + (n.Inputs |> Array.fold (fun h i -> max h height[i.Id]) 0)
+                let name =
+                    (match uses.TryGetValue n.Id with | true, c -> c > 1 | _ -> false)
+                    || (h >= Syntax.printedNesting && not (obj.ReferenceEquals(n, root)))
+                height[n.Id] <- (if name then 0 else h)
+                name
+            | _ ->
+                height[n.Id] <- 0
+                false)
     for n in shared do bound[n.Id] <- fresh ()
     let sb = StringBuilder()
     for n in shared do

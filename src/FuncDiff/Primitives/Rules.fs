@@ -31,21 +31,31 @@ let private conform (k: ParamKind) (v: Param) =
 /// "x, y" for a primitive's input names.
 let inputNames (p: Primitive) = String.Join(", ", p.Inputs) + (if p.Variadic then ", …" else "")
 
+/// The message for an attribute name the primitive does not take, listing the ones it does.
+let unknownAttribute (p: Primitive) (name: string) =
+    let known = p.Attributes |> List.map (fun a -> a.Name)
+    let takes = if known.IsEmpty then "it takes none" else "it takes: " + String.Join(", ", known)
+    sprintf "unknown attribute '%s' (%s)" name takes
+
+/// One given attribute in the form its kind stores, or why the primitive does not accept it (the
+/// message without the primitive's name). The parser uses it to point at the offending attribute.
+let checkAttribute (p: Primitive) (name: string) (value: Param) : Result<Param, string> =
+    match p.Attributes |> List.tryFind (fun a -> a.Name = name) with
+    | None -> Error (unknownAttribute p name)
+    | Some spec ->
+        match conform spec.Kind value with
+        | Some v -> Ok v
+        | None -> Error (sprintf "attribute '%s' takes %s, got %O" name (kindName spec.Kind) value)
+
 /// The attributes after checking names and kinds and filling in defaults.
 let private attributes (p: Primitive) (given: (string * Param) list) (inputs: Node[]) =
     let fail message = raise (ExprException(p.Name + ": " + message))
-    let known = p.Attributes |> List.map (fun a -> a.Name)
     given |> List.countBy fst |> List.iter (fun (name, n) -> if n > 1 then fail (sprintf "attribute '%s' is given %d times" name n))
     let mutable result = Map.empty
     for name, value in given do
-        match p.Attributes |> List.tryFind (fun a -> a.Name = name) with
-        | None ->
-            let takes = if known.IsEmpty then "it takes none" else "it takes: " + String.Join(", ", known)
-            fail (sprintf "unknown attribute '%s' (%s)" name takes)
-        | Some spec ->
-            match conform spec.Kind value with
-            | Some v -> result <- result.Add(name, v)
-            | None -> fail (sprintf "attribute '%s' takes %s, got %O" name (kindName spec.Kind) value)
+        match checkAttribute p name value with
+        | Ok v -> result <- result.Add(name, v)
+        | Error message -> fail message
     for spec in p.Attributes do
         if not (result.ContainsKey spec.Name) then
             match spec.Default with

@@ -51,6 +51,31 @@ type Expr internal (node: Node) =
         if (Registry.tryFind name).IsSome then raise (ExprException(sprintf "input name '%s' is the name of a function; choose another" name))
         Expr(Rules.input name (Shape.Of shape) (defaultArg dtype DType.Float64))
 
+    /// Reads an expression from text in the language ToString writes, over the declared inputs
+    /// (made with Expr.Input; they give the names, shapes and dtypes of the identifiers).
+    ///
+    /// Infix + - * / ^ (right-associative) and @ (matmul), unary -, comparisons &lt; &lt;= &gt; &gt;= == !=
+    /// (they do not chain), parentheses; numbers (2, 0.5, 1e-3, nan, inf) are float64 and true/false bool;
+    /// tensor literals [[1, 2], [3, 4]] must be rectangular; `let name = … in …` names a subexpression;
+    /// every primitive of the catalogue is a function by its name, with keyword attributes:
+    /// sum(x, axis=0, keepdims=true), cast(x, dtype=float32), where(x &gt; 0, x, 0).
+    /// -2 is the constant -2 and -(2) is neg(2); cast and reshape of a literal written directly are folded
+    /// into one constant. A number beside an operand of another numeric dtype takes that dtype, so x + 2
+    /// works for a float32 x.
+    ///
+    /// Errors are ParseException with the line and column of the offending token (shape and dtype
+    /// errors are the catalogue's messages, placed at the operator or call); nesting deeper than
+    /// 1000 levels is an error, not a stack overflow. ArgumentException when an element of inputs is
+    /// not an input, or one name is declared with two shapes or dtypes.
+    static member Parse(text: string, inputs: seq<Expr>) : Expr =
+        if isNull text then nullArg "text"
+        if isNull (box inputs) then nullArg "inputs"
+        let nodes =
+            [ for i in inputs do
+                  if isNull (box i) then raise (ArgumentException("the declared inputs contain null", "inputs"))
+                  i.Node ]
+        Expr(Parse.parse nodes text)
+
     /// A constant tensor.
     static member Constant(value: Tensor) = Expr(Rules.constant value)
 

@@ -23,6 +23,9 @@ let inputOf (dtype: DType) (name: string) (shape: int list) = Expr.Input(name, s
 let constant (value: Tensor) = Expr.Constant value
 /// A float64 scalar constant.
 let scalar (value: float) = Expr.Scalar value
+/// The expression a text describes, over the declared inputs: `parse [ x; y ] "sum(x * y, axis=0)"`.
+/// The language is the one printing writes (see Expr.Parse); errors are ParseException with a position.
+let parse (inputs: Expr list) (text: string) = Expr.Parse(text, inputs)
 
 // ---- Elementwise ----------------------------------------------------------------------------------
 
