@@ -97,7 +97,7 @@ let tests =
                 Expect.equal ((eval [ "x", Tensor.scalar 0.5 ] g).ToScalar()) 1.0 "an even number of negations"
                 let text = string y
                 Expect.isGreaterThan text.Length depth "the whole chain is printed"
-                Expect.stringStarts text "-(-(-(" "innermost operations nest"
+                Expect.stringStarts text "let t1 = -(-(-(" "deep nesting is cut into named steps the parser reads back"
                 let _, again = build ()
                 Expect.equal again y "an identically built chain is equal"
                 Expect.equal (hash again) (hash y) "and hashes alike"
