@@ -67,23 +67,7 @@ let private fsharpLeaks (roots: Type seq) =
 
 // ---- (2) Roslyn ------------------------------------------------------------------------------------
 
-let private references =
-    lazy
-        let platform = (AppContext.GetData "TRUSTED_PLATFORM_ASSEMBLIES" :?> string).Split Path.PathSeparator
-        let ours = [| facade.Location; core.Location |]
-        Array.append platform ours
-        |> Array.distinctBy Path.GetFileName
-        |> Array.map (fun path -> MetadataReference.CreateFromFile path :> MetadataReference)
-
-/// The diagnostics (errors and warnings) from compiling one C# file against the facade, as C# 14 with
-/// nullable annotations on, the way a new project does.
-let private compile (source: string) =
-    let tree = CSharpSyntaxTree.ParseText(source, CSharpParseOptions(LanguageVersion.Latest))
-    let options = CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions = NullableContextOptions.Enable)
-    let compilation = CSharpCompilation.Create("Snippet", [ tree ], references.Value, options)
-    compilation.GetDiagnostics()
-    |> Seq.filter (fun d -> d.Severity >= DiagnosticSeverity.Warning)
-    |> List.ofSeq
+let private compile = CSharpCompiler.compile
 
 let private snippet (body: string) =
     "using FuncDiff;\n\nstatic class Snippet\n{\n    static void Run()\n    {\n        var x = Expr.Input(\"x\", 3);\n" + body + "\n    }\n}\n"

@@ -32,7 +32,8 @@ let stopGradient (x: Node) = apply stopGradientP [] [ x ]
 // ---- Entries ------------------------------------------------------------------------------------
 
 let private comparison (name: string) (symbol: string) (test: Elementwise.ElementTest) =
-    { primitive name Family.Elementwise (sprintf "x %s y elementwise, as bool (NaN compares false, except NaN != y)." symbol) with
+    let nan = if name = "ne" then "true where either is NaN" else "false where either is NaN"
+    { primitive name Family.Elementwise (sprintf "x %s y elementwise, as bool (%s). Piecewise constant." symbol nan) with
         Differentiability = Differentiability.PiecewiseConstant
         Inputs = [ "x"; "y" ]
         Notation = Infix(symbol, 1)

@@ -57,10 +57,7 @@ let private reductionInfer (require: string -> Node -> unit) (nonEmpty: bool) =
         attrs [ "axis", Param.Ints (List.ofArray reduced); "keepdims", Param.Bool keep ], reducedShape x.Shape.Dims reduced keep, x.DType
 
 /// For a VJP: t (shaped like the output) reshaped with the reduced axes kept, then broadcast to x.
-let private spread (v: VjpArgs) (t: Node) =
-    let x = v.Inputs[0]
-    let kept = reducedShape x.Shape.Dims (ints "axis" v.Attributes) true
-    t |> reshape kept.Dims |> broadcastTo x.Shape.Dims
+let private spread (v: VjpArgs) (t: Node) = unreduce v.Inputs[0].Shape (ints "axis" v.Attributes) t
 
 let private reduceForward (r: Reduction.Reducer) = fun (a: Map<string, Param>) (xs: Tensor[]) out -> Reduction.reduce r xs[0] (ints "axis" a) out
 

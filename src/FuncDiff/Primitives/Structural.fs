@@ -41,6 +41,12 @@ let sumTo (target: Shape) (g: Node) =
         let summed = if axes.Length = 0 then g else sum (Some axes) false g
         reshape target.Dims summed
 
+/// t, a reduction of a tensor of shape `full` over the `reduced` axes, broadcast back to `full`: the
+/// adjoint of sum. A scalar broadcasts as it is; otherwise the reduced axes come back as size 1 first.
+let unreduce (full: Shape) (reduced: int[]) (t: Node) =
+    let kept = if t.Shape.Rank = 0 then t else reshape (reducedShape full.Dims reduced true).Dims t
+    broadcastTo full.Dims kept
+
 /// Zeros of a shape and dtype: a broadcast scalar, so no tensor of that size is built.
 let zeros (shape: Shape) (dtype: DType) = broadcastTo shape.Dims (scalarOf dtype 0.0)
 
@@ -111,10 +117,7 @@ let sumP =
             let keep = bool "keepdims" a
             attrs [ "axis", listOf reduced; "keepdims", Param.Bool keep ], reducedShape x.Shape.Dims reduced keep, x.DType
         Forward = fun a xs out -> Reduction.reduce Reduction.Sum xs[0] (ints "axis" a) out
-        Vjp = fun v ->
-            let x = v.Inputs[0]
-            let kept = reducedShape x.Shape.Dims (ints "axis" v.Attributes) true
-            [ Some (v.Cotangent |> reshape kept.Dims |> broadcastTo x.Shape.Dims) ] }
+        Vjp = fun v -> [ Some (unreduce v.Inputs[0].Shape (ints "axis" v.Attributes) v.Cotangent) ] }
 
 let transposeP =
     { primitive "transpose" Family.Movement "x with its axes permuted: axis i of the result is axis perm[i] of x (default: reversed)." with
