@@ -12,8 +12,8 @@ open FuncDiff.Core
 open FuncDiff.Core.Primitives
 open FuncDiff.Tests.Specs
 
-let private config = { FsCheckConfig.defaultConfig with maxTest = 100 }
-let private secondOrderConfig = { FsCheckConfig.defaultConfig with maxTest = 30 }
+let private config = { FsCheckConfig.defaultConfig with maxTest = 200 }
+let private secondOrderConfig = { FsCheckConfig.defaultConfig with maxTest = 60 }
 
 /// The primitive applied to named inputs a0, a1, … standing for the case's tensors.
 type private Application =
