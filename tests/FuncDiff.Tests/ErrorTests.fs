@@ -44,6 +44,9 @@ let tests =
                 let i = inputOf DType.Int32 "i" [ 2 ]
                 expectError<EvaluationException> (fun () -> box (eval [ "x", Tensor.zeros [ 3 ]; "i", Tensor.ofArray [| 0; 3 |] ] (gather 0 i x))) [ "gather:"; "index 3"; "size 3" ]
             }
+            test "binding a tensor to something that is not an input" {
+                expectError<InputException> (fun () -> box (evalAt [ (x * 2.0, Tensor.zeros [ 3 ]) ] x)) [ "x * 2"; "not an input" ]
+            }
             test "the input exception names the input" {
                 let ex = Expect.throwsC (fun () -> eval [] x |> ignore) id
                 Expect.equal (ex :?> InputException).InputName "x" "InputName"

@@ -106,6 +106,10 @@ let tests =
             }
         ]
         testList "any node, any order" [
+            test "inputs can be bound by the input expressions themselves" {
+                let x = input "x" [ 2 ]
+                Expect.equal (values (evalAt [ (x, vector [ 1.0; 2.0 ]) ] (x * x))) [ 1.0; 4.0 ] "x bound by node"
+            }
             test "the gradient with respect to an intermediate node" {
                 let x = input "x" []
                 let y = x * 2.0

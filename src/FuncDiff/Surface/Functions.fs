@@ -164,3 +164,15 @@ let evalMany (bindings: (string * Tensor) list) (xs: Expr list) =
 
 /// The value of an expression given tensors for its inputs, by name.
 let eval (bindings: (string * Tensor) list) (x: Expr) = evalMany bindings [ x ] |> List.head
+
+/// The name of an input expression; any other expression is an error naming what it is.
+let private inputName (e: Expr) =
+    match e.Node.Op with
+    | Input name -> name
+    | _ -> raise (InputException(string e, sprintf "only inputs can be bound to tensors, and %O is not an input" e))
+
+/// The values of several expressions, with tensors bound to the input expressions themselves.
+let evalManyAt (bindings: (Expr * Tensor) list) (xs: Expr list) = evalMany [ for e, t in bindings -> inputName e, t ] xs
+
+/// The value of an expression, with tensors bound to the input expressions themselves.
+let evalAt (bindings: (Expr * Tensor) list) (x: Expr) = evalManyAt bindings [ x ] |> List.head
