@@ -9,7 +9,7 @@ open FuncDiff.Core
 /// Distinct nodes reachable from an expression, after equal subexpressions are merged.
 let private size (e: Expr) =
     let n = e.Node
-    (Graph.reachable [ (Graph.canonicalize [ n ]) n ]).Length
+    (Graph.canonicalize [ n ]).Order.Length
 
 let tests =
     testList "Graph" [

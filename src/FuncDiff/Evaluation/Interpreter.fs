@@ -24,9 +24,9 @@ let private checkInputs (bindings: IReadOnlyDictionary<string, Tensor>) (order: 
 
 /// The values of the roots given tensors for the inputs, by name. Extra bindings are ignored.
 let evaluate (bindings: IReadOnlyDictionary<string, Tensor>) (roots: Node list) : Tensor list =
-    let canon = Graph.canonicalize roots
-    let roots = roots |> List.map canon
-    let order = Graph.reachable roots
+    let canonical = Graph.canonicalize roots
+    let roots = roots |> List.map canonical.Of
+    let order = canonical.Order
     checkInputs bindings order
     let remaining = Graph.useCounts order
     let keep = HashSet<int64>(roots |> Seq.map (fun r -> r.Id))

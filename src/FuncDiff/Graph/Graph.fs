@@ -39,11 +39,19 @@ type private Shallow() =
                 && Array.forall2 (fun (x: Node) (y: Node) -> obj.ReferenceEquals(x, y)) a.Inputs b.Inputs
                 && a.Op = b.Op)
 
+/// The result of common-subexpression elimination.
+type Canonical =
+    { /// The canonical node of a node reachable from the roots.
+      Of: Node -> Node
+      /// The distinct canonical nodes, inputs before consumers.
+      Order: Node[] }
+
 /// Common-subexpression elimination: maps every node reachable from the roots to one canonical node
 /// per structurally distinct expression, so equal subexpressions are evaluated and differentiated once.
 /// Also checks that an input name is used with a single shape and dtype.
-let canonicalize (roots: seq<Node>) : Node -> Node =
+let canonicalize (roots: seq<Node>) : Canonical =
     let order = reachable roots
+    let distinct = ResizeArray<Node>(order.Length)
     let table = Dictionary<Node, Node>(Shallow())
     let canon = Dictionary<int64, Node>()
     let inputs = Dictionary<string, Node>()
@@ -63,9 +71,13 @@ let canonicalize (roots: seq<Node>) : Node -> Node =
         match table.TryGetValue candidate with
         | true, existing -> canon[n.Id] <- existing
         | _ ->
+            // First sight of this expression: its inputs are canonical and were seen before it.
             table[candidate] <- candidate
             canon[n.Id] <- candidate
-    fun n ->
-        match canon.TryGetValue n.Id with
-        | true, c -> c
-        | _ -> invalidOp (sprintf "node %O was not reachable from the roots given to canonicalize" n)
+            distinct.Add candidate
+    { Of =
+        fun n ->
+            match canon.TryGetValue n.Id with
+            | true, c -> c
+            | _ -> invalidOp (sprintf "node %O was not reachable from the roots given to canonicalize" n)
+      Order = distinct.ToArray() }

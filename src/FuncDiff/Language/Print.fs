@@ -135,7 +135,7 @@ let private postOrder (root: Node) =
 
 /// The text of an expression. Shared subexpressions are named t1, t2, … (skipping input names).
 let print (root: Node) =
-    let root = (Graph.canonicalize [ root ]) root
+    let root = (Graph.canonicalize [ root ]).Of root
     let order = postOrder root
     let uses = Graph.useCounts order
     let taken = HashSet<string>(order |> Seq.choose (fun n -> match n.Op with Input name -> Some name | _ -> None))

@@ -28,7 +28,7 @@ let vjp (outputs: Node list) (cotangents: Node list) (wrt: Node list) : Node lis
             raise (GradientException(sprintf "cotangent %d is %s but output %d is %s; they must match" i c.TypeText i o.TypeText)))
         outputs cotangents
     wrt |> List.iter checkDifferentiable
-    let canon = Graph.canonicalize (outputs @ cotangents @ wrt)
+    let canon = (Graph.canonicalize (outputs @ cotangents @ wrt)).Of
     let outputs, cotangents, wrt = List.map canon outputs, List.map canon cotangents, List.map canon wrt
     let order = Graph.reachable outputs
     // A node is relevant when some wrt node is among its ancestors (or is the node itself).
