@@ -14,4 +14,5 @@ let main argv =
             AssemblyTests.tests
             ParserTests.tests
             CSharpFacadeTests.tests
+            CliTests.tests
         ])
