@@ -54,6 +54,40 @@ public sealed partial class Expr : IEquatable<Expr>
         return new(CoreExpr.Input(name, shape, Some(dtype.ToCore())));
     }
 
+    /// <summary>
+    /// Reads an expression from text over the declared <paramref name="inputs"/>, e.g.
+    /// <c>Expr.Parse("sum((x - mean(x)) ^ 2)", Expr.Input("x", 4))</c>. The text is the language
+    /// <see cref="ToString"/> writes, so printing and parsing round-trip to an equal expression.
+    /// </summary>
+    /// <remarks>
+    /// Infix <c>+ - * / ^</c> (power, right-associative) and <c>@</c> (matrix product), unary <c>-</c>, comparisons
+    /// <c>&lt; &lt;= &gt; &gt;= == !=</c> (they do not chain), parentheses; numbers (<c>2</c>, <c>0.5</c>, <c>1e-3</c>,
+    /// <c>nan</c>, <c>inf</c>) are float64 unless they stand beside an operand of another numeric dtype, whose dtype
+    /// they take; <c>true</c>/<c>false</c> are bool; tensor literals <c>[[1, 2], [3, 4]]</c> are rectangular;
+    /// <c>let name = … in …</c> names a subexpression; every primitive is a function by its name, with keyword
+    /// attributes: <c>sum(x, axis=0, keepdims=true)</c>, <c>cast(x, dtype=float32)</c>.
+    /// </remarks>
+    /// <param name="text">The expression text.</param>
+    /// <param name="inputs">
+    /// The inputs the text may use, made with <see cref="Input(string, int[])"/>: they give the names, shapes and
+    /// dtypes of its identifiers. One name may appear twice only with the same shape and dtype.
+    /// </param>
+    /// <exception cref="ParseException">
+    /// The text is not an expression over <paramref name="inputs"/>. <see cref="ParseException.Line"/> and
+    /// <see cref="ParseException.Column"/> (1-based) point at the offending token and
+    /// <see cref="ParseException.Reason"/> says what is wrong. Its <see cref="Exception.InnerException"/> is the
+    /// <see cref="ExprException"/> when an operation's shapes or dtypes do not fit, the <see cref="InputException"/>
+    /// naming the input when the text uses one that was not declared, and null for a syntax error.
+    /// </exception>
+    /// <exception cref="ArgumentException">An element of <paramref name="inputs"/> is not an input, or one name is declared with two shapes or dtypes.</exception>
+    public static Expr Parse(string text, params Expr[] inputs)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        ArgumentNullException.ThrowIfNull(inputs);
+        foreach (var input in inputs) ArgumentNullException.ThrowIfNull(input, nameof(inputs));
+        return new(CoreExpr.Parse(text, Array.ConvertAll(inputs, i => i.Core)));
+    }
+
     /// <summary>A constant tensor.</summary>
     /// <param name="value">The tensor; it is immutable, so the expression keeps it as it is.</param>
     public static Expr Constant(Tensor value)

@@ -30,9 +30,13 @@ type EvaluationException(message: string) =
     inherit FuncDiffException(message)
 
 /// Text could not be parsed as an expression. <see cref="Line"/> and <see cref="Column"/> are 1-based
-/// and point at the offending token; the message starts with "line:column:".
-type ParseException(message: string, line: int, column: int) =
-    inherit FuncDiffException(sprintf "%d:%d: %s" line column message)
+/// and point at the offending token; the message starts with "line:column:". InnerException tells a
+/// well-formed text that cannot be built from a malformed one: it is the ExprException when an
+/// operation's shapes, dtypes or arity do not fit, the InputException (naming it) when the text uses an
+/// input that was not declared, and null for a syntax error.
+type ParseException(message: string, line: int, column: int, inner: exn) =
+    inherit FuncDiffException(sprintf "%d:%d: %s" line column message, inner)
+    new(message: string, line: int, column: int) = ParseException(message, line, column, null)
     /// 1-based line of the offending token.
     member _.Line = line
     /// 1-based column of the offending token.

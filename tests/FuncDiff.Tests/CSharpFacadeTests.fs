@@ -109,7 +109,8 @@ static class Program
         var hessian = loss.Hessian(w)[w];
         var vjp = z.Vjp(Expr.Constant(Tensor.Ones(2)), w)[w];
         var stacked = Expr.Stack([w, w.StopGradient()], axis: 1).Reshape(-1).Transpose();
-        System.Console.WriteLine($"{value} {values.Count} {dw.Length} {jacobian.Shape} {hessian} {vjp} {stacked} {same} {elementwise}");
+        Expr parsed = Expr.Parse("sum(tanh(x @ w) + b)", x, w, b);
+        System.Console.WriteLine($"{value} {values.Count} {dw.Length} {jacobian.Shape} {hessian} {vjp} {stacked} {same} {elementwise} {parsed}");
         return value.ToScalar() > 0 ? 0 : 1;
     }
 }
@@ -362,6 +363,45 @@ let private behaviour =
             let e = throws<FuncDiff.ExprException> (fun () -> Expr.Input("a", 2, 3) + Expr.Input("b", 4) |> ignore)
             Expect.stringContains e.Message "[2, 3]" "first shape"
             Expect.stringContains e.Message "[4]" "second shape"
+        }
+
+        test "Parse reads the language over declared inputs and round-trips ToString" {
+            let x = Expr.Input("x", 4)
+            let w = Expr.Input("w", DType.Float32, 2, 3)
+            let parsed = Expr.Parse("sum((x - mean(x)) ^ 2)", x)
+            let built = (x - x.Mean()).Square().Sum()
+            let t = vector [ 1.0; 2.0; 4.0; 9.0 ]
+            close (values (parsed.Eval(struct ("x", t)))) (values (built.Eval(struct ("x", t)))) "same value as the fluent API"
+            let gradient = parsed.Grad(x)[x]
+            close (values (gradient.Eval(struct ("x", t)))) [ for v in [ 1.0; 2.0; 4.0; 9.0 ] -> 2.0 * (v - 4.0) ] "differentiable"
+            Expect.isTrue (Expr.op_Equality(Expr.Parse(built.ToString(), x), built)) "ToString parses back to an equal expression"
+            let typed = Expr.Parse("w * 2", x, w)
+            Expect.equal typed.DType DType.Float32 "a number takes the dtype of its float32 operand"
+            Expect.sequenceEqual typed.Shape [ 2; 3 ] "shapes come from the declared inputs"
+            Expect.equal (Expr.Parse("1 + 2").Eval().ToScalar()) 3.0 "no inputs needed for a constant expression"
+        }
+
+        test "Parse errors give the position, and the cause when the text is well formed" {
+            let x = Expr.Input("x", 3)
+            let y = Expr.Input("y", 2)
+            let syntax = throws<FuncDiff.ParseException> (fun () -> Expr.Parse("x +* 2", x) |> ignore)
+            Expect.equal (syntax.Line, syntax.Column) (1, 4) "points at the '*'"
+            Expect.stringContains syntax.Reason "expected an expression" "says what is wrong"
+            Expect.isNull syntax.InnerException "a syntax error has no cause"
+            let shape = throws<FuncDiff.ParseException> (fun () -> Expr.Parse("x + y", x, y) |> ignore)
+            Expect.equal (shape.Line, shape.Column) (1, 3) "points at the operator"
+            Expect.isTrue (shape.InnerException :? FuncDiff.ExprException) "the cause is the shape error"
+            Expect.stringContains shape.Reason "[3]" "naming both shapes"
+            Expect.stringContains shape.Reason "[2]" "naming both shapes"
+            let missing = throws<FuncDiff.ParseException> (fun () -> Expr.Parse("x + z", x) |> ignore)
+            match missing.InnerException with
+            | :? FuncDiff.InputException as e -> Expect.equal e.InputName "z" "the cause names the input"
+            | other -> failtestf "expected an InputException inside, got %O" other
+            let clash = throws<ArgumentException> (fun () -> Expr.Parse("x", x, Expr.Input("x", 4)) |> ignore)
+            Expect.stringContains clash.Message "declared twice" "one name, two shapes"
+            Expect.throwsT<ArgumentNullException> (fun () -> Expr.Parse(null, x) |> ignore) "null text"
+            Expect.throwsT<ArgumentNullException> (fun () -> Expr.Parse("x", [| x; null |]) |> ignore) "a null input"
+            Expect.throwsT<ArgumentException> (fun () -> Expr.Parse("x", x * 2.0) |> ignore) "a declared input must be an input"
         }
 
         test "reductions, shapes and indexing take C# style arguments" {

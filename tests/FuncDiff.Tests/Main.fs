@@ -14,5 +14,6 @@ let main argv =
             AssemblyTests.tests
             ParserTests.tests
             CSharpFacadeTests.tests
+            CliTests.tests
             DocsTests.tests
         ])

@@ -542,6 +542,17 @@ let tests =
                 expectError "x - -c" (1, 5) (apiError (fun () -> -c))
                 expectError "reshape(x)" (1, 1) "reshape: attribute 'shape' is required (the new shape; one entry may be -1)"
             }
+            test "the cause is kept: the catalogue's error, the unknown input, nothing for a syntax error" {
+                let shape = failure "x + m"
+                Expect.isTrue (shape.InnerException :? ExprException) (sprintf "a shape error has the ExprException inside, got %O" shape.InnerException)
+                Expect.equal shape.InnerException.Message shape.Reason "with the same message"
+                let unknown = failure "x + q"
+                match unknown.InnerException with
+                | :? InputException as e -> Expect.equal e.InputName "q" "the InputException names the input"
+                | other -> failtestf "an unknown input has an InputException inside, got %O" other
+                Expect.isNull (failure "x + * 2").InnerException "a syntax error has no cause"
+                Expect.isNull (failure "frobnicate(x)").InnerException "nor has an unknown function"
+            }
             test "unbalanced brackets" {
                 expectError "(x + 1" (1, 7) "expected ')' to close the '(' at 1:1, found the end of the input"
                 expectError "x + 1)" (1, 6) "unexpected ')': nothing is open to close"

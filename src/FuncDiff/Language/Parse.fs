@@ -40,6 +40,11 @@ let private describe (t: Token) =
 let private failAt (t: Token) format =
     Printf.ksprintf (fun message -> raise (ParseException(message, t.Line, t.Column))) format
 
+/// Raises a ParseException at a token whose cause is an error of another kind (kept as InnerException),
+/// so a caller can tell a text that does not fit its inputs from one that is malformed.
+let private failWith (t: Token) (cause: exn) =
+    raise (ParseException(cause.Message, t.Line, t.Column, cause))
+
 /// symbol → entry (and precedence) for one notation; two entries with one symbol are a catalogue bug.
 let private notationTable (pick: Notation -> (string * int) option) =
     let table = Dictionary<string, Primitive * int>()
@@ -398,7 +403,7 @@ type private Parser(tokens: Token[], inputs: Dictionary<string, Node>, inputOrde
                     if inputOrder.IsEmpty then "no inputs were declared"
                     else "declared inputs: " + String.Join(", ", inputOrder)
                 let hint = suggest t.Text (Seq.append (scope |> Seq.map (fun kv -> kv.Key)) inputOrder)
-                failAt t "unknown input '%s'%s; %s" t.Text (didYouMean hint) declared
+                failWith t (InputException(t.Text, sprintf "unknown input '%s'%s; %s" t.Text (didYouMean hint) declared))
 
     /// name(positional…, keyword=value…)
     member p.Call(name: Token) : Operand =
@@ -513,13 +518,13 @@ type private Parser(tokens: Token[], inputs: Dictionary<string, Node>, inputOrde
     member _.Build(prim: Primitive, attrs: (string * Param) list, args: Operand list, at: Token) : Node =
         let attempt (nodes: Node list) =
             try Ok (Rules.apply prim attrs nodes)
-            with :? ExprException as e -> Error e.Message
+            with :? ExprException as e -> Error e
         match attempt [ for a in args -> a.Node ] with
         | Ok n -> n
-        | Error message ->
+        | Error first ->
             match retyped args |> Option.bind (fun nodes -> attempt nodes |> Result.toOption) with
             | Some n -> n
-            | None -> failAt at "%s" message
+            | None -> failWith at first
 
     member p.TensorLiteral() : Operand =
         let texts = ResizeArray<string>()

@@ -64,7 +64,8 @@ type Expr internal (node: Node) =
     /// works for a float32 x.
     ///
     /// Errors are ParseException with the line and column of the offending token (shape and dtype
-    /// errors are the catalogue's messages, placed at the operator or call); nesting deeper than
+    /// errors are the catalogue's messages, placed at the operator or call, with the ExprException as
+    /// InnerException; an undeclared input has an InputException naming it as InnerException); nesting deeper than
     /// 1000 levels is an error, not a stack overflow. ArgumentException when an element of inputs is
     /// not an input, or one name is declared with two shapes or dtypes.
     static member Parse(text: string, inputs: seq<Expr>) : Expr =

@@ -1,0 +1,278 @@
+namespace FuncDiff.Cli;
+
+using System;
+using System.Collections.Generic;
+using System.CommandLine;
+using System.CommandLine.Help;
+using System.CommandLine.Invocation;
+using System.IO;
+using System.Linq;
+
+/// <summary>
+/// <c>funcdiff</c>: evaluate an expression and its derivatives at a point, and check them against finite differences.
+/// Built on the C# facade only, which it thereby shows to be complete.
+/// </summary>
+internal static class Program
+{
+    private const string BindingsHelp = """
+        Bindings (--at): name=value separated by ';', e.g. --at "x=[1,2,3,4]; w=0.5; b=true".
+          A value is a number (2, -0.5, 1e-3, nan, inf, -inf), true or false, a rectangular
+          nested-bracket literal of either ([[1,2],[3,4]], [] is shape [0]), or randn(dims...),
+          zeros(dims...), ones(dims...) (no dims: a scalar). Numbers are float64, or float32 with
+          --dtype float32; true/false are bool. Each binding declares an input of its value's shape
+          and dtype, and EXPR is read over those inputs. randn draws from a stream seeded by --seed
+          and the input's name, so the same command prints the same numbers. --at may be repeated.
+        """;
+
+    private const string ExitCodesHelp = """
+        Exit codes:
+          0   success (for check: every derivative agrees with finite differences)
+          1   user error: EXPR, --at or --wrt is wrong; the message is on stderr, and with --json
+              {"error": {"kind", "message", "position"}} is on stdout
+          2   bad usage: unknown command or option, missing EXPR
+          3   check ran and a derivative disagrees with finite differences (the report says where)
+          70  internal error in funcdiff (a bug: the trace is printed to report it)
+        """;
+
+    private static int Main(string[] args) => Run(args, Console.Out, Console.Error);
+
+    /// <summary>Parses <paramref name="args"/>, runs the command and returns the exit code.</summary>
+    /// <param name="args">The command line.</param>
+    /// <param name="output">Where results go.</param>
+    /// <param name="error">Where messages for the user go.</param>
+    public static int Run(string[] args, TextWriter output, TextWriter error)
+    {
+        var root = Commands(output, error);
+        foreach (var option in root.Options)
+        {
+            if (option is HelpOption { Action: HelpAction help }) option.Action = new HelpWithEpilogue(help);
+        }
+
+        // An EXPR may contain '@' (matrix product), which the default response-file expansion would take for a file name.
+        var parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
+        var invocation = new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false };
+        if (parsed.Errors.Count == 0) return parsed.Invoke(invocation);
+
+        return Usage(root, parsed, args, output, error);
+    }
+
+    // Written here rather than by the library's ParseErrorAction, which prints help and typo corrections on
+    // stdout: with --json, stdout must hold nothing but the JSON object.
+    private static int Usage(RootCommand root, ParseResult parsed, string[] args, TextWriter output, TextWriter error)
+    {
+        var command = parsed.CommandResult.Command;
+        var commands = root.Subcommands.Select(c => c.Name).ToList();
+        List<string> messages;
+        if (command is RootCommand && args.Length > 0 && !args[0].StartsWith('-'))
+        {
+            // The library would also report every later token as unmatched, which only buries the one mistake.
+            messages = [$"unknown command '{args[0]}'; the commands are {string.Join(", ", commands)}"];
+            if (Closest(args[0], commands) is { } guess) messages.Add($"did you mean '{guess}'?");
+        }
+        else messages = parsed.Errors.Select(e => e.Message).ToList();
+        foreach (var m in messages) error.WriteLine($"funcdiff: {m}");
+        var name = command is RootCommand ? "funcdiff" : $"funcdiff {command.Name}";
+        error.WriteLine($"Run '{name} --help' for usage.");
+        if (args.Contains("--json"))
+        {
+            var usage = new CliException(ErrorKind.Usage, string.Join(" ", messages));
+            output.WriteLine(Json.Of(w => Json.Error(w, usage)));
+        }
+        return ExitCode.Usage;
+    }
+
+    // The command a mistyped one most likely meant: at most two edits away, and fewer edits than letters.
+    private static string? Closest(string typed, IEnumerable<string> names)
+    {
+        static int Distance(string a, string b)
+        {
+            var row = Enumerable.Range(0, b.Length + 1).ToArray();
+            for (var i = 1; i <= a.Length; i++)
+            {
+                var diagonal = row[0];
+                row[0] = i;
+                for (var j = 1; j <= b.Length; j++)
+                {
+                    var above = row[j];
+                    row[j] = Math.Min(Math.Min(row[j] + 1, row[j - 1] + 1), diagonal + (a[i - 1] == b[j - 1] ? 0 : 1));
+                    diagonal = above;
+                }
+            }
+            return row[b.Length];
+        }
+        return names
+            .Select(n => (Name: n, Distance: Distance(typed.ToLowerInvariant(), n)))
+            .Where(c => c.Distance <= 2 && c.Distance < typed.Length)
+            .OrderBy(c => c.Distance)
+            .Select(c => c.Name)
+            .FirstOrDefault();
+    }
+
+    /// <summary>The standard help, then the binding syntax and the exit codes, which every command shares.</summary>
+    private sealed class HelpWithEpilogue(HelpAction standard) : SynchronousCommandLineAction
+    {
+        public override bool ClearsParseErrors => standard.ClearsParseErrors;
+
+        public override int Invoke(ParseResult parseResult)
+        {
+            var code = standard.Invoke(parseResult);
+            var output = parseResult.InvocationConfiguration.Output;
+            output.WriteLine(BindingsHelp);
+            output.WriteLine();
+            output.WriteLine(ExitCodesHelp);
+            return code;
+        }
+    }
+
+    private static RootCommand Commands(TextWriter output, TextWriter error)
+    {
+        var expr = new Argument<string>("EXPR")
+        {
+            Description = "The expression, in FuncDiff's language, e.g. \"sum((x - mean(x))^2)\" or \"tanh(x @ w)\"",
+        };
+        var at = new Option<string[]>("--at")
+        {
+            Description = "The inputs' values: name=value separated by ';' (see Bindings below)",
+            HelpName = "bindings",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var wrt = new Option<string[]>("--wrt")
+        {
+            Description = "The inputs to differentiate with respect to, comma-separated [default: every floating-point input]",
+            HelpName = "names",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var dtype = new Option<string>("--dtype")
+        {
+            Description = "The dtype of the floating-point inputs",
+            DefaultValueFactory = _ => "float64",
+        };
+        dtype.AcceptOnlyFromAmong("float64", "float32");
+        var seed = new Option<int>("--seed")
+        {
+            Description = "The seed randn(...) bindings draw from",
+            DefaultValueFactory = _ => 0,
+        };
+        var json = new Option<bool>("--json")
+        {
+            Description = "Print one JSON object instead of text (NaN and infinities as the strings \"NaN\", \"Infinity\", \"-Infinity\")",
+        };
+
+        Command Define(string name, string description, bool differentiates, bool float32, Func<Problem, IReadOnlyList<(string Name, Expr Input)>, IReport> run)
+        {
+            var command = new Command(name, description) { expr, at };
+            if (differentiates) command.Options.Add(wrt);
+            if (float32) command.Options.Add(dtype);
+            command.Options.Add(seed);
+            command.Options.Add(json);
+            command.SetAction(parse =>
+            {
+                var asJson = parse.GetValue(json);
+                try
+                {
+                    var floatType = float32 && parse.GetValue(dtype) == "float32" ? DType.Float32 : DType.Float64;
+                    var bindings = BindingReader.Read(parse.GetValue(at) ?? [], floatType, parse.GetValue(seed));
+                    var problem = Problem.Parse(parse.GetRequiredValue(expr), bindings);
+                    var chosen = differentiates ? problem.Wrt(parse.GetValue(wrt) ?? []) : [];
+                    var report = run(problem, chosen);
+                    if (asJson) output.WriteLine(Json.Of(report.WriteJson));
+                    else report.WriteText(output);
+                    return report.ExitCode;
+                }
+                catch (CliException e)
+                {
+                    return Fail(e, parse.GetRequiredValue(expr), asJson);
+                }
+                catch (FuncDiffException e)
+                {
+                    return Fail(CliException.From(e), parse.GetRequiredValue(expr), asJson);
+                }
+                catch (OutOfMemoryException)
+                {
+                    // Only the user's sizes (randn(50000, 50000), or a Jacobian of a large output) get here.
+                    var tooLarge = new CliException(ErrorKind.Evaluation, "out of memory: the inputs or the derivatives asked for are too large");
+                    return Fail(tooLarge, parse.GetRequiredValue(expr), asJson);
+                }
+                catch (Exception e)
+                {
+                    error.WriteLine($"funcdiff: internal error, please report it with this trace:{Environment.NewLine}{e}");
+                    return ExitCode.InternalError;
+                }
+            });
+            return command;
+        }
+
+        int Fail(CliException e, string text, bool asJson)
+        {
+            var where = e.Line is { } line && e.Column is { } column ? $" at {line}:{column}" : "";
+            error.WriteLine($"funcdiff: {Json.KindName(e.Kind)} error{where}: {e.Message}");
+            if (e.Line is { } l && e.Column is { } c)
+            {
+                // The offending line of EXPR with a caret under the token, as compilers show it.
+                var lines = text.Split('\n');
+                if (l <= lines.Length)
+                {
+                    var shown = lines[l - 1].TrimEnd('\r');
+                    error.WriteLine($"  {shown}");
+                    error.WriteLine($"  {new string(' ', Math.Min(c - 1, shown.Length))}^");
+                }
+            }
+            if (e.Hint is { } hint) error.WriteLine($"hint: {hint}");
+            if (asJson) output.WriteLine(Json.Of(w => Json.Error(w, e)));
+            return ExitCode.UserError;
+        }
+
+        var root = new RootCommand("Evaluate an expression and its derivatives at a point, and check them against finite differences.")
+        {
+            Define("eval", "Print the value of EXPR at the bindings.", differentiates: false, float32: true,
+                (problem, _) => new ValueReport(problem.Output.Eval(problem.Values))),
+            Define("grad", "Print the gradient of a scalar EXPR with respect to each input.", differentiates: true, float32: true, Grad),
+            Define("jacobian", "Print every partial derivative of EXPR: for each input, shape = EXPR's shape + the input's shape.",
+                differentiates: true, float32: true, Jacobian),
+            Define("hessian", "Print the Hessian of a scalar EXPR with respect to each input: shape = the input's shape twice.",
+                differentiates: true, float32: true, Hessian),
+            Define("check", "Compare the analytic gradient (the Jacobian, for a non-scalar EXPR) with central finite differences, "
+                + $"in float64. An element passes when {GradientCheck.Rule}. A failed check is a result, not a user error: "
+                + "the report is printed as usual (with \"ok\": false) and the exit code is 3.",
+                differentiates: true, float32: false, GradientCheck.Run),
+        };
+        return root;
+    }
+
+    private static IReport Grad(Problem problem, IReadOnlyList<(string Name, Expr Input)> wrt)
+    {
+        try
+        {
+            return Derivatives("gradients", "gradient", problem, wrt, problem.Output.Grad([.. wrt.Select(w => w.Input)]));
+        }
+        catch (GradientException e) when (problem.Output.Rank > 0)
+        {
+            throw new CliException(ErrorKind.Gradient, e.Message)
+            {
+                Hint = $"`funcdiff jacobian` prints every partial derivative of an output of shape {Text.Shape(problem.Output.Shape)}; "
+                    + "`funcdiff grad \"sum(...)\"` the gradient of its sum",
+            };
+        }
+    }
+
+    private static IReport Jacobian(Problem problem, IReadOnlyList<(string Name, Expr Input)> wrt) =>
+        Derivatives("jacobians", "jacobian", problem, wrt, problem.Output.Jacobian([.. wrt.Select(w => w.Input)]),
+            (name, _) => $"= output {Text.Shape(problem.Output.Shape)} + {name} {Text.Shape(problem.Values[name].Shape)}");
+
+    private static IReport Hessian(Problem problem, IReadOnlyList<(string Name, Expr Input)> wrt) =>
+        Derivatives("hessians", "hessian", problem, wrt, problem.Output.Hessian([.. wrt.Select(w => w.Input)]));
+
+    private static DerivativesReport Derivatives(
+        string property,
+        string label,
+        Problem problem,
+        IReadOnlyList<(string Name, Expr Input)> wrt,
+        FuncDiff.Derivatives derivatives,
+        Func<string, Tensor, string>? note = null)
+    {
+        // One pass: the value and every derivative share their forward computation.
+        var values = Expr.EvalMany([problem.Output, .. wrt.Select(w => derivatives[w.Input])], problem.Values);
+        var named = wrt.Select((w, k) => (w.Name, values[k + 1])).ToList();
+        return new DerivativesReport(property, label, values[0], named, note);
+    }
+}
