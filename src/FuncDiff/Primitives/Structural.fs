@@ -218,8 +218,11 @@ let padP =
             for name, l in [ "lo", lo; "hi", hi; "interior", interior ] do
                 if l.Length <> r then invalid "%s needs %d entries for %O, got %d" name r x.Shape l.Length
                 if l |> Array.exists (fun v -> v < 0) then invalid "%s must be non-negative, got %O" name (listOf l)
-            let dims = Array.init r (fun i -> let n = x.Shape[i] in lo[i] + hi[i] + n + interior[i] * max 0 (n - 1))
-            a, Shape dims, x.DType
+            let size i = let n = int64 x.Shape[i] in int64 lo[i] + int64 hi[i] + n + int64 interior[i] * max 0L (n - 1L)
+            let sizes = Array.init r size
+            if sizes |> Array.exists (fun d -> d > int64 System.Int32.MaxValue) then invalid "the padded shape of %O is too large" x.Shape
+            // Shape.Of checks that the element count fits too.
+            a, Shape.Of(sizes |> Array.map int32), x.DType
         Forward = fun a xs out -> Movement.pad xs[0] (ints "lo" a) (ints "interior" a) out
         Vjp = fun v ->
             let dims = v.Inputs[0].Shape.Dims
@@ -327,7 +330,7 @@ let oneHotP =
             requireInt "indices" xs[0]
             let depth = int "depth" a
             if depth < 0 then invalid "depth must be non-negative, got %d" depth
-            a, Shape(Array.append xs[0].Shape.Dims [| depth |]), dtype "dtype" a
+            a, Shape.Of(Array.append xs[0].Shape.Dims [| depth |]), dtype "dtype" a
         Forward = fun a xs out -> Movement.oneHot xs[0] (int "depth" a) out
         Vjp = noDerivative }
 
