@@ -123,26 +123,28 @@ let private concatCase (stack: bool) =
         return case xs [ "axis", Param.Int axis ]
     }
 
-let private gatherCase =
+/// A shape with an axis of positive size n, and int32 indices into that axis (negative ones too).
+let private indexedAxis =
     gen {
         let! dims = Gen.choose (1, 3) |> Gen.bind (fun r -> arrayOfLength r positiveDim)
         let! axis = Gen.choose (0, dims.Length - 1)
         let n = dims[axis]
-        let! indexDims = shapeOfRank 0 2
+        let! indices = shapeOfRank 0 2 |> Gen.bind (ints -n (n - 1))
+        return dims, axis, indices
+    }
+
+let private gatherCase =
+    gen {
+        let! dims, axis, indices = indexedAxis
         let! x = tensor Any dims
-        let! indices = ints -n (n - 1) indexDims
         return case [ x; indices ] [ "axis", Param.Int axis ]
     }
 
 let private scatterAddCase =
     gen {
-        let! dims = Gen.choose (1, 3) |> Gen.bind (fun r -> arrayOfLength r positiveDim)
-        let! axis = Gen.choose (0, dims.Length - 1)
-        let n = dims[axis]
-        let! indexDims = shapeOfRank 0 2
-        let! indices = ints -n (n - 1) indexDims
-        let! updates = tensor Any (Array.concat [ dims[.. axis - 1]; indexDims; dims[axis + 1 ..] ])
-        return case [ indices; updates ] [ "axis", Param.Int axis; "size", Param.Int n ]
+        let! dims, axis, indices = indexedAxis
+        let! updates = tensor Any (Array.concat [ dims[.. axis - 1]; indices.Shape.ToArray(); dims[axis + 1 ..] ])
+        return case [ indices; updates ] [ "axis", Param.Int axis; "size", Param.Int dims[axis] ]
     }
 
 let private matmulCase =
