@@ -128,12 +128,10 @@ let prodP =
             // Reduced axes last and flattened into one, so each group is one row.
             let kept = [| for i in 0 .. dims.Length - 1 do if not (Array.contains i reduced) then i |]
             let perm = Array.append kept reduced
-            let inverse = Array.zeroCreate perm.Length
-            perm |> Array.iteri (fun i p -> inverse[p] <- i)
             let movedDims = perm |> Array.map (fun p -> dims[p])
             let rows = transpose perm x |> reshape (Array.append (kept |> Array.map (fun i -> dims[i])) [| Reduction.count dims reduced |])
             let before, after = exclusiveProducts rows
-            let others = mul before after |> reshape movedDims |> transpose inverse
+            let others = mul before after |> reshape movedDims |> transpose (inversePermutation perm)
             [ Some (mulNoNan others (spread v v.Cotangent)) ] }
 
 let logsumexpP =

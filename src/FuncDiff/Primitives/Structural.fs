@@ -52,6 +52,12 @@ let zeros (shape: Shape) (dtype: DType) = broadcastTo shape.Dims (scalarOf dtype
 
 let transpose (perm: int[]) (x: Node) = apply transposeP [ "perm", listOf perm ] [ x ]
 
+/// The permutation that undoes perm: transposing by perm, then by its inverse, gives x back.
+let inversePermutation (perm: int[]) =
+    let inverse = Array.zeroCreate perm.Length
+    perm |> Array.iteri (fun i p -> inverse[p] <- i)
+    inverse
+
 let slice (start: int[]) (stop: int[]) (step: int[]) (x: Node) =
     apply sliceP [ "start", listOf start; "stop", listOf stop; "step", listOf step ] [ x ]
 
@@ -129,11 +135,7 @@ let transposeP =
                 invalid "%O is not a permutation of the %d axes of %O" (listOf perm) x.Shape.Rank x.Shape
             attrs [ "perm", listOf perm ], Shape(perm |> Array.map (fun p -> x.Shape[p])), x.DType
         Forward = fun a xs out -> Movement.transpose xs[0] (ints "perm" a) out
-        Vjp = fun v ->
-            let perm = ints "perm" v.Attributes
-            let inverse = Array.zeroCreate perm.Length
-            perm |> Array.iteri (fun i p -> inverse[p] <- i)
-            [ Some (transpose inverse v.Cotangent) ] }
+        Vjp = fun v -> [ Some (transpose (inversePermutation (ints "perm" v.Attributes)) v.Cotangent) ] }
 
 let squeezeP =
     { primitive "squeeze" Family.Movement "x without the given size-1 axes (default: every size-1 axis)." with
