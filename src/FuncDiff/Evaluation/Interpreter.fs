@@ -22,6 +22,21 @@ let private checkInputs (bindings: IReadOnlyDictionary<string, Tensor>) (order: 
             | _ -> ()
         | _ -> ()
 
+/// Runs one primitive's kernel into a fresh tensor. Whatever a kernel raises reaches the caller as a
+/// FuncDiff error naming the operation: an int32 overflow, an allocation that does not fit, or a bug.
+let private run (p: Primitive) (attrs: Map<string, Param>) (args: Tensor[]) (n: Node) =
+    try
+        let out = Tensor.Empty(n.Shape, n.DType)
+        // An empty result needs no work (and some span kernels refuse empty spans).
+        if out.Size > 0 then p.Forward attrs args out
+        out
+    with
+    | :? FuncDiffException as e when e.Message.StartsWith(p.Name + ":") -> reraise ()
+    | :? OverflowException as e -> raise (EvaluationException(sprintf "%s: %s" p.Name e.Message, e))
+    | e ->
+        let inputs = String.Join(", ", args |> Array.map (fun t -> sprintf "%O%O" t.DType t.Shape))
+        raise (EvaluationException(sprintf "%s failed on %s giving %s: %s" p.Name inputs n.TypeText e.Message, e))
+
 /// The values of the roots given tensors for the inputs, by name. Extra bindings are ignored.
 let evaluate (bindings: IReadOnlyDictionary<string, Tensor>) (roots: Node list) : Tensor list =
     let canonical = Graph.canonicalize roots
@@ -36,12 +51,7 @@ let evaluate (bindings: IReadOnlyDictionary<string, Tensor>) (roots: Node list) 
             match n.Op with
             | Input name -> bindings[name]
             | Const t -> t
-            | Apply (p, attrs) ->
-                let args = n.Inputs |> Array.map (fun i -> values[i.Id])
-                let out = Tensor.Empty(n.Shape, n.DType)
-                // An empty result needs no work (and some span kernels refuse empty spans).
-                if out.Size > 0 then p.Forward attrs args out
-                out
+            | Apply (p, attrs) -> run p attrs (n.Inputs |> Array.map (fun i -> values[i.Id])) n
         values[n.Id] <- value
         for i in n.Inputs do
             let left = remaining[i.Id] - 1
