@@ -12,6 +12,7 @@ let main argv =
             GraphTests.tests
             ErrorTests.tests
             EdgeCaseTests.tests
+            TestingKitTests.tests
             AssemblyTests.tests
             ParserTests.tests
             CSharpFacadeTests.tests
