@@ -157,4 +157,37 @@ let private userPrimitiveTests =
         }
     ]
 
-let tests = testList "Testing kit" [ gradCheckTests; allCloseTests; userPrimitiveTests ]
+let private csharpTests =
+    testList "from C#" [
+        test "GradCheck, AllClose and a user-defined primitive, as a C# program uses them" {
+            let output =
+                CSharpCompiler.run """
+using FuncDiff;
+
+var x = Expr.Input("x", 3);
+var at = new Dictionary<string, Tensor> { ["x"] = Tensor.FromArray([0.5, -1.0, 2.0]) };
+var cube = Primitive.Define("csCube", "x³", ["x"], Primitive.Elementwise,
+    ts => Tensor.FromArray(ts[0].ToDoubleArray().Select(v => v * v * v).ToArray(), ts[0].Shape),
+    v => [v.Cotangent * 3.0 * v.Inputs[0].Square()]);
+var wrong = Primitive.Define("csWrongCube", "x³ with a wrong rule", ["x"], Primitive.Elementwise,
+    ts => Tensor.FromArray(ts[0].ToDoubleArray().Select(v => v * v * v).ToArray(), ts[0].Shape),
+    v => [v.Cotangent * 2.0 * v.Inputs[0].Square()]);
+Console.WriteLine(GradCheck.Check(cube.Apply(x).Sum(), at, x).Ok);
+var report = GradCheck.Check(wrong.Apply(x).Sum(), at, x);
+Console.WriteLine(report.Ok);
+Console.WriteLine(report.Inputs[0].Failed);
+Console.WriteLine(GradCheck.Primitive(cube, Domain.Any, [[2, 2]]).Ok);
+Console.WriteLine(GradCheck.Primitive(wrong, Domain.NonZero, [[3]]).Ok);
+try { report.ThrowIfFailed(); } catch (GradCheckException e) { Console.WriteLine(e.Message.Split('\n')[0]); }
+Console.WriteLine(cube.Apply(x).Eval(("x", at["x"])).AllClose(Tensor.FromArray([0.125, -1.0, 8.0])));
+Console.WriteLine(Expr.Parse("csCube(x)", [x]).Equals(cube.Apply(x)));
+var big = Expr.Input("big", 500);
+var sampled = GradCheck.Check(big.Sin().Sum(), new Dictionary<string, Tensor> { ["big"] = Tensor.RandomNormal(1, 500) }, [big], new GradCheckOptions { Sample = 7 });
+Console.WriteLine($"{sampled.Inputs[0].Checked} of {sampled.Inputs[0].Elements}");
+"""
+            Expect.equal (output.Split('\n', StringSplitOptions.RemoveEmptyEntries) |> List.ofArray)
+                [ "True"; "False"; "3"; "True"; "False"; "gradient check FAILED for 1 of 1 input (gradient)"; "True"; "True"; "7 of 500" ] "what the program printed"
+        }
+    ]
+
+let tests = testList "Testing kit" [ gradCheckTests; allCloseTests; userPrimitiveTests; csharpTests ]

@@ -6,143 +6,145 @@ open System
 open System.Collections.Generic
 open FuncDiff.Core
 
-/// How a derivative is compared with central finite differences.
-///
-/// Element i of an input x is moved by h = Step·max(1, |xᵢ|) (relative for large values, absolute near
-/// zero), and the difference quotient divides by the step actually taken, (xᵢ + h) − (xᵢ − h) in floating
-/// point. The element passes when
-///
-///     |analytic − fd| ≤ AbsoluteTolerance + RelativeTolerance·|fd| + RoundingUlps·ε·S/h
-///
-/// where ε is the float64 machine epsilon and S the magnitude of the terms summed in the checked
-/// function at x ± h (|f| for a scalar output, Σ|outᵢ·rᵢ| for a vector output checked through the
-/// cotangent r): the first two terms allow for the O(h²) truncation error, the last for rounding in
-/// f(x ± h), which the quotient magnifies by 1/h. NaN never passes.
-type GradCheckOptions =
-    { /// Default 1e-6.
-      RelativeTolerance: float
-      /// Default 1e-6.
-      AbsoluteTolerance: float
-      /// How many machine epsilons of rounding in each evaluation the rule allows for. Default 100.
-      RoundingUlps: float
-      /// The relative step. Default 1e-6.
-      Step: float
-      /// How many elements of each input to check: a seeded sample of this many when the input has
-      /// more, every element when None. Default Some 100: each element costs two evaluations.
-      Sample: int option
-      /// Seeds the sample and the random cotangent of a non-scalar output. Default 0.
-      Seed: int
-      /// Called after each element with (elements done, elements to do), over all inputs.
-      Progress: (int -> int -> unit) option }
+/// A gradient check failed; the message is the report (GradCheck.check gives it as a value).
+type GradCheckException(report: string) =
+    inherit FuncDiffException(report)
 
-    /// The defaults stated on each field.
-    static member Default =
-        { RelativeTolerance = 1e-6
-          AbsoluteTolerance = 1e-6
-          RoundingUlps = 100.0
-          Step = 1e-6
-          Sample = Some 100
-          Seed = 0
-          Progress = None }
+/// The checker's options and reports (F# names; the C# facade has its own).
+[<AutoOpen>]
+module GradCheckReports =
 
-    /// The rule as the reports print it.
-    member o.Rule =
-        sprintf "|analytic - fd| <= %g + %g*|fd| + %g*eps*S/h, h = %g*max(1, |x|)" o.AbsoluteTolerance o.RelativeTolerance o.RoundingUlps o.Step
+    /// How a derivative is compared with central finite differences.
+    ///
+    /// Element i of an input x is moved by h = Step·max(1, |xᵢ|) (relative for large values, absolute near
+    /// zero), and the difference quotient divides by the step actually taken, (xᵢ + h) − (xᵢ − h) in floating
+    /// point. The element passes when
+    ///
+    ///     |analytic − fd| ≤ AbsoluteTolerance + RelativeTolerance·|fd| + RoundingUlps·ε·S/h
+    ///
+    /// where ε is the float64 machine epsilon and S the magnitude of the terms summed in the checked
+    /// function at x ± h (|f| for a scalar output, Σ|outᵢ·rᵢ| for a vector output checked through the
+    /// cotangent r): the first two terms allow for the O(h²) truncation error, the last for rounding in
+    /// f(x ± h), which the quotient magnifies by 1/h. NaN never passes.
+    type GradCheckOptions =
+        { /// Default 1e-6.
+          RelativeTolerance: float
+          /// Default 1e-6.
+          AbsoluteTolerance: float
+          /// How many machine epsilons of rounding in each evaluation the rule allows for. Default 100.
+          RoundingUlps: float
+          /// The relative step. Default 1e-6.
+          Step: float
+          /// How many elements of each input to check: a seeded sample of this many when the input has
+          /// more, every element when None. Default Some 100: each element costs two evaluations.
+          Sample: int option
+          /// Seeds the sample and the random cotangent of a non-scalar output. Default 0.
+          Seed: int
+          /// Called after each element with (elements done, elements to do), over all inputs.
+          Progress: (int -> int -> unit) option }
 
-/// Where generated input values come from, for checking a derivative rule away from its edges.
-[<RequireQualifiedAccess>]
-type Domain =
-    /// [-2, 2]
-    | Any
-    /// [0.25, 3]: log, sqrt, reciprocal, pow bases
-    | Positive
-    /// ±[0.25, 2]: away from the kinks of abs and relu and the pole of 1/x
-    | NonZero
-    /// k + [0.1, 0.4] or k + [0.6, 0.9] for an integer k in [-3, 2]: away from the jumps of floor and round
-    | OffIntegers
-    /// Distinct values 0.25 apart within a tensor: no ties for max, min and argmax
-    | Distinct
-    /// [lo, hi]
-    | Between of lo: float * hi: float
+        /// The defaults stated on each field.
+        static member Default =
+            { RelativeTolerance = 1e-6
+              AbsoluteTolerance = 1e-6
+              RoundingUlps = 100.0
+              Step = 1e-6
+              Sample = Some 100
+              Seed = 0
+              Progress = None }
 
-    /// count values of the domain from a uniform source on [0, 1).
-    member d.Draw(count: int, uniform: unit -> float) : float[] =
-        let between lo hi = lo + (hi - lo) * uniform ()
-        match d with
-        | Any -> Array.init count (fun _ -> between -2.0 2.0)
-        | Positive -> Array.init count (fun _ -> between 0.25 3.0)
-        | NonZero -> Array.init count (fun _ -> (if uniform () < 0.5 then -1.0 else 1.0) * between 0.25 2.0)
-        | OffIntegers -> Array.init count (fun _ -> floor (between -3.0 3.0) + (if uniform () < 0.5 then 0.1 else 0.6) + between 0.0 0.3)
-        | Distinct ->
-            let grid = Array.init count (fun i -> 0.25 * float (i - count / 2))
-            for i in count - 1 .. -1 .. 1 do
-                let j = int (uniform () * float (i + 1))
-                let t = grid[i]
-                grid[i] <- grid[j]
-                grid[j] <- t
-            grid
-        | Between (lo, hi) -> Array.init count (fun _ -> between lo hi)
+        /// The rule as the reports print it.
+        member o.Rule =
+            sprintf "|analytic - fd| <= %g + %g*|fd| + %g*eps*S/h, h = %g*max(1, |x|)" o.AbsoluteTolerance o.RelativeTolerance o.RoundingUlps o.Step
 
-/// One element of a derivative and its central difference.
-type CheckedElement =
-    { /// The element's position in its input.
-      Index: int[]
-      Analytic: float
-      FiniteDifference: float
-      /// The error the rule allows at this element.
-      Allowed: float }
+    /// Where generated input values come from, for checking a derivative rule away from its edges.
+    [<RequireQualifiedAccess>]
+    type Domain =
+        /// [-2, 2]
+        | Any
+        /// [0.25, 3]: log, sqrt, reciprocal, pow bases
+        | Positive
+        /// ±[0.25, 2]: away from the kinks of abs and relu and the pole of 1/x
+        | NonZero
+        /// k + [0.1, 0.4] or k + [0.6, 0.9] for an integer k in [-3, 2]: away from the jumps of floor and round
+        | OffIntegers
+        /// Distinct values 0.25 apart within a tensor: no ties for max, min and argmax
+        | Distinct
+        /// [lo, hi]
+        | Between of lo: float * hi: float
 
-/// How one input's derivative compares with central differences.
-type InputCheck =
-    { Name: string
-      /// Elements of the input.
-      Elements: int
-      /// Elements compared: all of them, or a seeded sample.
-      Checked: int
-      /// Compared elements outside the tolerance.
-      Failed: int
-      /// The largest |analytic − fd|; NaN when any compared element is NaN.
-      MaxAbsError: float
-      /// The largest |analytic − fd| / max(|analytic|, |fd|) (0 where both are 0); NaN as above.
-      MaxRelError: float
-      /// The element furthest outside its tolerance, or closest to it when all pass; None when none was compared.
-      Worst: CheckedElement option }
+        /// count values of the domain from a uniform source on [0, 1).
+        member d.Draw(count: int, uniform: unit -> float) : float[] =
+            let between lo hi = lo + (hi - lo) * uniform ()
+            match d with
+            | Any -> Array.init count (fun _ -> between -2.0 2.0)
+            | Positive -> Array.init count (fun _ -> between 0.25 3.0)
+            | NonZero -> Array.init count (fun _ -> (if uniform () < 0.5 then -1.0 else 1.0) * between 0.25 2.0)
+            | OffIntegers -> Array.init count (fun _ -> floor (between -3.0 3.0) + (if uniform () < 0.5 then 0.1 else 0.6) + between 0.0 0.3)
+            | Distinct ->
+                let grid = Array.init count (fun i -> 0.25 * float (i - count / 2))
+                for i in count - 1 .. -1 .. 1 do
+                    let j = int (uniform () * float (i + 1))
+                    let t = grid[i]
+                    grid[i] <- grid[j]
+                    grid[j] <- t
+                grid
+            | Between (lo, hi) -> Array.init count (fun _ -> between lo hi)
 
-    /// True when every compared element is within the tolerance.
-    member c.Ok = c.Failed = 0
+    /// One element of a derivative and its central difference.
+    type CheckedElement =
+        { /// The element's position in its input.
+          Index: int[]
+          Analytic: float
+          FiniteDifference: float
+          /// The error the rule allows at this element.
+          Allowed: float }
 
-/// The outcome of a gradient check: one entry per input checked.
-type GradCheckReport =
-    { /// What was compared: "gradient", "vjp with a random cotangent" or the second-order form.
-      Method: string
-      Inputs: InputCheck list
-      Options: GradCheckOptions }
+    /// How one input's derivative compares with central differences.
+    type InputCheck =
+        { Name: string
+          /// Elements of the input.
+          Elements: int
+          /// Elements compared: all of them, or a seeded sample.
+          Checked: int
+          /// Compared elements outside the tolerance.
+          Failed: int
+          /// The largest |analytic − fd|; NaN when any compared element is NaN.
+          MaxAbsError: float
+          /// The largest |analytic − fd| / max(|analytic|, |fd|) (0 where both are 0); NaN as above.
+          MaxRelError: float
+          /// The element furthest outside its tolerance, or closest to it when all pass; None when none was compared.
+          Worst: CheckedElement option }
 
-    /// True when every input passes.
-    member r.Ok = r.Inputs |> List.forall (fun i -> i.Ok)
+        /// True when every compared element is within the tolerance.
+        member c.Ok = c.Failed = 0
 
-    /// A readable account: a line per input, its worst element, and the rule.
-    override r.ToString() =
-        let lines = ResizeArray<string>()
-        let failing = r.Inputs |> List.filter (fun i -> not i.Ok) |> List.length
-        lines.Add(
-            if failing = 0 then sprintf "gradient check passed (%s)" r.Method
-            else sprintf "gradient check FAILED for %d of %d input%s (%s)" failing r.Inputs.Length (if r.Inputs.Length = 1 then "" else "s") r.Method)
-        for i in r.Inputs do
-            let status = if i.Ok then "ok" else sprintf "%d of %d checked elements outside the tolerance" i.Failed i.Checked
-            lines.Add(sprintf "  %s: %s (checked %d of %d); max abs error %.3g, max rel error %.3g" i.Name status i.Checked i.Elements i.MaxAbsError i.MaxRelError)
-            match i.Worst with
-            | Some w when not i.Ok ->
-                lines.Add(sprintf "    worst at %s: analytic %.12g, finite difference %.12g, allowed error %.3g" ("[" + String.Join(", ", w.Index) + "]") w.Analytic w.FiniteDifference w.Allowed)
-            | _ -> ()
-        lines.Add("  rule: " + r.Options.Rule)
-        String.Join(Environment.NewLine, lines)
+    /// The outcome of a gradient check: one entry per input checked.
+    type GradCheckReport =
+        { /// What was compared: "gradient", "vjp with a random cotangent" or the second-order form.
+          Method: string
+          Inputs: InputCheck list
+          Options: GradCheckOptions }
 
-/// A gradient check failed; the message is the report.
-type GradCheckException(report: GradCheckReport) =
-    inherit FuncDiffException(report.ToString())
-    /// The report, per input.
-    member _.Report = report
+        /// True when every input passes.
+        member r.Ok = r.Inputs |> List.forall (fun i -> i.Ok)
+
+        /// A readable account: a line per input, its worst element, and the rule.
+        override r.ToString() =
+            let lines = ResizeArray<string>()
+            let failing = r.Inputs |> List.filter (fun i -> not i.Ok) |> List.length
+            lines.Add(
+                if failing = 0 then sprintf "gradient check passed (%s)" r.Method
+                else sprintf "gradient check FAILED for %d of %d input%s (%s)" failing r.Inputs.Length (if r.Inputs.Length = 1 then "" else "s") r.Method)
+            for i in r.Inputs do
+                let status = if i.Ok then "ok" else sprintf "%d of %d checked elements outside the tolerance" i.Failed i.Checked
+                lines.Add(sprintf "  %s: %s (checked %d of %d); max abs error %.3g, max rel error %.3g" i.Name status i.Checked i.Elements i.MaxAbsError i.MaxRelError)
+                match i.Worst with
+                | Some w when not i.Ok ->
+                    lines.Add(sprintf "    worst at %s: analytic %.12g, finite difference %.12g, allowed error %.3g" ("[" + String.Join(", ", w.Index) + "]") w.Analytic w.FiniteDifference w.Allowed)
+                | _ -> ()
+            lines.Add("  rule: " + r.Options.Rule)
+            String.Join(Environment.NewLine, lines)
 
 /// The checker on graph nodes; Surface gives it to F# and the facade to C#.
 module internal GradientCheck =

@@ -1,6 +1,7 @@
 /// Gradient checking for F#: `GradCheck.expect bindings [ w; b ] loss` in a test, or `GradCheck.check`
 /// for the report. The rule and its defaults are on GradCheckOptions.
-namespace FuncDiff
+[<AutoOpen>]
+module FuncDiff.Checking
 
 open System.Collections.Generic
 open FuncDiff.Core
@@ -32,7 +33,7 @@ module GradCheck =
     let secondOrder bindings wrt output = secondOrderWith GradCheckOptions.Default bindings wrt output
 
     /// Raises GradCheckException, whose message is the report, unless the report passes: for test frameworks.
-    let raiseIfFailed (report: GradCheckReport) = if not report.Ok then raise (GradCheckException report)
+    let raiseIfFailed (report: GradCheckReport) = if not report.Ok then raise (GradCheckException(string report))
 
     /// Checks with the default options and raises GradCheckException, whose message is the report, on failure.
     let expect bindings wrt output = check bindings wrt output |> raiseIfFailed

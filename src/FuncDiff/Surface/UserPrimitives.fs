@@ -1,6 +1,7 @@
 /// Primitives defined by users: a name, a shape rule, a forward kernel and a derivative rule written as
 /// expressions, so that they print, parse, differentiate (to any order) and are checked like built-ins.
-namespace FuncDiff
+[<AutoOpen>]
+module FuncDiff.UserPrimitives
 
 open System
 open FuncDiff.Core
