@@ -13,6 +13,7 @@ let main argv =
             ErrorTests.tests
             AssemblyTests.tests
             ParserTests.tests
+            LiteralTests.tests
             CSharpFacadeTests.tests
             CliTests.tests
             DocsTests.tests
