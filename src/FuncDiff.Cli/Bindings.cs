@@ -81,7 +81,7 @@ internal sealed class BindingReader(DType floatType, int seed, Func<Stream> open
         if (i == item.End) return;
         if (item.Text[i] == '@')
         {
-            foreach (var (name, value) in ReadBindingsFile(item, i)) Add(item, i, name, value);
+            foreach (var (name, value) in FromFile(item, null, i, TensorFiles.ReadBindings)) Add(item, i, name, value);
             return;
         }
         var nameStart = i;
@@ -104,7 +104,7 @@ internal sealed class BindingReader(DType floatType, int seed, Func<Stream> open
     private Tensor Value(Item item, string name, int start)
     {
         if (start == item.End) throw item.Error(name, start, "expected a value, found the end");
-        if (item.Text[start] == '@') return ReadTensorFile(item, name, start);
+        if (item.Text[start] == '@') return FromFile(item, name, start, TensorFiles.ReadTensor);
         var wordEnd = start;
         while (wordEnd < item.End && char.IsLetterOrDigit(item.Text[wordEnd])) wordEnd++;
         var word = item.Text[start..wordEnd];
@@ -174,31 +174,18 @@ internal sealed class BindingReader(DType floatType, int seed, Func<Stream> open
         return floatType == DType.Float64 ? tensor : tensor.Cast(floatType);
     }
 
-    private Tensor ReadTensorFile(Item item, string name, int at)
+    /// <summary>The file named after the '@' at <paramref name="at"/>, read by <paramref name="read"/>; its errors name the binding.</summary>
+    private T FromFile<T>(Item item, string? name, int at, Func<byte[], T> read)
     {
         var path = item.Text[(at + 1)..item.End].Trim();
         var bytes = ReadFile(item, name, at, path);
         try
         {
-            return TensorFiles.ReadTensor(bytes);
+            return read(bytes);
         }
         catch (InvalidDataException e)
         {
             throw item.Error(name, at, $"{Shown(path)}: {e.Message}");
-        }
-    }
-
-    private IEnumerable<(string Name, Tensor Value)> ReadBindingsFile(Item item, int at)
-    {
-        var path = item.Text[(at + 1)..item.End].Trim();
-        var bytes = ReadFile(item, null, at, path);
-        try
-        {
-            return TensorFiles.ReadBindings(bytes);
-        }
-        catch (InvalidDataException e)
-        {
-            throw item.Error(null, at, $"{Shown(path)}: {e.Message}");
         }
     }
 

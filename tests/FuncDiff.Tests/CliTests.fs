@@ -286,6 +286,15 @@ let private values =
             Expect.equal (zo.Shape, zo.Data) ([ 2; 2 ], [ 1.0; 1.0; 1.0; 1.0 ]) "zeros and ones"
         }
 
+        test "--at reads literals as EXPR does: as deep, and with the same numbers" {
+            let deep = String.replicate 999 "[" + "-0" + String.replicate 999 "]"
+            let t = ok [ "eval"; "x"; "--at"; "x=" + deep ] |> field "value"
+            Expect.equal t.Shape (List.replicate 999 1) "999 levels, where EXPR reads 1000 in all"
+            let bound = ok [ "eval"; "x"; "--at"; "x=[.5, 2.5E+3, -inf]" ] |> field "value"
+            let written = ok [ "eval"; "[.5, 2.5E+3, -inf]" ] |> field "value"
+            Expect.equal bound written "one text, one tensor"
+        }
+
         test "--wrt selects inputs, in the order named, comma-separated or repeated" {
             let args = [ "grad"; "sum(x * w + b)"; "--at"; "x=[1, 2]; w=[3, 4]; b=0.5" ]
             Expect.equal (ok (args @ [ "--wrt"; "w" ]) |> derivatives "gradients" |> List.map fst) [ "w" ] "only w"
