@@ -171,7 +171,8 @@ internal static class Json
         var dtype = DTypeOf(Required("dtype"), what);
         var data = Required("data");
         if (data.ValueKind != JsonValueKind.Array) throw new InvalidDataException($"the data of {what} is {Kind(data)}, not an array");
-        var size = shape.Aggregate(1L, (a, d) => a * d);
+        // In double: a product of int32 dimensions can overflow a long, never a double's range.
+        var size = shape.Aggregate(1.0, (a, d) => a * d);
         if (data.GetArrayLength() != size)
             throw new InvalidDataException($"{what} has {data.GetArrayLength()} data elements, but shape [{string.Join(", ", shape)}] holds {size}");
 

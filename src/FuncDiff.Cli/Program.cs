@@ -158,18 +158,18 @@ internal static class Program
         };
         var sample = new Option<int>("--sample")
         {
-            Description = $"check: how many elements of each input to check, drawn with --seed [default: {Sampling.DefaultSize}]",
+            Description = "How many elements of each input to check, drawn with --seed",
             HelpName = "N",
             DefaultValueFactory = _ => Sampling.DefaultSize,
             CustomParser = result => Integer(result, "--sample", 1, Sampling.DefaultSize),
         };
         var all = new Option<bool>("--all")
         {
-            Description = "check: check every element of every input (two evaluations of EXPR per element)",
+            Description = "Check every element of every input (two evaluations of EXPR per element)",
         };
         var json = new Option<bool>("--json")
         {
-            Description = "Print one JSON object instead of text (NaN and infinities as the strings \"NaN\", \"Infinity\", \"-Infinity\")",
+            Description = "Print one JSON object instead of text (NaN and infinities as the strings \"NaN\", \"-NaN\", \"Infinity\", \"-Infinity\")",
         };
 
         Command Define(
