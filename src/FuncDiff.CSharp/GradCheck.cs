@@ -68,6 +68,8 @@ public static class GradCheck
         return new(CoreChecks.primitiveWith(coreOptions, cases, domain.Core, dims, primitive.Core));
     }
 
+    internal static CoreOptions ToCore(GradCheckOptions options) => Core(options);
+
     private static CoreOptions Core(GradCheckOptions? options)
     {
         var o = options ?? new GradCheckOptions();
@@ -99,6 +101,9 @@ public sealed record GradCheckOptions
 
     /// <summary>Called after each element with (elements done, elements to do); none by default.</summary>
     public Action<int, int>? Progress { get; init; }
+
+    /// <summary>The rule an element must pass with these tolerances, as reports print it.</summary>
+    public string Rule => GradCheck.ToCore(this).Rule;
 }
 
 /// <summary>The outcome of a gradient check: one <see cref="InputCheck"/> per input.</summary>

@@ -160,8 +160,8 @@ internal static class Program
         {
             Description = "How many elements of each input to check, drawn with --seed",
             HelpName = "N",
-            DefaultValueFactory = _ => Sampling.DefaultSize,
-            CustomParser = result => Integer(result, "--sample", 1, Sampling.DefaultSize),
+            DefaultValueFactory = _ => GradientCheck.DefaultSample,
+            CustomParser = result => Integer(result, "--sample", 1, GradientCheck.DefaultSample),
         };
         var all = new Option<bool>("--all")
         {
@@ -237,8 +237,7 @@ internal static class Program
 
         IReport Check(ParseResult parse, Problem problem, IReadOnlyList<(string Name, Expr Input)> chosen)
         {
-            var sampling = new Sampling(parse.GetValue(all) ? null : parse.GetValue(sample), parse.GetValue(seed));
-            return GradientCheck.Run(problem, chosen, sampling, error);
+            return GradientCheck.Run(problem, chosen, parse.GetValue(all) ? null : parse.GetValue(sample), parse.GetValue(seed), error);
         }
 
         var root = new RootCommand("Evaluate an expression and its derivatives at a point, and check them against finite differences.")
@@ -250,10 +249,10 @@ internal static class Program
                 differentiates: true, float32: true, Jacobian),
             Define("hessian", "Print the Hessian of a scalar EXPR with respect to each input: shape = the input's shape twice.",
                 differentiates: true, float32: true, Hessian),
-            Define("check", "Compare the analytic gradient (the Jacobian, for a non-scalar EXPR) with central finite differences, "
+            Define("check", "Compare the analytic gradient (for a non-scalar EXPR, the vjp with a random cotangent seeded by --seed) with central finite differences, "
                 + $"in float64. An element passes when {GradientCheck.Rule}. A failed check is a result, not a user error: "
                 + "the report is printed as usual (with \"ok\": false) and the exit code is 3. Each input element checked costs two "
-                + $"evaluations of EXPR, so a sample of {Sampling.DefaultSize} elements of each input is checked unless --all is given; "
+                + $"evaluations of EXPR, so a sample of {GradientCheck.DefaultSample} elements of each input is checked unless --all is given; "
                 + "long runs report progress on stderr.",
                 differentiates: true, float32: false, Check, sample, all),
         };
