@@ -218,6 +218,18 @@ public sealed class Tensor : IEquatable<Tensor>
 
     // ---- Equality and text --------------------------------------------------------------------------
 
+    /// <summary>
+    /// True when <paramref name="other"/> has this shape and every pair of elements is close, as NumPy's allclose:
+    /// |this − other| ≤ <paramref name="atol"/> + <paramref name="rtol"/>·|other|, in float64 whatever the dtypes.
+    /// Equal infinities are close; NaN is close to nothing.
+    /// </summary>
+    /// <param name="other">The tensor to compare with (the reference: the relative tolerance scales with it).</param>
+    /// <param name="rtol">Relative tolerance; NumPy's default 1e-5.</param>
+    /// <param name="atol">Absolute tolerance; NumPy's default 1e-8.</param>
+    /// <exception cref="FuncDiffException">The shapes differ (a shape mistake is not reported as a numerical one), or a tolerance is negative.</exception>
+    public bool AllClose(Tensor other, double rtol = 1e-5, double atol = 1e-8) =>
+        TensorModule.allClose(rtol, atol, Core, (other ?? throw new ArgumentNullException(nameof(other))).Core);
+
     /// <summary>NumPy-like text, e.g. <c>tensor([[1., 2.], [3., 4.]])</c>; a dtype note follows unless float64.</summary>
     public override string ToString() => Core.ToString();
 
