@@ -16,6 +16,7 @@ let main argv =
             TestingKitTests.tests
             AssemblyTests.tests
             ParserTests.tests
+            LiteralTests.tests
             CSharpFacadeTests.tests
             CliTests.tests
             DocsTests.tests

@@ -72,6 +72,14 @@ module GradCheckReports =
         | Distinct
         /// [lo, hi]
         | Between of lo: float * hi: float
+        /// [-2, 2] with exact zeros mixed in (one value in four): products and prod at zeros
+        | WithZeros
+        /// [0, 2] with exact zeros mixed in: pow bases at 0
+        | NonNegative
+        /// offset + 0.5k for an integer k in [-4, 4]: two lattices with different offsets never meet
+        | Lattice of offset: float
+        /// The integers lo to hi: exponents, counts
+        | Integers of lo: int * hi: int
 
         /// count values of the domain from a uniform source on [0, 1).
         member d.Draw(count: int, uniform: unit -> float) : float[] =
@@ -90,6 +98,38 @@ module GradCheckReports =
                     grid[j] <- t
                 grid
             | Between (lo, hi) -> Array.init count (fun _ -> between lo hi)
+            | WithZeros -> Array.init count (fun _ -> if uniform () < 0.25 then 0.0 else between -2.0 2.0)
+            | NonNegative -> Array.init count (fun _ -> if uniform () < 0.25 then 0.0 else between 0.0 2.0)
+            | Lattice offset -> Array.init count (fun _ -> offset + 0.5 * float (int (uniform () * 9.0) - 4))
+            | Integers (lo, hi) -> Array.init count (fun _ -> float (lo + int (uniform () * float (hi - lo + 1))))
+
+        /// Simpler values than v that stay in the domain, simplest first: what a failing case shrinks toward.
+        member d.Simpler(v: float) : float list =
+            let candidates =
+                match d with
+                | Any | WithZeros | Between _ -> [ 0.0; 1.0; -1.0; Math.Round v; Math.Round(v, 1) ]
+                | NonNegative -> [ 0.0; 1.0; Math.Round v; Math.Round(v, 1) ]
+                | Positive -> [ 1.0; 0.5; 2.0; Math.Round(v, 1) ]
+                | NonZero -> [ float (sign v); 0.5 * float (sign v); Math.Round(v, 1) ]
+                | OffIntegers -> [ floor v + 0.25; floor v + 0.75 ]
+                | Lattice offset -> [ offset; offset + 0.5; offset - 0.5 ]
+                | Integers (lo, hi) -> [ float (max lo (min hi 0)); float lo ]
+                | Distinct -> []
+            let inside x =
+                match d with
+                | Any -> abs x <= 2.0
+                | WithZeros -> abs x <= 2.0
+                | Between (lo, hi) -> lo <= x && x <= hi
+                | NonNegative -> 0.0 <= x && x <= 2.0
+                | Positive -> 0.25 <= x && x <= 3.0
+                | NonZero -> 0.25 <= abs x && abs x <= 2.0
+                | OffIntegers -> let f = x - floor x in (0.1 <= f && f <= 0.4) || (0.6 <= f && f <= 0.9)
+                | Lattice offset -> abs (x - offset) <= 2.0
+                | Integers (lo, hi) -> float lo <= x && x <= float hi
+                | Distinct -> false
+            // Fewer decimals first, then smaller magnitude: a strict order, so shrinking ends.
+            let rank (x: float) = (List.tryFind (fun (k: int) -> Math.Round(x, k) = x) [ 0 .. 4 ] |> Option.defaultValue 5), abs x
+            candidates |> List.filter (fun c -> inside c && rank c < rank v) |> List.distinct
 
     /// One element of a derivative and its central difference.
     type CheckedElement =
