@@ -551,19 +551,6 @@ let private withEdges (row: Row) (case: Case) : Gen<Case> =
 /// Where a kernel does not meet its documentation yet: the documented behaviour is a pending test that
 /// names the defect, and meanwhile the row is checked as the kernel is, so that any other error still
 /// fails. When a kernel is fixed, delete its entry.
-let private knownDefects: Map<string, string * (Row -> Row)> =
-    let absolute (row: Row) = { row with Accuracy = Shifted 4 }
-    let withoutNegativeZero (row: Row) = { row with Edges = row.Edges |> List.filter (fun v -> not (v = 0.0 && Double.IsNegative v)) }
-    Map [ "expm1", ("exp x - 1 loses the relative accuracy the documentation promises near 0: float32 expm1(0) is 1.2e-7", absolute)
-          "log1p", ("log(1 + x) loses the relative accuracy the documentation promises near 0: log1p(1e-10) is 1.00000008e-10", absolute)
-          "tanh", ("relative accuracy is lost near 0: float32 tanh(0) is -6e-8, float64 tanh(1e-300) is -0", absolute)
-          "softplus", ("log1p(e^-|x|) loses the small values the documentation promises to keep: softplus(-30) is 1e-3 too small, relatively", absolute)
-          "argmax", ("+0 beats -0: argmax([-0, 0]) is 1, where -0 = 0 (max's tie rule, NumPy) makes the first maximum 0", withoutNegativeZero)
-          "argmin", ("-0 beats +0: argmin([0, -0]) is 1, where -0 = 0 (min's tie rule, NumPy) makes the first minimum 0", withoutNegativeZero) ]
-
-/// The row as checked today.
-let private today (row: Row) = match knownDefects.TryFind row.Name with Some (_, relaxed) -> relaxed row | None -> row
-
 let private config = { FsCheckConfig.defaultConfig with maxTest = 100 }
 
 let private property (row: Row) (label: string) (cases: Gen<Case>) =
@@ -579,19 +566,10 @@ let tests =
             Expect.isEmpty missing "primitives without a reference row"
             let unknown = covered |> Set.filter (fun n -> (Registry.tryFind n).IsNone)
             Expect.isEmpty unknown "reference rows for names that are not primitives"
-            Expect.isEmpty (knownDefects.Keys |> Seq.filter (fun n -> not (covered.Contains n)) |> List.ofSeq) "known defects of names that are not primitives"
         }
-        testList "generated values" [ for spec in Specs.all -> property (today rowOf[spec.Name]) spec.Label spec.Case ]
+        testList "generated values" [ for spec in Specs.all -> property (rowOf[spec.Name]) spec.Label spec.Case ]
         testList "values at the edges" [
             for spec in Specs.all do
-                let row = today rowOf[spec.Name]
+                let row = rowOf[spec.Name]
                 if hasEdges row then property row spec.Label (spec.Case |> Gen.bind (withEdges row)) ]
-        testList "as documented, pending a kernel fix" [
-            for spec in Specs.all do
-                match knownDefects.TryFind spec.Name with
-                | Some (defect, _) ->
-                    let row = rowOf[spec.Name]
-                    let cases = Gen.oneof [ spec.Case; spec.Case |> Gen.bind (withEdges row) ]
-                    ptestPropertyWithConfig config (sprintf "%s: %s" spec.Label defect) (Prop.forAll (Arb.fromGen cases) (checkAllDTypes row))
-                | None -> () ]
     ]
