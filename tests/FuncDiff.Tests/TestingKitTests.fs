@@ -1,6 +1,6 @@
 /// The checking tools users get: GradCheck's report and its one rule, Tensor.allClose, and primitives
 /// defined at run time whose derivative rules are checked.
-module FuncDiff.Tests.TestingKitTests
+module internal FuncDiff.Tests.TestingKitTests
 
 open System
 open Expecto
@@ -18,7 +18,7 @@ let private softclip =
         (Derivative.Vjp (fun v -> let x = v.Inputs.Head in [ Some (v.Cotangent / square (1.0 + abs x)) ]))
 
 /// The same function with a derivative rule that is wrong by a factor of 2 away from 0.
-let private wrongClip =
+let internal wrongClip =
     Primitive.define "wrongClip" "x / (1 + |x|), with a wrong derivative" [ "x" ] Primitive.elementwise
         (fun xs -> eval [ "x", xs.Head ] (let x = input "x" (xs.Head.Shape.ToList()) in x / (1.0 + abs x)))
         (Derivative.Vjp (fun v -> let x = v.Inputs.Head in [ Some (v.Cotangent / (1.0 + abs x)) ]))
