@@ -10,6 +10,15 @@ open FuncDiff.Testing
 
 let private size (dims: int[]) = Array.fold (*) 1 dims
 
+/// The row-major multi-index of flat position i (for reference loops over elements).
+let unravel (dims: int[]) (i: int) =
+    let idx = Array.zeroCreate dims.Length
+    let mutable rest = i
+    for a in dims.Length - 1 .. -1 .. 0 do
+        idx[a] <- rest % dims[a]
+        rest <- rest / dims[a]
+    idx
+
 /// n values from one generator.
 let arrayOfLength (n: int) (g: Gen<'T>) : Gen<'T[]> = Gen.sequenceToArray (Array.replicate n g)
 

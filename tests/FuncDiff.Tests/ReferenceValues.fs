@@ -14,6 +14,7 @@ open FsCheck.FSharp
 open FuncDiff
 open FuncDiff.Core
 open FuncDiff.Core.Primitives
+open FuncDiff.Tests.Generators
 open FuncDiff.Tests.Specs
 
 // ---- Reference tensors and index arithmetic -----------------------------------------------------
@@ -26,15 +27,6 @@ type R = { Dims: int[]; DType: DType; Data: float[] }
 exception Refused of string
 
 let private count (dims: int[]) = Array.fold (*) 1 dims
-
-/// The multi-index of row-major position i.
-let private unravel (dims: int[]) (i: int) =
-    let idx = Array.zeroCreate dims.Length
-    let mutable rest = i
-    for a in dims.Length - 1 .. -1 .. 0 do
-        idx[a] <- rest % dims[a]
-        rest <- rest / dims[a]
-    idx
 
 /// The row-major position of a multi-index.
 let private ravel (dims: int[]) (idx: int[]) =

@@ -9,15 +9,6 @@ open FuncDiff.Tests.Generators
 
 let private config = { FsCheckConfig.defaultConfig with maxTest = 100 }
 
-/// Row-major multi-index of flat position i.
-let private unravel (dims: int[]) (i: int) =
-    let idx = Array.zeroCreate dims.Length
-    let mutable rest = i
-    for k in dims.Length - 1 .. -1 .. 0 do
-        idx[k] <- rest % dims[k]
-        rest <- rest / dims[k]
-    idx
-
 /// Flat position of a multi-index, reading size-1 (broadcast) axes at 0; idx is aligned to the right.
 let private ravel (dims: int[]) (idx: int[]) =
     let offset = idx.Length - dims.Length
