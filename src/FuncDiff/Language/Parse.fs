@@ -396,7 +396,7 @@ type private Parser(tokens: Token[], inputs: Dictionary<string, Node>, inputOrde
         | Some n -> operandOf n
         | None ->
             match inputs.TryGetValue t.Text with
-            | true, n -> operandOf n
+            | true, n -> operandOf (Sites.placed n t.Line t.Column)
             | _ ->
                 if (Registry.tryFind t.Text).IsSome then failAt t "'%s' is a function: call it as %s(…)" t.Text t.Text
                 let declared =
@@ -520,10 +520,10 @@ type private Parser(tokens: Token[], inputs: Dictionary<string, Node>, inputOrde
             try Ok (Rules.apply prim attrs nodes)
             with :? ExprException as e -> Error e
         match attempt [ for a in args -> a.Node ] with
-        | Ok n -> n
+        | Ok n -> Sites.placed n at.Line at.Column
         | Error first ->
             match retyped args |> Option.bind (fun nodes -> attempt nodes |> Result.toOption) with
-            | Some n -> n
+            | Some n -> Sites.placed n at.Line at.Column
             | None -> failWith at first
 
     member p.TensorLiteral() : Operand =
