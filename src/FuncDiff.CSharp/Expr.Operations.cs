@@ -92,8 +92,11 @@ public sealed partial class Expr
     /// <param name="y">The number.</param>
     public Expr Minimum(double y) => new(Functions.minimum(Core, Lift(this, y)));
 
-    /// <summary>x · y elementwise, except that an exact zero in either factor gives an exact zero (0·∞ = 0·NaN = 0); floating point only.</summary>
-    /// <param name="y">The other factor; broadcasts.</param>
+    /// <summary>
+    /// x · y elementwise, except that where <paramref name="y"/> is exactly zero the result is exactly zero, even
+    /// where x is ±∞ or NaN (one-sided: a zero x times a non-finite y is NaN); floating point only.
+    /// </summary>
+    /// <param name="y">The factor whose zeros win; broadcasts.</param>
     public Expr MulNoNan(Expr y) => new(Functions.mulNoNan(Core, CoreOf(y)));
 
     /// <summary>
@@ -275,6 +278,13 @@ public sealed partial class Expr
     /// </summary>
     /// <param name="y">The right factor.</param>
     public Expr MatMul(Expr y) => new(Functions.matmul(Core, CoreOf(y)));
+
+    /// <summary>
+    /// <see cref="MatMul"/>, except that a product term whose <paramref name="y"/> factor is exactly zero contributes
+    /// exactly zero, even where its x factor is ±∞ or NaN: the matrix form of <see cref="MulNoNan"/>.
+    /// </summary>
+    /// <param name="y">The right factor, whose zeros win.</param>
+    public Expr MatMulNoNan(Expr y) => new(Functions.matmulNoNan(Core, CoreOf(y)));
 
     /// <summary>Σ xᵢyᵢ for two 1-D vectors of one length.</summary>
     /// <param name="y">The other vector.</param>

@@ -25,9 +25,12 @@ type InputException(inputName: string, message: string) =
 type GradientException(message: string) =
     inherit FuncDiffException(message)
 
-/// Evaluation failed on data-dependent grounds, for example a gather index out of range.
-type EvaluationException(message: string) =
-    inherit FuncDiffException(message)
+/// Evaluation failed on data-dependent grounds, for example a gather index out of range, an int32
+/// result that does not fit in int32, or a tensor too large for the memory there is. The message
+/// starts with the operation's name; InnerException keeps the cause a kernel raised, if any.
+type EvaluationException(message: string, inner: exn) =
+    inherit FuncDiffException(message, inner)
+    new(message: string) = EvaluationException(message, null)
 
 /// Text could not be parsed as an expression. <see cref="Line"/> and <see cref="Column"/> are 1-based
 /// and point at the offending token; the message starts with "line:column:". InnerException tells a

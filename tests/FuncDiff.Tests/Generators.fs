@@ -24,6 +24,10 @@ type Domain =
     | Lattice of offset: float
     /// [lo, hi]
     | Between of lo: float * hi: float
+    /// [0, 2] with exact zeros mixed in: pow bases at 0
+    | NonNegative
+    /// The integers lo..hi: exponents
+    | Integers of lo: int * hi: int
 
 let private uniform (lo: float) (hi: float) =
     Gen.choose (0, 1_000_000) |> Gen.map (fun i -> lo + (hi - lo) * float i / 1e6)
@@ -38,6 +42,8 @@ let value (d: Domain) : Gen<float> =
     | OffIntegers -> Gen.map3 (fun k side f -> float k + side + f) (Gen.choose (-3, 2)) (Gen.elements [ 0.1; 0.6 ]) (uniform 0.0 0.3)
     | Lattice offset -> Gen.choose (-4, 4) |> Gen.map (fun k -> offset + 0.5 * float k)
     | Between (lo, hi) -> uniform lo hi
+    | NonNegative -> Gen.frequency [ 1, Gen.constant 0.0; 3, uniform 0.0 2.0 ]
+    | Integers (lo, hi) -> Gen.choose (lo, hi) |> Gen.map float
 
 let private size (dims: int[]) = Array.fold (*) 1 dims
 

@@ -91,10 +91,10 @@ let float32MatchesFloat64 (spec: Spec) (case: Case) =
         (results single) (results case)
 
 let private property (cfg: FsCheckConfig) (check: Spec -> Case -> unit) (spec: Spec) =
-    testPropertyWithConfig cfg spec.Name (Prop.forAll (Arb.fromGen spec.Case) (check spec))
+    testPropertyWithConfig cfg spec.Label (Prop.forAll (Arb.fromGen spec.Case) (check spec))
 
 let private smooth (spec: Spec) =
-    spec.Check = FiniteDifferences
+    spec.Check = FiniteDifferences && spec.SecondOrder
     && (Registry.tryFind spec.Name).Value.Differentiability = Differentiability.Smooth
 
 let tests =

@@ -11,6 +11,7 @@ let main argv =
             SeedTests.tests
             GraphTests.tests
             ErrorTests.tests
+            EdgeCaseTests.tests
             AssemblyTests.tests
             ParserTests.tests
             CSharpFacadeTests.tests

@@ -75,6 +75,17 @@ let binaryRows (op: Rows<'A, 'B, 'O>) (a: 'A[]) (aDims: int[]) (b: 'B[]) (bDims:
                 op.TS(a[offs[0]], ReadOnlySpan(b, offs[1], 1), dst.Slice(0, 1))
                 dst.Fill dst[0])
 
+/// int32 results are computed in int64 and narrowed here, so an overflow is an error naming the
+/// element, never a wrapped value (int32 × int32 and every sum of at most 2³¹ of them fit in int64).
+let narrowInt32 (dims: int[]) (wide: int64[]) (out: int[]) =
+    for i in 0 .. wide.Length - 1 do
+        let v = wide[i]
+        if v < int64 Int32.MinValue || v > int64 Int32.MaxValue then
+            raise (OverflowException(sprintf "int32 overflow: the result at %s would be %d, outside the int32 range [%d, %d]; cast to float64 first for a wider range" (ShapeMath.indexText dims i) v Int32.MinValue Int32.MaxValue))
+        out[i] <- int v
+
+let private widen (a: int[]) = Array.map int64 a
+
 let private run2 (op: Rows<'A, 'B, 'O>) (a: Tensor) (b: Tensor) (out: Tensor) =
     binaryRows op (a.As<'A>()) a.Shape.Dims (b.As<'B>()) b.Shape.Dims (out.As<'O>()) out.Shape.Dims
 
@@ -90,7 +101,10 @@ let numericUnary (op: NumericUnary) (x: Tensor) (out: Tensor) =
     match x.Data, out.Data with
     | (:? (float[]) as a), (:? (float[]) as d) -> op.Run(ReadOnlySpan a, Span d)
     | (:? (float32[]) as a), (:? (float32[]) as d) -> op.Run(ReadOnlySpan a, Span d)
-    | (:? (int[]) as a), (:? (int[]) as d) -> op.Run(ReadOnlySpan a, Span d)
+    | (:? (int[]) as a), (:? (int[]) as d) ->
+        let wide = Array.zeroCreate<int64> d.Length
+        op.Run(ReadOnlySpan(widen a), Span wide)
+        narrowInt32 out.Shape.Dims wide d
     | _ -> unsupported "numeric unary" x
 
 /// out = op(a, b) with broadcasting, for float tensors of one dtype.
@@ -105,7 +119,10 @@ let numericBinary (op: NumericBinary) (a: Tensor) (b: Tensor) (out: Tensor) =
     match out.DType with
     | DType.Float64 -> run2 (NumericRows<float> op) a b out
     | DType.Float32 -> run2 (NumericRows<float32> op) a b out
-    | DType.Int32 -> run2 (NumericRows<int> op) a b out
+    | DType.Int32 ->
+        let wide = Array.zeroCreate<int64> out.Size
+        binaryRows (NumericRows<int64> op) (widen (a.As<int>())) a.Shape.Dims (widen (b.As<int>())) b.Shape.Dims wide out.Shape.Dims
+        narrowInt32 out.Shape.Dims wide (out.As<int>())
     | _ -> unsupported "numeric binary" out
 
 /// out = test(a, b) as bool with broadcasting, for numeric tensors of one dtype.
@@ -188,12 +205,13 @@ let cast (x: Tensor) (out: Tensor) =
     | (:? (bool[]) as s), (:? (int[]) as d) -> ofBool s d
     | _ -> unsupported "cast" x
 
-let private zeroWins<'T when 'T :> IFloatingPointIeee754<'T>> (a: 'T) (b: 'T) =
-    if 'T.IsZero a || 'T.IsZero b then 'T.Zero else a * b
+let private scaled<'T when 'T :> IFloatingPointIeee754<'T>> (a: 'T) (g: 'T) =
+    if 'T.IsZero g then 'T.Zero else a * g
 
-/// a·b where an exact zero in either factor gives an exact zero (0·∞ = 0·NaN = 0).
+/// a·g, except that an exact zero g gives an exact zero even where a is ±∞ or NaN. One-sided: a zero
+/// a times a non-finite g is IEEE's NaN, so a zero local derivative never hides a non-finite cotangent.
 let mulNoNan =
     { new FloatBinary with
-        member _.SS(a, b, d) = for i in 0 .. d.Length - 1 do d[i] <- zeroWins a[i] b[i]
-        member _.ST(a, b, d) = for i in 0 .. d.Length - 1 do d[i] <- zeroWins a[i] b
-        member _.TS(a, b, d) = for i in 0 .. d.Length - 1 do d[i] <- zeroWins a b[i] }
+        member _.SS(a, b, d) = for i in 0 .. d.Length - 1 do d[i] <- scaled a[i] b[i]
+        member _.ST(a, b, d) = for i in 0 .. d.Length - 1 do d[i] <- scaled a[i] b
+        member _.TS(a, b, d) = for i in 0 .. d.Length - 1 do d[i] <- scaled a b[i] }

@@ -119,7 +119,10 @@ let scatterAdd (indices: Tensor) (updates: Tensor) (axis: int) (out: Tensor) =
     match updates.Data, out.Data with
     | (:? (float[]) as u), (:? (float[]) as d) -> scatterTyped u idx outer n inner d
     | (:? (float32[]) as u), (:? (float32[]) as d) -> scatterTyped u idx outer n inner d
-    | (:? (int[]) as u), (:? (int[]) as d) -> scatterTyped u idx outer n inner d
+    | (:? (int[]) as u), (:? (int[]) as d) ->
+        let wide = Array.zeroCreate<int64> d.Length
+        scatterTyped (Array.map int64 u) idx outer n inner wide
+        Elementwise.narrowInt32 out.Shape.Dims wide d
     | _ -> invalidOp (sprintf "scatterAdd of %O is not supported" updates.DType)
 
 /// out[..., k] = 1 where indices[...] = k, else 0; an index outside [0, depth) gives a row of zeros.

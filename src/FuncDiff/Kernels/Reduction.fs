@@ -93,7 +93,20 @@ let reduce (r: Reducer) (x: Tensor) (axes: int[]) (out: Tensor) =
     match x.Data, out.Data with
     | (:? (float[]) as a), (:? (float[]) as d) -> reduceTyped r a dims axes d
     | (:? (float32[]) as a), (:? (float32[]) as d) -> reduceTyped r a dims axes d
-    | (:? (int[]) as a), (:? (int[]) as d) -> reduceTyped r a dims axes d
+    | (:? (int[]) as a), (:? (int[]) as d) ->
+        match r with
+        | Max | Min -> reduceTyped r a dims axes d
+        | Sum | Prod ->
+            let wide = Array.zeroCreate<int64> d.Length
+            reduceTyped r (Array.map int64 a) dims axes wide
+            if r = Prod then
+                // Partial products of non-zero integers never shrink, so a product that fits in int32 is
+                // exact in int64, and one with a zero factor is 0 there too; one that does not fit may
+                // have wrapped in int64, so the float64 product tells it.
+                let approx = Array.zeroCreate<float> d.Length
+                reduceTyped r (Array.map float a) dims axes approx
+                approx |> Array.iteri (fun i v -> if v > float Int32.MaxValue || v < float Int32.MinValue then wide[i] <- Int64.MaxValue)
+            Elementwise.narrowInt32 out.Shape.Dims wide d
     | _ -> invalidOp (sprintf "reduction of %O is not supported" x.DType)
 
 /// The number of elements each output element of a reduction summarises.

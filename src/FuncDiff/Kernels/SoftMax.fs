@@ -94,7 +94,7 @@ let logsumexp (x: Tensor) (axes: int[]) (out: Tensor) =
     let moved =
         if perm = Array.init dims.Length id then x
         else
-            let t = Tensor.Empty(Shape(perm |> Array.map (fun p -> dims[p])), x.DType)
+            let t = Tensor.Empty(Shape.Of(perm |> Array.map (fun p -> dims[p])), x.DType)
             Movement.transpose x perm t
             t
     let outer = kept |> Array.fold (fun acc i -> acc * dims[i]) 1

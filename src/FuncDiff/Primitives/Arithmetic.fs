@@ -118,15 +118,15 @@ let divP =
             unbroadcast v (mulNoNan (div (scalarLike b 1.0) b) v.Cotangent) (mulNoNan (neg (div v.Output b)) v.Cotangent) }
 
 let mulNoNanP =
-    { primitive "mulNoNan" Family.Elementwise "x · y, except that an exact zero in either factor gives an exact zero (0·∞ = 0·NaN = 0). Derivative rules scale cotangents with it, so a cotangent that is exactly zero (an unselected where branch, a masked element) contributes exactly zero even where the local derivative is infinite or NaN." with
+    { primitive "mulNoNan" Family.Elementwise "x · y, except that where y is exactly zero the result is exactly zero, even where x is ±∞ or NaN. One-sided: a zero x times a non-finite y is NaN, as in IEEE arithmetic. Derivative rules scale the cotangent y by the local derivative x with it, so an exactly-zero cotangent (an unselected where branch, a masked element) contributes exactly zero even where the local derivative is infinite or NaN, while a zero local derivative never hides an infinite or NaN cotangent." with
         Inputs = [ "x"; "y" ]
         Infer = binaryInfer requireFloat
         Forward = fun _ xs out -> floatBinary Elementwise.mulNoNan xs[0] xs[1] out
-        // Away from zeros this is x·y; where a factor is zero the product is constant, so its
-        // derivative there is zero as well: mulNoNan(c, y) covers both.
+        // Where y = 0 the result is 0 for every x, and x·y's derivatives (y and x) give exactly that
+        // contribution there when scaled the same one-sided way.
         Vjp = fun v ->
             let a, b = v.Inputs[0], v.Inputs[1]
-            unbroadcast v (mulNoNan v.Cotangent b) (mulNoNan v.Cotangent a) }
+            unbroadcast v (mulNoNan b v.Cotangent) (mulNoNan a v.Cotangent) }
 
 /// This family's entries.
 let entries () = [ negP; addP; subP; mulP; divP; mulNoNanP ]

@@ -129,7 +129,7 @@ let ceilP = steps "ceil" "The smallest integer ≥ x; piecewise constant." { new
 let roundP = steps "round" "x rounded to the nearest integer, halves to even (as NumPy); piecewise constant." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Round(x, y) }
 
 let powP =
-    { primitive "pow" Family.Elementwise "xʸ with broadcasting (IEEE pow: NaN for negative x and non-integer y). d/dx = y·xʸ⁻¹; d/dy = xʸ·log x, taken as 0 where x = 0." with
+    { primitive "pow" Family.Elementwise "xʸ with broadcasting (IEEE pow: x⁰ = 1 for every x, NaN for negative x and non-integer y). d/dx = y·xʸ⁻¹, taken as 0 where y = 0 (x⁰ is constant, so 0⁰'s derivative and every higher derivative of x¹ at 0 are 0, not 0·∞); d/dy = xʸ·log x, taken as 0 where x = 0." with
         Inputs = [ "x"; "y" ]
         Notation = Infix("^", 5)
         Infer = binaryInfer requireFloat
@@ -144,13 +144,16 @@ let powP =
         Vjp = fun v ->
             let x, y, g = v.Inputs[0], v.Inputs[1], v.Cotangent
             let zero = scalarLike x 0.0
-            let dx = mul y (pow x (sub y (one y)))
+            // The exponent of this pow is y - 1, so its own rule zeroes the derivative where y = 1:
+            // every order of derivative of xⁿ at 0 comes out exact.
+            let dx = where (eq y zero) zero (mul y (pow x (sub y (one y))))
             let dy = where (eq x zero) zero (mul v.Output (log x))
             unbroadcast v (mulNoNan dx g) (mulNoNan dy g) }
 
-/// maximum and minimum: the cotangent goes to the winning side, split evenly on ties.
-let private extremum (name: string) (wins: Node -> Node -> Node) (kernel: NumericBinary) =
-    { primitive name Family.Elementwise (sprintf "The elementwise %s of x and y (NaN if either is NaN). At ties the cotangent is split evenly between x and y." name) with
+/// maximum and minimum: the cotangent goes to the winning side, split evenly on ties. NaN propagates
+/// (NumPy) and is the selected side: it wins against a number, and two NaNs tie.
+let private extremum (name: string) (beats: Node -> Node -> Node) (kernel: NumericBinary) =
+    { primitive name Family.Elementwise (sprintf "The elementwise %s of x and y. NaN propagates: if either is NaN the result is NaN and that side receives the cotangent (both halves of it when both are NaN). At ties the cotangent is split evenly between x and y." name) with
         Differentiability = Differentiability.NonSmooth "at x = y each side receives half the cotangent"
         Inputs = [ "x"; "y" ]
         Infer = binaryInfer requireNumeric
@@ -158,7 +161,8 @@ let private extremum (name: string) (wins: Node -> Node -> Node) (kernel: Numeri
         Vjp = fun v ->
             let a, b, g = v.Inputs[0], v.Inputs[1], v.Cotangent
             let zero = scalarLike g 0.0
-            let tie = where (eq a b) (mul g (scalarLike g 0.5)) zero
+            let wins x y = logicalOr (beats x y) (logicalAnd (isNan x) (logicalNot (isNan y)))
+            let tie = where (sameValue a b) (mul g (scalarLike g 0.5)) zero
             unbroadcast v (where (wins a b) g tie) (where (wins b a) g tie) }
 
 let maximumP =

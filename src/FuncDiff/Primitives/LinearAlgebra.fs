@@ -17,6 +17,7 @@ open FuncDiff.Core.Primitives.Arithmetic
 // ---- Builders -----------------------------------------------------------------------------------
 
 let matmul (a: Node) (b: Node) = apply matmulP [] [ a; b ]
+let matmulNoNan (a: Node) (b: Node) = apply matmulNoNanP [] [ a; b ]
 let dot (a: Node) (b: Node) = apply dotP [] [ a; b ]
 let outer (a: Node) (b: Node) = apply outerP [] [ a; b ]
 
@@ -31,43 +32,61 @@ let private swapLast (x: Node) =
     let r = x.Shape.Rank
     transpose (Array.init r (fun i -> if i = r - 2 then r - 1 elif i = r - 1 then r - 2 else i)) x
 
+/// The shape rule of matmul and matmulNoNan.
+let private productInfer (_: Map<string, Param>) (xs: Node[]) =
+    let a, b = xs[0], xs[1]
+    requireFloat "x" a
+    requireFloat "y" b
+    let dtype = sameDType a b
+    if a.Shape.Rank = 0 || b.Shape.Rank = 0 then invalid "needs operands of rank 1 or more, got %O @ %O (use * for scalars)" a.Shape b.Shape
+    let am, bm = asMatrices a.Shape.Dims b.Shape.Dims
+    let ra, rb = am.Length, bm.Length
+    if am[ra - 1] <> bm[rb - 2] then
+        invalid "inner dimensions differ: %O @ %O (%d vs %d)" a.Shape b.Shape am[ra - 1] bm[rb - 2]
+    let batch =
+        match ShapeMath.tryBroadcast (Shape.Of am[.. ra - 3]) (Shape.Of bm[.. rb - 3]) with
+        | Ok s -> s.Dims
+        | Error _ -> invalid "batch dimensions do not broadcast: %O @ %O" a.Shape b.Shape
+    let dims =
+        Array.concat [ batch
+                       (if a.Shape.Rank = 1 then [||] else [| am[ra - 2] |])
+                       (if b.Shape.Rank = 1 then [||] else [| bm[rb - 1] |]) ]
+    Map.empty, Shape.Of dims, dtype
+
+/// The derivative rule of matmul and matmulNoNan: g @ bᵀ and aᵀ @ g, summed over broadcast batch axes.
+/// The cotangent is the zero-respecting factor of each product (g @ bᵀ is computed as (b @ gᵀ)ᵀ), so an
+/// exactly-zero cotangent element contributes exactly zero even where a or b holds ±∞ or NaN.
+let private productVjp (v: VjpArgs) =
+    let a, b = v.Inputs[0], v.Inputs[1]
+    let am, bm = asMatrices a.Shape.Dims b.Shape.Dims
+    let a2, b2 = reshape am a, reshape bm b
+    // The cotangent with the dropped unit axes restored: [...batch, n, m].
+    let r = v.Output.Shape.Rank + (if a.Shape.Rank = 1 then 1 else 0) + (if b.Shape.Rank = 1 then 1 else 0)
+    let gDims = Array.init r (fun i -> if i < r - 2 then v.Output.Shape[i] elif i = r - 2 then am[am.Length - 2] else bm[bm.Length - 1])
+    let g = reshape gDims v.Cotangent
+    let da = matmulNoNan b2 (swapLast g) |> swapLast |> sumTo (Shape.Of am) |> reshape a.Shape.Dims
+    let db = matmulNoNan (swapLast a2) g |> sumTo (Shape.Of bm) |> reshape b.Shape.Dims
+    [ Some da; Some db ]
+
+let private productForward (noNan: bool) =
+    fun (_: Map<string, Param>) (xs: Tensor[]) (out: Tensor) ->
+        let am, bm = asMatrices xs[0].Shape.Dims xs[1].Shape.Dims
+        (if noNan then MatMul.matmulNoNan else MatMul.matmul) xs[0] am xs[1] bm out
+
 let matmulP =
     { primitive "matmul" Family.LinearAlgebra "The matrix product over the last two axes, with NumPy broadcasting of the leading (batch) axes; a 1-D operand is promoted to a row (left) or column (right) and the added axis removed from the result." with
         Inputs = [ "x"; "y" ]
         Notation = Infix("@", 3)
-        Infer = fun _ xs ->
-            let a, b = xs[0], xs[1]
-            requireFloat "x" a
-            requireFloat "y" b
-            let dtype = sameDType a b
-            if a.Shape.Rank = 0 || b.Shape.Rank = 0 then invalid "needs operands of rank 1 or more, got %O @ %O (use * for scalars)" a.Shape b.Shape
-            let am, bm = asMatrices a.Shape.Dims b.Shape.Dims
-            let ra, rb = am.Length, bm.Length
-            if am[ra - 1] <> bm[rb - 2] then
-                invalid "inner dimensions differ: %O @ %O (%d vs %d)" a.Shape b.Shape am[ra - 1] bm[rb - 2]
-            let batch =
-                match ShapeMath.tryBroadcast (Shape am[.. ra - 3]) (Shape bm[.. rb - 3]) with
-                | Ok s -> s.Dims
-                | Error _ -> invalid "batch dimensions do not broadcast: %O @ %O" a.Shape b.Shape
-            let dims =
-                Array.concat [ batch
-                               (if a.Shape.Rank = 1 then [||] else [| am[ra - 2] |])
-                               (if b.Shape.Rank = 1 then [||] else [| bm[rb - 1] |]) ]
-            Map.empty, Shape dims, dtype
-        Forward = fun _ xs out ->
-            let am, bm = asMatrices xs[0].Shape.Dims xs[1].Shape.Dims
-            MatMul.matmul xs[0] am xs[1] bm out
-        Vjp = fun v ->
-            let a, b = v.Inputs[0], v.Inputs[1]
-            let am, bm = asMatrices a.Shape.Dims b.Shape.Dims
-            let a2, b2 = reshape am a, reshape bm b
-            // The cotangent with the dropped unit axes restored: [...batch, n, m].
-            let r = v.Output.Shape.Rank + (if a.Shape.Rank = 1 then 1 else 0) + (if b.Shape.Rank = 1 then 1 else 0)
-            let gDims = Array.init r (fun i -> if i < r - 2 then v.Output.Shape[i] elif i = r - 2 then am[am.Length - 2] else bm[bm.Length - 1])
-            let g = reshape gDims v.Cotangent
-            let da = matmul g (swapLast b2) |> sumTo (Shape am) |> reshape a.Shape.Dims
-            let db = matmul (swapLast a2) g |> sumTo (Shape bm) |> reshape b.Shape.Dims
-            [ Some da; Some db ] }
+        Infer = productInfer
+        Forward = productForward false
+        Vjp = productVjp }
+
+let matmulNoNanP =
+    { matmulP with
+        Name = "matmulNoNan"
+        Notation = Call
+        Doc = "x @ y as matmul, except that a product term whose y factor is exactly zero contributes exactly zero, even where its x factor is ±∞ or NaN: the matrix form of mulNoNan, with which derivative rules of linear maps (matmul, outer) apply an exactly-zero cotangent."
+        Forward = productForward true }
 
 let private vectors (name: string) (xs: Node[]) =
     let a, b = xs[0], xs[1]
@@ -97,7 +116,7 @@ let outerP =
         Inputs = [ "x"; "y" ]
         Infer = fun _ xs ->
             let dtype = vectors "outer" xs
-            Map.empty, Shape [| xs[0].Shape[0]; xs[1].Shape[0] |], dtype
+            Map.empty, Shape.Of [| xs[0].Shape[0]; xs[1].Shape[0] |], dtype
         Forward = fun _ xs out ->
             let a, b = xs[0], xs[1]
             let m = b.Size
@@ -107,7 +126,8 @@ let outerP =
             | (:? (float32[]) as x), (:? (float32[]) as y), (:? (float32[]) as d) ->
                 for i in 0 .. x.Length - 1 do TensorPrimitives.Multiply(ReadOnlySpan y, x[i], Span(d, i * m, m))
             | _ -> invalidOp "outer of non-float tensors"
-        Vjp = fun v -> [ Some (matmul v.Cotangent v.Inputs[1]); Some (matmul (transpose [| 1; 0 |] v.Cotangent) v.Inputs[0]) ] }
+        // Σⱼ gᵢⱼyⱼ and Σᵢ xᵢgᵢⱼ, with the cotangent as the zero-respecting factor.
+        Vjp = fun v -> [ Some (matmulNoNan v.Inputs[1] (transpose [| 1; 0 |] v.Cotangent)); Some (matmulNoNan v.Inputs[0] v.Cotangent) ] }
 
 /// This family's entries.
-let entries () = [ matmulP; dotP; outerP ]
+let entries () = [ matmulP; matmulNoNanP; dotP; outerP ]

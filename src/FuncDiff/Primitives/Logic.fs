@@ -28,6 +28,11 @@ let logicalNot (a: Node) = apply logicalNotP [] [ a ]
 let where (cond: Node) (a: Node) (b: Node) = apply whereP [] [ cond; a; b ]
 let cast (dtype: DType) (x: Node) = if x.DType = dtype then x else apply castP [ "dtype", Param.DType dtype ] [ x ]
 let stopGradient (x: Node) = apply stopGradientP [] [ x ]
+/// True where x is NaN (never for int32).
+let isNan (x: Node) = ne x x
+/// a = b, with NaN counting as equal to NaN: how max, min, maximum and minimum find the element
+/// they selected, since NaN propagates and is the selected element.
+let sameValue (a: Node) (b: Node) = logicalOr (eq a b) (logicalAnd (isNan a) (isNan b))
 
 // ---- Entries ------------------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ let private axesParam (axes: int[] option) =
     | Some a -> [ "axis", Param.Ints (List.ofArray a) ]
     | None -> []
 
-let private reduceWith (p: Primitive) (axes: int[] option) (keepDims: bool) (x: Node) =
+let reduceWith (p: Primitive) (axes: int[] option) (keepDims: bool) (x: Node) =
     apply p (("keepdims", Param.Bool keepDims) :: axesParam axes) [ x ]
 
 // ---- Builders -----------------------------------------------------------------------------------
@@ -29,7 +29,6 @@ let mean axes keepDims x = reduceWith meanP axes keepDims x
 let max axes keepDims x = reduceWith maxP axes keepDims x
 let min axes keepDims x = reduceWith minP axes keepDims x
 let prod axes keepDims x = reduceWith prodP axes keepDims x
-let logsumexp axes keepDims x = reduceWith logsumexpP axes keepDims x
 
 let private arg (p: Primitive) (axis: int option) (keepDims: bool) (x: Node) =
     let given = match axis with Some a -> [ "axis", Param.Int a ] | None -> []
@@ -40,12 +39,12 @@ let argmin axis keepDims x = arg argminP axis keepDims x
 
 // ---- Shared rules -------------------------------------------------------------------------------
 
-let private reductionAttributes =
+let reductionAttributes =
     [ attribute "axis" ParamKind.Axes allAxes "the axes to reduce (default: all)"
       attribute "keepdims" ParamKind.Bool (Fixed (Param.Bool false)) "keep reduced axes as size 1" ]
 
 /// Normalises the axes; `nonEmpty` refuses reducing an axis of size 0 (max and min have no value there).
-let private reductionInfer (require: string -> Node -> unit) (nonEmpty: bool) =
+let reductionInfer (require: string -> Node -> unit) (nonEmpty: bool) =
     fun (a: Map<string, Param>) (xs: Node[]) ->
         let x = xs[0]
         require "the input" x
@@ -57,7 +56,7 @@ let private reductionInfer (require: string -> Node -> unit) (nonEmpty: bool) =
         attrs [ "axis", Param.Ints (List.ofArray reduced); "keepdims", Param.Bool keep ], reducedShape x.Shape.Dims reduced keep, x.DType
 
 /// For a VJP: t (shaped like the output) reshaped with the reduced axes kept, then broadcast to x.
-let private spread (v: VjpArgs) (t: Node) = unreduce v.Inputs[0].Shape (ints "axis" v.Attributes) t
+let spread (v: VjpArgs) (t: Node) = unreduce v.Inputs[0].Shape (ints "axis" v.Attributes) t
 
 let private reduceForward (r: Reduction.Reducer) = fun (a: Map<string, Param>) (xs: Tensor[]) out -> Reduction.reduce r xs[0] (ints "axis" a) out
 
@@ -80,14 +79,14 @@ let meanP =
 
 /// max and min: the cotangent goes to the elements equal to the result, split evenly among ties.
 let private extreme (name: string) (reducer: Reduction.Reducer) =
-    { primitive name Family.Reduction (sprintf "The %s over the axes (all by default); NaN if any element is NaN; an axis of size 0 is an error. The cotangent is shared evenly among the elements that attain it." name) with
+    { primitive name Family.Reduction (sprintf "The %s over the axes (all by default); an axis of size 0 is an error. NaN propagates: the %s of a set holding NaN is NaN, and the NaN elements are the ones selected. The cotangent is shared evenly among the selected elements (those equal to the result, or all NaN elements when it is NaN)." name name) with
         Differentiability = Differentiability.NonSmooth "ties share the cotangent evenly"
         Attributes = reductionAttributes
         Infer = reductionInfer requireNumeric true
         Forward = reduceForward reducer
         Vjp = fun v ->
             let x = v.Inputs[0]
-            let hits = cast x.DType (eq x (spread v v.Output))
+            let hits = cast x.DType (sameValue x (spread v v.Output))
             let count = sum (Some (ints "axis" v.Attributes)) true hits
             [ Some (mulNoNan (div hits (broadcastTo x.Shape.Dims count)) (spread v v.Cotangent)) ] }
 
@@ -122,27 +121,11 @@ let prodP =
         Infer = reductionInfer requireNumeric false
         Forward = reduceForward Reduction.Prod
         Vjp = fun v ->
-            let x = v.Inputs[0]
-            let reduced = ints "axis" v.Attributes
-            let dims = x.Shape.Dims
-            // Reduced axes last and flattened into one, so each group is one row.
-            let kept = [| for i in 0 .. dims.Length - 1 do if not (Array.contains i reduced) then i |]
-            let perm = Array.append kept reduced
-            let movedDims = perm |> Array.map (fun p -> dims[p])
-            let rows = transpose perm x |> reshape (Array.append (kept |> Array.map (fun i -> dims[i])) [| Reduction.count dims reduced |])
-            let before, after = exclusiveProducts rows
-            let others = mul before after |> reshape movedDims |> transpose (inversePermutation perm)
+            let others = v.Inputs[0] |> alongRows (ints "axis" v.Attributes) (fun rows -> exclusiveProducts rows ||> mul)
             [ Some (mulNoNan others (spread v v.Cotangent)) ] }
 
-let logsumexpP =
-    { primitive "logsumexp" Family.Reduction "log Σ eˣ over the axes (all by default), shifted by the maximum so it neither overflows nor underflows; -∞ for no elements. The derivative is the softmax of x over the axes." with
-        Attributes = reductionAttributes
-        Infer = reductionInfer requireFloat false
-        Forward = fun a xs out -> SoftMax.logsumexp xs[0] (ints "axis" a) out
-        Vjp = fun v -> [ Some (mulNoNan (exp (sub v.Inputs[0] (spread v v.Output))) (spread v v.Cotangent)) ] }
-
 let private argExtreme (name: string) (isMax: bool) =
-    { primitive name Family.Reduction (sprintf "The int32 index of the first %s along an axis (of the flattened tensor when no axis is given); the first NaN counts as the %s. Piecewise constant." (if isMax then "maximum" else "minimum") (if isMax then "maximum" else "minimum")) with
+    { primitive name Family.Reduction (sprintf "The int32 index of the first %s along an axis (of the flattened tensor when no axis is given). NaN propagates as in max and min: the first NaN is the %s. Piecewise constant." (if isMax then "maximum" else "minimum") (if isMax then "maximum" else "minimum")) with
         Differentiability = Differentiability.PiecewiseConstant
         Attributes =
             [ attribute "axis" ParamKind.Int Optional "the axis to search (default: the flattened tensor)"
@@ -158,7 +141,7 @@ let private argExtreme (name: string) (isMax: bool) =
                 attrs [ "axis", Param.Int ax; "keepdims", Param.Bool keep ], reducedShape x.Shape.Dims [| ax |] keep, DType.Int32
             | None ->
                 if x.Shape.Size = 0 then invalid "%O has no elements: there is no %s" x.Shape name
-                let shape = if keep then Shape(Array.create x.Shape.Rank 1) else Shape.Scalar
+                let shape = if keep then Shape.Of(Array.create x.Shape.Rank 1) else Shape.Scalar
                 a, shape, DType.Int32
         Forward = fun a xs out -> Reduction.argExtreme isMax xs[0] (tryInt "axis" a) out
         Vjp = noDerivative }
@@ -167,4 +150,4 @@ let argmaxP = argExtreme "argmax" true
 let argminP = argExtreme "argmin" false
 
 /// This family's entries.
-let entries () = [ meanP; maxP; minP; prodP; logsumexpP; argmaxP; argminP ]
+let entries () = [ meanP; maxP; minP; prodP; argmaxP; argminP ]

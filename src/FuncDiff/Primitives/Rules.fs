@@ -76,7 +76,10 @@ let apply (p: Primitive) (given: (string * Param) list) (inputs: Node list) : No
     let attrs = attributes p given inputs
     let attrs, shape, dtype =
         try p.Infer attrs inputs
-        with RuleError message -> raise (ExprException(p.Name + ": " + message))
+        with
+        | RuleError message -> raise (ExprException(p.Name + ": " + message))
+        // A result shape too large to hold, refused by Shape.Of.
+        | :? ExprException as e -> raise (ExprException(p.Name + ": " + e.Message))
     Node(Apply(p, attrs), inputs, shape, dtype)
 
 /// A named input of the given shape and dtype.
@@ -151,7 +154,7 @@ let axes (rank: int) (given: int[]) =
 
 /// The shape left after reducing axes (kept as 1s when keepDims).
 let reducedShape (dims: int[]) (reduced: int[]) (keepDims: bool) =
-    Shape(
+    Shape.Of(
         [| for i in 0 .. dims.Length - 1 do
                if not (Array.contains i reduced) then dims[i]
                elif keepDims then 1 |])

@@ -58,6 +58,18 @@ let inversePermutation (perm: int[]) =
     perm |> Array.iteri (fun i p -> inverse[p] <- i)
     inverse
 
+/// f applied to x with the `reduced` axes moved last and flattened into one, so that each group of
+/// elements a reduction over those axes combines is one row; f keeps the shape, and its result comes
+/// back in x's layout. For derivative rules that work row by row (prod's, logsumexp's).
+let alongRows (reduced: int[]) (f: Node -> Node) (x: Node) =
+    let dims = x.Shape.Dims
+    let kept = [| for i in 0 .. dims.Length - 1 do if not (Array.contains i reduced) then i |]
+    let perm = Array.append kept reduced
+    let moved (y: Node) = if perm = Array.init dims.Length id then y else transpose perm y
+    let back (y: Node) = if perm = Array.init dims.Length id then y else transpose (inversePermutation perm) y
+    let rows = Array.append (kept |> Array.map (fun i -> dims[i])) [| reduced |> Array.fold (fun n a -> n * dims[a]) 1 |]
+    moved x |> reshape rows |> f |> reshape (perm |> Array.map (fun p -> dims[p])) |> back
+
 let slice (start: int[]) (stop: int[]) (step: int[]) (x: Node) =
     apply sliceP [ "start", listOf start; "stop", listOf stop; "step", listOf step ] [ x ]
 
@@ -87,15 +99,15 @@ let reshapeP =
             let unknown = wanted |> Array.filter (fun d -> d = -1) |> Array.length
             if unknown > 1 then invalid "only one dimension of %O may be -1" (listOf wanted)
             if wanted |> Array.exists (fun d -> d < -1) then invalid "dimensions must be non-negative, got %O" (listOf wanted)
-            let known = wanted |> Array.filter (fun d -> d <> -1) |> Array.fold (*) 1
+            let known = wanted |> Array.filter (fun d -> d <> -1) |> Shape.TryCount
+            let size = int64 x.Shape.Size
             let dims =
-                if unknown = 0 then wanted
-                elif known = 0 || x.Shape.Size % known <> 0 then
-                    invalid "cannot reshape %O (%d elements) to %O" x.Shape x.Shape.Size (listOf wanted)
-                else wanted |> Array.map (fun d -> if d = -1 then x.Shape.Size / known else d)
-            let shape = Shape dims
-            if shape.Size <> x.Shape.Size then
-                invalid "cannot reshape %O (%d elements) to %O (%d elements)" x.Shape x.Shape.Size shape shape.Size
+                match known with
+                | Some k when unknown = 0 && k = size -> wanted
+                | Some k when unknown = 1 && k <> 0L && size % k = 0L -> wanted |> Array.map (fun d -> if d = -1 then int32 (size / k) else d)
+                | Some k when unknown = 0 -> invalid "cannot reshape %O (%d elements) to %O (%d elements)" x.Shape size (listOf wanted) k
+                | _ -> invalid "cannot reshape %O (%d elements) to %O" x.Shape size (listOf wanted)
+            let shape = Shape.Of dims
             attrs [ "shape", listOf dims ], shape, x.DType
         Forward = copyForward
         Vjp = fun v -> [ Some (reshape v.Inputs[0].Shape.Dims v.Cotangent) ] }
@@ -133,7 +145,7 @@ let transposeP =
             let perm = ints "perm" a |> Array.map (axis x.Shape.Rank)
             if Array.sort perm <> Array.init x.Shape.Rank id then
                 invalid "%O is not a permutation of the %d axes of %O" (listOf perm) x.Shape.Rank x.Shape
-            attrs [ "perm", listOf perm ], Shape(perm |> Array.map (fun p -> x.Shape[p])), x.DType
+            attrs [ "perm", listOf perm ], Shape.Of(perm |> Array.map (fun p -> x.Shape[p])), x.DType
         Forward = fun a xs out -> Movement.transpose xs[0] (ints "perm" a) out
         Vjp = fun v -> [ Some (transpose (inversePermutation (ints "perm" v.Attributes)) v.Cotangent) ] }
 
@@ -166,7 +178,7 @@ let unsqueezeP =
                         let d = List.head rest
                         rest <- List.tail rest
                         d)
-            attrs [ "axis", listOf added ], Shape dims, x.DType
+            attrs [ "axis", listOf added ], Shape.Of dims, x.DType
         Forward = copyForward
         Vjp = fun v -> [ Some (reshape v.Inputs[0].Shape.Dims v.Cotangent) ] }
 
@@ -197,7 +209,7 @@ let sliceP =
                 stops[i] <- (if count = 0 then 0 else s + (count - 1) * k + 1)
                 steps[i] <- (if count <= 1 then 1 else k)
                 counts[i] <- count
-            attrs [ "start", listOf starts; "stop", listOf stops; "step", listOf steps ], Shape counts, x.DType
+            attrs [ "start", listOf starts; "stop", listOf stops; "step", listOf steps ], Shape.Of counts, x.DType
         Forward = fun a xs out -> Movement.slice xs[0] (ints "start" a) (ints "step" a) out
         Vjp = fun v ->
             let dims = v.Inputs[0].Shape.Dims
@@ -222,9 +234,7 @@ let padP =
                 if l |> Array.exists (fun v -> v < 0) then invalid "%s must be non-negative, got %O" name (listOf l)
             let size i = let n = int64 x.Shape[i] in int64 lo[i] + int64 hi[i] + n + int64 interior[i] * max 0L (n - 1L)
             let sizes = Array.init r size
-            if sizes |> Array.exists (fun d -> d > int64 System.Int32.MaxValue) then invalid "the padded shape of %O is too large" x.Shape
-            // Shape.Of checks that the element count fits too.
-            a, Shape.Of(sizes |> Array.map int32), x.DType
+            a, Shape.OfLarge sizes, x.DType
         Forward = fun a xs out -> Movement.pad xs[0] (ints "lo" a) (ints "interior" a) out
         Vjp = fun v ->
             let dims = v.Inputs[0].Shape.Dims
@@ -255,9 +265,9 @@ let concatP =
             if xs[0].Shape.Rank = 0 then invalid "cannot concatenate scalars; use stack"
             let ax = axis xs[0].Shape.Rank (int "axis" a)
             joined "concat" xs (Some ax)
-            let dims = Array.copy xs[0].Shape.Dims
-            dims[ax] <- xs |> Array.sumBy (fun x -> x.Shape[ax])
-            attrs [ "axis", Param.Int ax ], Shape dims, xs[0].DType
+            let dims = Array.map int64 xs[0].Shape.Dims
+            dims[ax] <- xs |> Array.sumBy (fun x -> int64 x.Shape[ax])
+            attrs [ "axis", Param.Int ax ], Shape.OfLarge dims, xs[0].DType
         Forward = fun a xs out -> Movement.concat xs (int "axis" a) out
         Vjp = fun v ->
             let ax = int "axis" v.Attributes
@@ -276,7 +286,7 @@ let stackP =
             let ax = axis (xs[0].Shape.Rank + 1) (int "axis" a)
             joined "stack" xs None
             let dims = Array.insertAt ax xs.Length xs[0].Shape.Dims
-            attrs [ "axis", Param.Int ax ], Shape dims, xs[0].DType
+            attrs [ "axis", Param.Int ax ], Shape.Of dims, xs[0].DType
         Forward = fun a xs out -> Movement.concat xs (int "axis" a) out
         Vjp = fun v ->
             let ax = int "axis" v.Attributes
@@ -292,7 +302,7 @@ let gatherP =
             if x.Shape.Rank = 0 then invalid "cannot index a scalar"
             let ax = axis x.Shape.Rank (int "axis" a)
             let dims = Array.concat [ x.Shape.Dims[.. ax - 1]; indices.Shape.Dims; x.Shape.Dims[ax + 1 ..] ]
-            attrs [ "axis", Param.Int ax ], Shape dims, x.DType
+            attrs [ "axis", Param.Int ax ], Shape.Of dims, x.DType
         Forward = fun a xs out -> Movement.gather xs[0] xs[1] (int "axis" a) out
         Vjp = fun v ->
             let ax = int "axis" v.Attributes
@@ -317,7 +327,7 @@ let scatterAddP =
             if middle <> indices.Shape.Dims then
                 invalid "updates %O do not hold indices %O at axis %d" updates.Shape indices.Shape ax
             let dims = Array.concat [ updates.Shape.Dims[.. ax - 1]; [| size |]; updates.Shape.Dims[ax + indices.Shape.Rank ..] ]
-            attrs [ "axis", Param.Int ax; "size", Param.Int size ], Shape dims, updates.DType
+            attrs [ "axis", Param.Int ax; "size", Param.Int size ], Shape.Of dims, updates.DType
         Forward = fun a xs out -> Movement.scatterAdd xs[0] xs[1] (int "axis" a) out
         Vjp = fun v -> [ None; Some (gather (int "axis" v.Attributes) v.Cotangent v.Inputs[0]) ] }
 

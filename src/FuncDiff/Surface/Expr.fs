@@ -170,7 +170,7 @@ type Expr internal (node: Node) =
     /// The product over axis (or axes; all by default).
     member x.Prod(?axis: int, ?axes: seq<int>, ?keepDims: bool) = Expr(Reductions.prod (Expr.Axes(axis, axes)) (defaultArg keepDims false) x.Node)
     /// log Σ exp over axis (or axes; all by default), computed stably.
-    member x.LogSumExp(?axis: int, ?axes: seq<int>, ?keepDims: bool) = Expr(Reductions.logsumexp (Expr.Axes(axis, axes)) (defaultArg keepDims false) x.Node)
+    member x.LogSumExp(?axis: int, ?axes: seq<int>, ?keepDims: bool) = Expr(Normalization.logsumexp (Expr.Axes(axis, axes)) (defaultArg keepDims false) x.Node)
     /// The int32 index of the first maximum along axis (of the flattened tensor by default).
     member x.ArgMax(?axis: int, ?keepDims: bool) = Expr(Reductions.argmax axis (defaultArg keepDims false) x.Node)
     /// The int32 index of the first minimum along axis (of the flattened tensor by default).

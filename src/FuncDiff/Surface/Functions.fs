@@ -47,7 +47,8 @@ let relu x = lift Elementary.relu x
 let softplus x = lift Elementary.softplus x
 /// xʸ elementwise.
 let pow x y = lift2 Elementary.pow x y
-/// x · y, except that an exact zero in either factor gives an exact zero (0·∞ = 0·NaN = 0).
+/// x · y, except that where y is exactly zero the result is exactly zero, even where x is ±∞ or NaN
+/// (one-sided: 0 · ∞ with the zero in x is NaN).
 let mulNoNan x y = lift2 Arithmetic.mulNoNan x y
 /// Elementwise maximum; ties split the cotangent evenly.
 let maximum x y = lift2 Elementary.maximum x y
@@ -134,6 +135,9 @@ let scatterAdd (axis: int) (size: int) (indices: Expr) (updates: Expr) = Expr(St
 
 /// Matrix product with NumPy broadcasting of batch axes.
 let matmul x y = lift2 LinearAlgebra.matmul x y
+/// x @ y, except that a product term whose y factor is exactly zero contributes exactly zero, even where
+/// its x factor is ±∞ or NaN: the matrix form of mulNoNan.
+let matmulNoNan x y = lift2 LinearAlgebra.matmulNoNan x y
 /// Inner product of two vectors.
 let dot x y = lift2 LinearAlgebra.dot x y
 /// Outer product of two vectors.

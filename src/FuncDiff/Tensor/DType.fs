@@ -27,6 +27,13 @@ type DType =
     /// True for the dtypes arithmetic accepts: float64, float32 and int32.
     member d.IsNumeric = d <> Bool
 
+    /// Bytes per element.
+    member internal d.ByteSize =
+        match d with
+        | Float64 -> 8
+        | Float32 | Int32 -> 4
+        | Bool -> 1
+
     override d.ToString() = d.Name
 
 /// Functions on <see cref="DType"/>.

@@ -8,7 +8,7 @@ open System.Collections.Generic
 /// The dimensions of a tensor, outermost first (row-major). Immutable; equal when the dimensions are.
 /// A shape of rank 0 is a scalar; a dimension may be 0 (an empty tensor).
 [<Sealed; AllowNullLiteral(false)>]
-type Shape internal (dims: int[]) =
+type Shape private (dims: int[]) =
     static let scalar = Shape([||])
 
     /// The raw dimensions. Never mutated: every Shape owns its array.
@@ -38,17 +38,43 @@ type Shape internal (dims: int[]) =
     /// The shape of a scalar.
     static member Scalar = scalar
 
-    /// A shape from its dimensions. Each must be non-negative and the element count must fit in an int.
+    /// The most elements a tensor can hold: the longest array .NET allocates.
+    static member MaxElements = int64 Array.MaxLength
+
+    /// The element count of dims as a 64-bit product that cannot overflow: dimensions are at most
+    /// 2³¹ - 1, so the running product is checked against MaxElements before it could pass 2⁶³.
+    /// None when the count exceeds MaxElements.
+    static member internal TryCount(dims: int[]) =
+        if Array.contains 0 dims then Some 0L
+        else
+            let mutable n = 1L
+            let mutable fits = true
+            for d in dims do
+                if fits then
+                    n <- n * int64 d
+                    fits <- n <= Shape.MaxElements
+            if fits then Some n else None
+
+    /// A shape from its dimensions: the one constructor every shape goes through. Each dimension must
+    /// be non-negative and the element count at most MaxElements.
     static member Of(dims: seq<int>) =
         let dims = Seq.toArray dims
         for i in 0 .. dims.Length - 1 do
             if dims[i] < 0 then
                 raise (ExprException(sprintf "shape %s: dimension %d is negative" (Shape.Text dims) i))
-        let mutable n = 1L
-        for d in dims do n <- n * int64 d
-        if n > int64 Int32.MaxValue then
-            raise (ExprException(sprintf "shape %s has %d elements; at most %d are supported" (Shape.Text dims) n Int32.MaxValue))
-        Shape(dims)
+        match Shape.TryCount dims with
+        | Some _ -> Shape(dims)
+        | None ->
+            let count = dims |> Array.fold (fun acc d -> acc * bigint d) 1I
+            raise (ExprException(sprintf "shape %s has %O elements, more than a tensor can hold (at most %d)" (Shape.Text dims) count Shape.MaxElements))
+
+    /// A shape from dimensions computed in 64 bits (sums and products of sizes), refusing a dimension
+    /// past Int32.MaxValue instead of letting it wrap.
+    static member internal OfLarge(dims: int64[]) =
+        match dims |> Array.tryFindIndex (fun d -> d > int64 Int32.MaxValue) with
+        | Some i ->
+            raise (ExprException(sprintf "shape [%s]: dimension %d has size %d, more than a tensor can hold" (String.Join(", ", dims)) i dims[i]))
+        | None -> Shape.Of(dims |> Array.map int)
 
     static member internal Text(dims: int[]) = "[" + String.Join(", ", dims) + "]"
 
@@ -76,7 +102,6 @@ type Shape internal (dims: int[]) =
 
 /// Shape arithmetic shared by shape rules and kernels.
 module internal ShapeMath =
-    let inline ofArray (dims: int[]) = Shape.Of dims
 
     /// Row-major strides of dims (in elements).
     let strides (dims: int[]) =
@@ -86,6 +111,16 @@ module internal ShapeMath =
             s[i] <- acc
             acc <- acc * dims[i]
         s
+
+    /// The multi-index of a row-major flat position, as messages write it: "[1, 0, 2]".
+    let indexText (dims: int[]) (flat: int) =
+        let index = Array.zeroCreate dims.Length
+        let mutable rest = flat
+        for i in dims.Length - 1 .. -1 .. 0 do
+            if dims[i] > 0 then
+                index[i] <- rest % dims[i]
+                rest <- rest / dims[i]
+        "[" + String.Join(", ", index) + "]"
 
     /// NumPy broadcasting of two shapes, or a message saying where they disagree.
     let tryBroadcast (a: Shape) (b: Shape) : Result<Shape, string> =
@@ -102,7 +137,7 @@ module internal ShapeMath =
                 error <- Some (sprintf "cannot broadcast shapes %O and %O (axis %d of the result: %d vs %d)" a b (i - rank) da db)
         match error with
         | Some e -> Error e
-        | None -> Ok (Shape out)
+        | None -> Ok (Shape.Of out)
 
     /// True when a broadcasts to target under NumPy rules.
     let broadcastsTo (a: Shape) (target: Shape) =

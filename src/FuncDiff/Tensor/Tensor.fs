@@ -14,11 +14,14 @@ type Tensor internal (shape: Shape, dtype: DType, data: Array) =
 
     /// The storage for a dtype: float[], float32[], bool[] or int[].
     static member internal Allocate(dtype: DType, size: int) : Array =
-        match dtype with
-        | DType.Float64 -> Array.zeroCreate<float> size
-        | DType.Float32 -> Array.zeroCreate<float32> size
-        | DType.Bool -> Array.zeroCreate<bool> size
-        | DType.Int32 -> Array.zeroCreate<int> size
+        try
+            match dtype with
+            | DType.Float64 -> Array.zeroCreate<float> size
+            | DType.Float32 -> Array.zeroCreate<float32> size
+            | DType.Bool -> Array.zeroCreate<bool> size
+            | DType.Int32 -> Array.zeroCreate<int> size
+        with :? OutOfMemoryException as e ->
+            raise (EvaluationException(sprintf "out of memory allocating a %O tensor of %d elements (%d MiB)" dtype size (int64 size * int64 dtype.ByteSize / 1048576L), e))
 
     /// The dtype whose storage is 'T.
     static member internal DTypeOf<'T>() =

@@ -11,7 +11,7 @@ let jacobian (output: Node) (wrt: Node list) : Node list =
     let m = output.Shape.Size
     let full (x: Node) = Array.append outDims x.Shape.Dims
     if m = 0 || not output.DType.IsFloat then
-        wrt |> List.map (fun x -> Structural.zeros (Shape(full x)) x.DType)
+        wrt |> List.map (fun x -> Structural.zeros (Shape.Of(full x)) x.DType)
     else
         // Row i is the vjp with the i-th basis cotangent (a one-hot of a scalar index: no m×m constant).
         let rows =
