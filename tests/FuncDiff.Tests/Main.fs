@@ -14,6 +14,7 @@ let main argv =
             EdgeCaseTests.tests
             AssemblyTests.tests
             ParserTests.tests
+            ClinicTests.tests
             CSharpFacadeTests.tests
             CliTests.tests
             DocsTests.tests

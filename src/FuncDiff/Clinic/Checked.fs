@@ -16,6 +16,8 @@ type NonFiniteException(message: string, pass: string, node: string, site: Creat
     member _.Node = node
     /// Where the node (in the backward pass, the forward node) was created, if known.
     member _.Site = site
+    /// Site as text ("1:5", "Model.cs:12:9"), or null when unknown.
+    member _.SiteText = match site with Some s -> string s | None -> null
     /// The element, as "[i, j]".
     member _.Index = index
     /// "name = value" for each input of the node at that element.

@@ -59,26 +59,6 @@ let private primitiveOf (n: Node) =
 
 let private is (p: Primitive) (entry: Primitive) = obj.ReferenceEquals(p, entry)
 
-/// A node that passes no cotangent to any input, by its catalogue classification or its result's dtype.
-let private blocks (n: Node) =
-    match primitiveOf n with
-    | Some (p, _) ->
-        match p.Differentiability with
-        | Differentiability.PiecewiseConstant | Differentiability.StopsGradient -> true
-        | _ -> not n.DType.IsFloat
-    | None -> false
-
-/// The nodes reachable from w along paths that pass no blocking node, and the blocking nodes those
-/// paths reach first.
-let private openFrom (order: Node[]) (w: Node) =
-    let reached = HashSet<int64>([ w.Id ])
-    let blockers = ResizeArray<Node>()
-    for n in order do
-        if n.Id <> w.Id && n.Inputs |> Array.exists (fun i -> reached.Contains i.Id) then
-            if blocks n then blockers.Add n
-            elif n.DType.IsFloat then reached.Add n.Id |> ignore
-    reached, blockers
-
 let private anyNonZero (t: Tensor) = t.ToFloat64Array() |> Array.exists (fun v -> v <> 0.0)
 
 /// At most this many causes of one kind per input: the first ones along the paths.
@@ -120,7 +100,7 @@ let private maskReason (p: Primitive) (slot: int) =
 let private masked (t: Trace.Trace) (show: Node -> string) (reached: HashSet<int64>) =
     [ for c in t.Order do
           match primitiveOf c with
-          | Some (p, _) when reached.Contains c.Id && anyNonZero (Trace.cotangent t c) ->
+          | Some (p, _) when reached.Contains c.Id && (maskReason p 1).IsSome && anyNonZero (Trace.cotangent t c) ->
               for slot in 0 .. c.Inputs.Length - 1 do
                   let input = c.Inputs[slot]
                   match maskReason p slot with
@@ -176,14 +156,16 @@ let private cancellation (t: Trace.Trace) (show: Node -> string) (reached: HashS
 
 // ---- Underflow and saturation ----------------------------------------------------------------------
 
+let private vanishingKind (p: Primitive) =
+    if is p Elementary.expP || is p Elementary.expm1P || is p Elementary.powP then Some CauseKind.Underflow
+    elif is p Elementary.tanhP || is p Elementary.sigmoidP || is p Elementary.softplusP then Some CauseKind.Saturation
+    else None
+
 let private vanishing (t: Trace.Trace) (show: Node -> string) (reached: HashSet<int64>) =
     [ for c in t.Order do
           match primitiveOf c with
-          | Some (p, _) when reached.Contains c.Id && anyNonZero (Trace.cotangent t c) ->
-              let kind =
-                  if is p Elementary.expP || is p Elementary.expm1P || is p Elementary.powP then Some CauseKind.Underflow
-                  elif is p Elementary.tanhP || is p Elementary.sigmoidP || is p Elementary.softplusP then Some CauseKind.Saturation
-                  else None
+          | Some (p, _) when reached.Contains c.Id && (vanishingKind p).IsSome && anyNonZero (Trace.cotangent t c) ->
+              let kind = vanishingKind p
               let input = c.Inputs[0]
               match kind with
               | Some kind when reached.Contains input.Id && input.Shape.Size > 0 ->
@@ -319,7 +301,7 @@ let diagnose (t: Trace.Trace) (show: Node -> string) (k: int) : Diagnosis =
         elif not (t.Values.ContainsKey w.Id) then
             [ finding CauseKind.Disconnected w (sprintf "the output does not depend on %s: no path leads from it to the output" (show w)) None ]
         else
-            let reached, blockers = openFrom t.Order w
+            let reached, blockers = Trace.openFrom t.Order w
             let everyPath = not (reached.Contains t.Output.Id)
             let origins =
                 match st with

@@ -1,4 +1,6 @@
-namespace FuncDiff
+/// The statuses and cause kinds of explain. (A module, so the C# facade's own enums do not clash with them.)
+[<AutoOpen>]
+module FuncDiff.ClinicKinds
 
 /// What a gradient looks like, as explain reports it for each input.
 [<RequireQualifiedAccess>]

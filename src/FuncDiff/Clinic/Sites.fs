@@ -1,4 +1,6 @@
-namespace FuncDiff
+/// Where nodes were created. (A module, so the C# facade's own CreationSite does not clash with it.)
+[<AutoOpen>]
+module FuncDiff.Provenance
 
 open System
 open System.Diagnostics

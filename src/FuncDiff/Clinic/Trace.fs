@@ -17,7 +17,7 @@ type Trace =
       Order: Node[]
       /// The value of every node of Order, by id.
       Values: Dictionary<int64, Tensor>
-      /// The cotangent of every float node on a path from a node of Wrt to the output, by id.
+      /// The cotangent of every float node on an open path from a node of Wrt (see openFrom), by id.
       Cotangents: Dictionary<int64, Tensor>
       /// The consumers of each node within Order, by id.
       Consumers: Dictionary<int64, ResizeArray<Node>>
@@ -28,13 +28,25 @@ type Trace =
       /// Where a canonical node (or the first node it stands for) was created.
       Site: Node -> CreationSite option }
 
-/// The nodes of order that depend on w (w included), by id.
-let dependents (order: Node[]) (w: Node) =
-    let dep = HashSet<int64>()
-    dep.Add w.Id |> ignore
+/// A node that passes no cotangent to any input, by its catalogue classification or its result's dtype.
+let blocks (n: Node) =
+    match n.Op with
+    | Apply (p, _) ->
+        match p.Differentiability with
+        | Differentiability.PiecewiseConstant | Differentiability.StopsGradient -> true
+        | _ -> not n.DType.IsFloat
+    | _ -> false
+
+/// The nodes reachable from w along paths that pass no blocking node, and the blocking nodes those
+/// paths reach first.
+let openFrom (order: Node[]) (w: Node) =
+    let reached = HashSet<int64>([ w.Id ])
+    let blockers = ResizeArray<Node>()
     for n in order do
-        if n.Inputs |> Array.exists (fun i -> dep.Contains i.Id) then dep.Add n.Id |> ignore
-    dep
+        if n.Id <> w.Id && n.Inputs |> Array.exists (fun i -> reached.Contains i.Id) then
+            if blocks n then blockers.Add n
+            elif n.DType.IsFloat then reached.Add n.Id |> ignore
+    reached, blockers
 
 /// Evaluates the output and, for a scalar float output, the cotangent of every float node on a path
 /// from a node of wrt. Raises as grad does: GradientException for a non-scalar output or a non-float wrt.
@@ -56,10 +68,12 @@ let run (bindings: IReadOnlyDictionary<string, Tensor>) (output: Node) (wrt: Nod
     for n in order do
         for i in n.Inputs do
             match consumers.TryGetValue i.Id with
-            | true, cs -> if not (cs.Contains n) then cs.Add n
+            // A node using i twice (x * x) is one consumer; its uses are adjacent in this loop.
+            | true, cs -> if not (obj.ReferenceEquals(cs[cs.Count - 1], n)) then cs.Add n
             | _ -> consumers[i.Id] <- ResizeArray [ n ]
+    // Cotangents are needed only where one can flow: on paths that pass no blocking node.
     let onPath = HashSet<int64>()
-    for w in wrt do onPath.UnionWith(dependents order w)
+    for w in wrt do onPath.UnionWith(fst (openFrom order w))
     let pathNodes = [ for n in order do if n.DType.IsFloat && onPath.Contains n.Id then n ]
     let adjoints =
         if out.DType.IsFloat && not pathNodes.IsEmpty then Reverse.vjp [ out ] [ Rules.scalarLike out 1.0 ] pathNodes else []
