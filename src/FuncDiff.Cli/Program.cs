@@ -5,6 +5,7 @@ using System.Collections.Generic;
 using System.CommandLine;
 using System.CommandLine.Help;
 using System.CommandLine.Invocation;
+using System.Diagnostics;
 using System.IO;
 using System.Linq;
 
@@ -158,9 +159,12 @@ internal static class Program
             Description = "Print one JSON object instead of text (NaN and infinities as the strings \"NaN\", \"Infinity\", \"-Infinity\")",
         };
 
-        Command Define(string name, string description, bool differentiates, bool float32, Func<Problem, IReadOnlyList<(string Name, Expr Input)>, IReport> run)
+        // A hook (the clinic's) may take over from run for its options: it returns null to leave the command as it is.
+        Command Define(string name, string description, bool differentiates, bool float32, Func<Problem, IReadOnlyList<(string Name, Expr Input)>, IReport> run,
+            Func<ParseResult, Problem, IReadOnlyList<(string Name, Expr Input)>, IReport?>? hook = null, params Option[] extra)
         {
             var command = new Command(name, description) { expr, at };
+            foreach (var option in extra) command.Options.Add(option);
             if (differentiates) command.Options.Add(wrt);
             if (float32) command.Options.Add(dtype);
             command.Options.Add(seed);
@@ -174,7 +178,7 @@ internal static class Program
                     var bindings = BindingReader.Read(parse.GetValue(at) ?? [], floatType, parse.GetValue(seed));
                     var problem = Problem.Parse(parse.GetRequiredValue(expr), bindings);
                     var chosen = differentiates ? problem.Wrt(parse.GetValue(wrt) ?? []) : [];
-                    var report = run(problem, chosen);
+                    var report = hook?.Invoke(parse, problem, chosen) ?? run(problem, chosen);
                     if (asJson) output.WriteLine(Json.Of(report.WriteJson));
                     else report.WriteText(output);
                     return report.ExitCode;
@@ -225,8 +229,9 @@ internal static class Program
         var root = new RootCommand("Evaluate an expression and its derivatives at a point, and check them against finite differences.")
         {
             Define("eval", "Print the value of EXPR at the bindings.", differentiates: false, float32: true,
-                (problem, _) => new ValueReport(problem.Output.Eval(problem.Values))),
-            Define("grad", "Print the gradient of a scalar EXPR with respect to each input.", differentiates: true, float32: true, Grad),
+                (problem, _) => new ValueReport(problem.Output.Eval(problem.Values)), ClinicCommands.CheckedEval, ClinicCommands.CheckFinite),
+            Define("grad", "Print the gradient of a scalar EXPR with respect to each input.", differentiates: true, float32: true, Grad,
+                ClinicCommands.CheckedGrad, ClinicCommands.CheckFinite),
             Define("jacobian", "Print every partial derivative of EXPR: for each input, shape = EXPR's shape + the input's shape.",
                 differentiates: true, float32: true, Jacobian),
             Define("hessian", "Print the Hessian of a scalar EXPR with respect to each input: shape = the input's shape twice.",
@@ -235,6 +240,10 @@ internal static class Program
                 + $"in float64. An element passes when {GradientCheck.Rule}. A failed check is a result, not a user error: "
                 + "the report is printed as usual (with \"ok\": false) and the exit code is 3.",
                 differentiates: true, float32: false, GradientCheck.Run),
+            Define("explain", ClinicCommands.ExplainDescription, differentiates: true, float32: true, ClinicCommands.Explain),
+            Define("graph", ClinicCommands.GraphDescription, differentiates: true, float32: true, (_, _) => throw new UnreachableException(),
+                ClinicCommands.Graph, ClinicCommands.Format, ClinicCommands.WithGradient, ClinicCommands.WithDiagnosis),
+            Demo.Command(output),
         };
         return root;
     }
