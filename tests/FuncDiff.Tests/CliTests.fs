@@ -15,7 +15,7 @@ type private Marker = class end
 /// The CLI's build output for this configuration and framework. The test project references the CLI
 /// project without its assembly, so building the tests builds it; its output mirrors this project's
 /// (bin/<configuration>/<framework>) under src/FuncDiff.Cli.
-let private cli =
+let internal cli =
     lazy
         let here = Path.GetDirectoryName(typeof<Marker>.Assembly.Location)
         let rec projectDir (dir: DirectoryInfo) =
@@ -29,19 +29,19 @@ let private cli =
         dll
 
 /// The dotnet host running these tests, so the CLI runs on the same runtime.
-let private host =
+let internal host =
     match Environment.GetEnvironmentVariable "DOTNET_HOST_PATH" with
     | null | "" ->
         let self = Environment.ProcessPath
         if not (isNull self) && Path.GetFileNameWithoutExtension(self) = "dotnet" then self else "dotnet"
     | path -> path
 
-type private Run =
+type internal Run =
     { Code: int
       Out: string
       Err: string }
 
-let private run (args: string list) : Run =
+let internal run (args: string list) : Run =
     let start = ProcessStartInfo(host, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
     start.ArgumentList.Add cli.Value
     for a in args do start.ArgumentList.Add a

@@ -18,4 +18,5 @@ let main argv =
             CSharpFacadeTests.tests
             CliTests.tests
             DocsTests.tests
+            ClinicCliTests.tests
         ])

@@ -166,9 +166,9 @@ module Graphviz =
                     if v.DType.IsFloat && v.ToFloat64Array() |> Array.exists (Double.IsFinite >> not) then
                         let m = match marks.TryGetValue id with | true, m -> m | _ -> { Fill = None; Border = None; Note = None }
                         marks[id] <- { m with Fill = Some "#f8d7da" }
-                fun (input: Node) (_: Node) ->
+                fun (input: Node) (consumer: Node) ->
                     match t.Cotangents.TryGetValue input.Id with
-                    | true, c ->
+                    | true, c when forward.Contains consumer.Id ->
                         let cs = c.ToFloat64Array()
                         if cs |> Array.exists (Double.IsFinite >> not) then Some { Dot.Colour = "#dc3545"; Dot.Dashed = false; Dot.Label = Some "non-finite" }
                         elif cs.Length > 0 && cs |> Array.forall ((=) 0.0) then Some { Dot.Colour = "#999999"; Dot.Dashed = true; Dot.Label = Some "zero" }
