@@ -57,6 +57,27 @@ let private documentedRuns (file: string) =
 
 let tests =
     testList "Clinic CLI" [
+        test "C#: Explain, ToDot, GradChecked and EvalChecked through the facade" {
+            let output =
+                CSharpCompiler.run """
+using FuncDiff;
+var x = Expr.Input("x", 3);
+var loss = (x - 100.0).Relu().Sum();
+var e = loss.Explain([("x", Tensor.FromArray([1.0, 2.0, 3.0]))], x);
+var d = e.Diagnostics[0];
+Console.WriteLine($"{d.StatusName} {d.Causes[0].KindName} {d.Causes[0].Fraction} {e.Gradients[x]}");
+Console.WriteLine(loss.ToDot(gradient: true).StartsWith("digraph"));
+var at = new Dictionary<string, Tensor> { ["x"] = Tensor.FromArray([4.0, 0.0, 1.0]) };
+try { Expr.Parse("sum(sqrt(x))", x).GradChecked(at, x); }
+catch (NonFiniteException ex) { Console.WriteLine($"{ex.Pass} {ex.ForwardNode} {ex.Index} {ex.SiteText}"); }
+Console.WriteLine((x * x).Sum().GradChecked(at, x).Gradients[x]);
+"""
+            let lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            Expect.equal lines[0] "zero masked 1 tensor([0., 0., 0.])" "status, cause, fraction, gradient"
+            Expect.equal lines[1] "True" "DOT"
+            Expect.equal lines[2] "backward `sqrt(x)` [1] 1:5" "the backward origin, its forward node and position"
+            Expect.equal lines[3] "tensor([8., 0., 2.])" "finite: the gradient"
+        }
         test "docs/gradient-clinic.md shows what its commands print" {
             let runs = documentedRuns "gradient-clinic.md"
             Expect.isGreaterThanOrEqual runs.Length 10 "a command per seed question"

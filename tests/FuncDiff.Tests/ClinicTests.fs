@@ -296,7 +296,7 @@ let private checkedTests =
             match ex with
             | :? NonFiniteException as e ->
                 Expect.equal e.Pass "backward" "backward"
-                Expect.equal e.ForwardNode (Some "`sqrt(x)`") "the forward node"
+                Expect.equal e.ForwardNode "`sqrt(x)`" "the forward node"
                 Expect.equal e.Index "[1]" "element 1"
                 Expect.stringContains e.Message "is inf at [1]" "inf"
                 Expect.equal e.Site (Some (CreationSite.Text(1, 5))) "the sqrt's position"

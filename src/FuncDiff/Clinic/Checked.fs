@@ -22,8 +22,8 @@ type NonFiniteException(message: string, pass: string, node: string, site: Creat
     member _.Index = index
     /// "name = value" for each input of the node at that element.
     member _.Inputs = inputs
-    /// In the backward pass, the forward node whose derivative rule produced the value.
-    member _.ForwardNode = forwardNode
+    /// In the backward pass, the forward node whose derivative rule produced the value; null in the forward pass.
+    member _.ForwardNode: string = Option.toObj forwardNode
 
 /// Evaluation that stops at the first non-finite value, forward or backward.
 module internal Checked =
