@@ -166,6 +166,45 @@ public sealed class Tensor : IEquatable<Tensor>
     /// <param name="shape">The dimensions.</param>
     public static Tensor RandomUniform(int seed, params int[] shape) => new(TensorModule.rand(seed, Checked(shape)));
 
+    /// <summary>
+    /// The tensor a tensor literal describes, in the syntax the expression language writes constants in:
+    /// <c>Tensor.Parse("[[1, 2], [3, 4]]")</c>. Numbers (<c>2</c>, <c>-0.5</c>, <c>1e-3</c>, <c>nan</c>, <c>-nan</c>,
+    /// <c>inf</c>, <c>-inf</c>, a <c>-</c> written directly before the number) give <see cref="DType.Float64"/>;
+    /// <c>true</c>/<c>false</c> give <see cref="DType.Bool"/>; nested brackets must be rectangular, and <c>[]</c> has shape [0].
+    /// </summary>
+    /// <remarks>
+    /// The one reader of the language's literals, so a text means the same tensor here, in <see cref="Expr.Parse"/> and
+    /// in the <c>funcdiff</c> command. A number float64 would read as ±∞ (<c>1e400</c>) or as 0 (<c>1e-400</c>) is an
+    /// error, not a silent infinity or zero. Nesting deeper than 1000 levels is an error, not a stack overflow.
+    /// </remarks>
+    /// <param name="text">One literal, with any white space around it.</param>
+    /// <exception cref="ParseException">
+    /// The text is not one literal; <see cref="ParseException.Line"/> and <see cref="ParseException.Column"/> (1-based)
+    /// point at the offending element or bracket.
+    /// </exception>
+    public static Tensor Parse(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return new(Functions.parseTensor(text));
+    }
+
+    /// <summary>
+    /// The tensor a tensor literal describes, of exactly <paramref name="dtype"/>: <c>Tensor.Parse("[0.1, 2]", DType.Float32)</c>.
+    /// </summary>
+    /// <remarks>
+    /// Float32 numbers are read directly from their text at float32's width (not rounded through float64), and a
+    /// number the dtype would read as ±∞ or 0 is an error (<c>1e39</c> for float32). Int32 takes only whole numbers in
+    /// its range; bool only <c>true</c> and <c>false</c>.
+    /// </remarks>
+    /// <param name="text">One literal, with any white space around it.</param>
+    /// <param name="dtype">The dtype of the tensor.</param>
+    /// <exception cref="ParseException">The text is not one literal of that dtype; the position points at the offending element.</exception>
+    public static Tensor Parse(string text, DType dtype)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return new(Functions.parseTensorOf(dtype.ToCore(), text));
+    }
+
     // ---- Reading ------------------------------------------------------------------------------------
 
     /// <summary>
@@ -217,6 +256,18 @@ public sealed class Tensor : IEquatable<Tensor>
     public Tensor Cast(DType dtype) => new(TensorModule.cast(dtype.ToCore(), Core));
 
     // ---- Equality and text --------------------------------------------------------------------------
+
+    /// <summary>
+    /// True when <paramref name="other"/> has this shape and every pair of elements is close, as NumPy's allclose:
+    /// |this − other| ≤ <paramref name="atol"/> + <paramref name="rtol"/>·|other|, in float64 whatever the dtypes.
+    /// Equal infinities are close; NaN is close to nothing.
+    /// </summary>
+    /// <param name="other">The tensor to compare with (the reference: the relative tolerance scales with it).</param>
+    /// <param name="rtol">Relative tolerance; NumPy's default 1e-5.</param>
+    /// <param name="atol">Absolute tolerance; NumPy's default 1e-8.</param>
+    /// <exception cref="FuncDiffException">The shapes differ (a shape mistake is not reported as a numerical one), or a tolerance is negative.</exception>
+    public bool AllClose(Tensor other, double rtol = 1e-5, double atol = 1e-8) =>
+        TensorModule.allClose(rtol, atol, Core, (other ?? throw new ArgumentNullException(nameof(other))).Core);
 
     /// <summary>NumPy-like text, e.g. <c>tensor([[1., 2.], [3., 4.]])</c>; a dtype note follows unless float64.</summary>
     public override string ToString() => Core.ToString();

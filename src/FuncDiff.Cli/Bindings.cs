@@ -3,58 +3,39 @@ namespace FuncDiff.Cli;
 using System;
 using System.Collections.Generic;
 using System.Globalization;
+using System.IO;
 
-/// <summary>One <c>name=value</c> of <c>--at</c>: the input's name and the tensor it is bound to.</summary>
+/// <summary>One binding: the input's name and the tensor it is bound to.</summary>
 internal sealed record Binding(string Name, Tensor Value);
 
 /// <summary>
-/// Reads the bindings of <c>--at</c>: <c>name=value</c> separated by <c>;</c>, where a value is a number
-/// (<c>2</c>, <c>-0.5</c>, <c>1e-3</c>, <c>nan</c>, <c>inf</c>, <c>-inf</c>), <c>true</c>/<c>false</c>, a rectangular
-/// nested-bracket literal of either, or <c>randn(dims…)</c>, <c>zeros(dims…)</c>, <c>ones(dims…)</c>.
+/// Reads the bindings of <c>--at</c>: items separated by <c>;</c>, each <c>name=value</c> or <c>@file</c>. A value is a
+/// tensor literal as the expression language writes constants (read by <see cref="Tensor.Parse(string)"/>, so it means
+/// here what it means in EXPR), <c>randn(dims…)</c>, <c>zeros(dims…)</c>, <c>ones(dims…)</c>, or <c>@file</c>: one
+/// tensor from a .npy or JSON file. <c>@file</c> on its own binds every name of a JSON object of tensors. The file
+/// <c>-</c> is standard input.
 /// </summary>
 /// <remarks>
-/// A dedicated reader rather than the expression parser: a binding is data, so <c>x=[1, y]</c> or
-/// <c>x=2*3</c> is an error here, not an expression evaluated behind the user's back. Numbers become
-/// <see cref="DType.Float64"/> or <see cref="DType.Float32"/> as asked, booleans <see cref="DType.Bool"/>.
+/// A binding is data, so <c>x=[1, y]</c> or <c>x=2*3</c> is an error here, not an expression evaluated behind the
+/// user's back. Numbers become float64, or float32 as asked; booleans stay bool; files keep their own dtype.
 /// </remarks>
-internal sealed class BindingReader
+internal sealed class BindingReader(DType floatType, int seed, Func<Stream> openStandardInput)
 {
-    // Deeper than any tensor anyone types, shallow enough that recursion cannot exhaust the stack.
-    private const int MaxRank = 32;
-
-    private readonly string text;
-    private readonly DType floatType;
-    private readonly int seed;
-    private int position;
-    private string? current;
-
-    private BindingReader(string text, DType floatType, int seed)
-    {
-        this.text = text;
-        this.floatType = floatType;
-        this.seed = seed;
-    }
+    private readonly List<Binding> bindings = [];
+    private readonly HashSet<string> names = new(StringComparer.Ordinal);
+    private bool standardInputRead;
 
     /// <summary>The bindings of every <c>--at</c> in order; a name bound twice is an error.</summary>
     /// <param name="texts">The values of the <c>--at</c> options.</param>
     /// <param name="floatType">The dtype numbers become.</param>
     /// <param name="seed">The seed <c>randn</c> derives each input's stream from.</param>
-    /// <exception cref="CliException">Kind <c>binding</c>: the text is malformed, naming the binding and the column.</exception>
-    public static IReadOnlyList<Binding> Read(IEnumerable<string> texts, DType floatType, int seed)
+    /// <param name="openStandardInput">Opens standard input, for the file <c>-</c>; called at most once.</param>
+    /// <exception cref="CliException">Kind <c>binding</c>: the text or a file is malformed, naming the binding and the column.</exception>
+    public static IReadOnlyList<Binding> Read(IEnumerable<string> texts, DType floatType, int seed, Func<Stream> openStandardInput)
     {
-        var bindings = new List<Binding>();
-        var names = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var text in texts)
-        {
-            var reader = new BindingReader(text, floatType, seed);
-            foreach (var (binding, column) in reader.ReadAll())
-            {
-                if (!names.Add(binding.Name))
-                    throw new CliException(ErrorKind.Binding, $"in --at \"{text}\", column {column}: '{binding.Name}' is bound twice");
-                bindings.Add(binding);
-            }
-        }
-        return bindings;
+        var reader = new BindingReader(floatType, seed, openStandardInput);
+        foreach (var text in texts) reader.ReadText(text);
+        return reader.bindings;
     }
 
     /// <summary>
@@ -81,93 +62,108 @@ internal sealed class BindingReader
         return unchecked((int)hash);
     }
 
-    private List<(Binding Binding, int Column)> ReadAll()
+    private void ReadText(string text)
     {
-        var result = new List<(Binding, int)>();
-        while (true)
+        // A literal never holds ';', so the items can be cut apart before any of them is read.
+        var start = 0;
+        while (start <= text.Length)
         {
-            SkipSpace();
-            if (AtEnd) break;
-            if (Peek == ';')
-            {
-                position++;
-                continue;
-            }
-            current = null;
-            var column = position + 1;
-            var name = Name();
-            current = name;
-            SkipSpace();
-            Expect('=', $"expected '=' after the name '{name}'");
-            SkipSpace();
-            var value = Value(name);
-            SkipSpace();
-            if (!AtEnd && Peek != ';') throw Error($"expected ';' or the end after the value, found {Describe()}");
-            result.Add((new Binding(name, value), column));
+            var end = text.IndexOf(';', start);
+            if (end < 0) end = text.Length;
+            ReadItem(new Item(text, start, end));
+            start = end + 1;
         }
-        return result;
     }
 
-    private string Name()
+    private void ReadItem(Item item)
     {
-        var start = position;
-        if (AtEnd || !(char.IsLetter(Peek) || Peek == '_'))
-            throw Error($"expected the name of an input, found {Describe()}");
-        while (!AtEnd && (char.IsLetterOrDigit(Peek) || Peek == '_')) position++;
-        return text[start..position];
-    }
-
-    private Tensor Value(string name)
-    {
-        if (AtEnd) throw Error("expected a value, found the end");
-        if (Peek == '[') return Literal();
-        if (char.IsLetter(Peek))
+        var i = item.SkipSpace(item.Start);
+        if (i == item.End) return;
+        if (item.Text[i] == '@')
         {
-            var start = position;
-            var word = Word();
-            switch (word)
-            {
-                case "true":
-                case "false":
-                    return Tensor.FromArray([word == "true"], []);
-                case "randn":
-                case "zeros":
-                case "ones":
-                    return Generated(word, name);
-                case var _ when word.ToLowerInvariant() is "nan" or "inf" or "infinity":
-                    position = start;
-                    return Floats([Number()], []);
-                default:
-                    position = start;
-                    throw Error($"expected a number, true, false, a [literal] or randn/zeros/ones(dims…), found '{word}' (a binding is data, not an expression)");
-            }
+            foreach (var (name, value) in FromFile(item, null, i, TensorFiles.ReadBindings)) Add(item, i, name, value);
+            return;
         }
-        return Floats([Number()], []);
+        var nameStart = i;
+        if (!(char.IsLetter(item.Text[i]) || item.Text[i] == '_'))
+            throw item.Error(null, i, $"expected the name of an input, found {item.Describe(i)}");
+        while (i < item.End && (char.IsLetterOrDigit(item.Text[i]) || item.Text[i] == '_')) i++;
+        var bound = item.Text[nameStart..i];
+        i = item.SkipSpace(i);
+        if (i == item.End || item.Text[i] != '=') throw item.Error(bound, i, $"expected '=' after the name '{bound}', found {item.Describe(i)}");
+        i = item.SkipSpace(i + 1);
+        Add(item, nameStart, bound, Value(item, bound, i));
     }
 
-    private Tensor Generated(string generator, string name)
+    private void Add(Item item, int at, string name, Tensor value)
     {
-        SkipSpace();
-        var opening = position;
-        Expect('(', $"expected '(' after {generator}");
+        if (!names.Add(name)) throw item.Error(null, at, $"'{name}' is bound twice");
+        bindings.Add(new Binding(name, value));
+    }
+
+    private Tensor Value(Item item, string name, int start)
+    {
+        if (start == item.End) throw item.Error(name, start, "expected a value, found the end");
+        if (item.Text[start] == '@') return FromFile(item, name, start, TensorFiles.ReadTensor);
+        var wordEnd = start;
+        while (wordEnd < item.End && char.IsLetterOrDigit(item.Text[wordEnd])) wordEnd++;
+        var word = item.Text[start..wordEnd];
+        if (word is "randn" or "zeros" or "ones") return Generated(item, name, word, wordEnd);
+        if (word.Length > 0 && char.IsLetter(word[0]) && word is not ("true" or "false" or "nan" or "inf"))
+        {
+            throw item.Error(name, start,
+                $"expected a number, true, false, a [tensor literal], randn/zeros/ones(dims…) or @file, found '{word}' (a binding is data, not an expression)");
+        }
+        var literal = item.Text[start..item.End];
+        try
+        {
+            var tensor = Tensor.Parse(literal);
+            // Read again rather than converted: float32 numbers are read at float32's width, and refused out of its range.
+            return floatType == DType.Float32 && tensor.DType == DType.Float64 ? Tensor.Parse(literal, DType.Float32) : tensor;
+        }
+        catch (ParseException e)
+        {
+            throw item.Error(name, start + Place.Offset(literal, e.Line, e.Column), e.Reason);
+        }
+    }
+
+    private Tensor Generated(Item item, string name, string generator, int i)
+    {
+        i = item.SkipSpace(i);
+        if (i == item.End || item.Text[i] != '(') throw item.Error(name, i, $"expected '(' after {generator}, found {item.Describe(i)}");
+        var opening = i;
         var dims = new List<int>();
-        SkipSpace();
-        if (!AtEnd && Peek == ')') position++;
+        i = item.SkipSpace(i + 1);
+        if (i < item.End && item.Text[i] == ')') i++;
         else
         {
-            do
+            while (true)
             {
-                SkipSpace();
-                dims.Add(Dimension(generator));
+                i = item.SkipSpace(i);
+                var digits = i;
+                while (i < item.End && char.IsAsciiDigit(item.Text[i])) i++;
+                if (i == digits) throw item.Error(name, i, $"expected a dimension (a non-negative integer) in {generator}(…), found {item.Describe(i)}");
+                if (!int.TryParse(item.Text.AsSpan(digits, i - digits), NumberStyles.None, CultureInfo.InvariantCulture, out var d))
+                    throw item.Error(name, digits, $"dimension {item.Text[digits..i]} in {generator}(…) is too large");
+                dims.Add(d);
+                i = item.SkipSpace(i);
+                if (i < item.End && item.Text[i] == ',') i++;
+                else if (i < item.End && item.Text[i] == ')')
+                {
+                    i++;
+                    break;
+                }
+                else throw item.Error(name, i, $"expected ',' or ')' to close the '(' at column {opening + 1}, found {item.Describe(i)}");
             }
-            while (Separator(')', opening));
         }
+        i = item.SkipSpace(i);
+        if (i < item.End) throw item.Error(name, i, $"expected ';' or the end after the value, found {item.Describe(i)}");
         var shape = dims.ToArray();
         var size = 1L;
         foreach (var d in shape)
         {
             size *= d;
-            if (size > Array.MaxLength) throw Error($"{generator}({string.Join(", ", shape)}) has more elements than a tensor can hold");
+            if (size > Array.MaxLength) throw item.Error(name, opening, $"{generator}({string.Join(", ", shape)}) has more elements than a tensor can hold");
         }
         var tensor = generator switch
         {
@@ -178,193 +174,60 @@ internal sealed class BindingReader
         return floatType == DType.Float64 ? tensor : tensor.Cast(floatType);
     }
 
-    private int Dimension(string generator)
+    /// <summary>The file named after the '@' at <paramref name="at"/>, read by <paramref name="read"/>; its errors name the binding.</summary>
+    private T FromFile<T>(Item item, string? name, int at, Func<byte[], T> read)
     {
-        var start = position;
-        while (!AtEnd && char.IsAsciiDigit(Peek)) position++;
-        if (position == start)
-            throw Error($"expected a dimension (a non-negative integer) in {generator}(…), found {Describe()}");
-        if (!int.TryParse(text.AsSpan(start, position - start), NumberStyles.None, CultureInfo.InvariantCulture, out var d))
+        var path = item.Text[(at + 1)..item.End].Trim();
+        var bytes = ReadFile(item, name, at, path);
+        try
         {
-            position = start;
-            throw Error($"dimension {text[start..(start + Math.Min(20, text.Length - start))]} in {generator}(…) is too large");
+            return read(bytes);
         }
-        return d;
+        catch (InvalidDataException e)
+        {
+            throw item.Error(name, at, $"{Shown(path)}: {e.Message}");
+        }
     }
 
-    private Tensor Literal()
+    private byte[] ReadFile(Item item, string? name, int at, string path)
     {
-        var numbers = new List<double>();
-        var bools = new List<bool>();
-        bool? isBool = null;
-        var dims = Rows(numbers, bools, ref isBool, 1);
-        return isBool == true ? Tensor.FromArray(bools.ToArray(), dims) : Floats(numbers.ToArray(), dims);
+        if (path.Length == 0) throw item.Error(name, at, "expected a file name after '@' (or '-' for standard input)");
+        try
+        {
+            if (path != "-") return File.ReadAllBytes(path);
+            if (standardInputRead) throw item.Error(name, at, "standard input (@-) can be read only once");
+            standardInputRead = true;
+            using var input = openStandardInput();
+            using var copy = new MemoryStream();
+            input.CopyTo(copy);
+            return copy.ToArray();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
+        {
+            throw item.Error(name, at, $"cannot read {Shown(path)}: {e.Message}");
+        }
     }
 
-    /// <summary>One bracketed level; every element must have the shape of the first. Returns this level's dims.</summary>
-    private int[] Rows(List<double> numbers, List<bool> bools, ref bool? isBool, int depth)
+    private static string Shown(string path) => path == "-" ? "standard input" : $"'{path}'";
+
+    /// <summary>One <c>;</c>-separated item of an <c>--at</c> text: offsets Start to End of Text.</summary>
+    private readonly record struct Item(string Text, int Start, int End)
     {
-        if (depth > MaxRank) throw Error($"a literal may nest at most {MaxRank} levels");
-        var opening = position;
-        position++;
-        SkipSpace();
-        if (!AtEnd && Peek == ']')
+        public int SkipSpace(int i)
         {
-            position++;
-            return [0];
+            while (i < End && char.IsWhiteSpace(Text[i])) i++;
+            return i;
         }
-        int[]? first = null;
-        var count = 0;
-        do
+
+        public string Describe(int i) => i >= End ? "the end" : $"'{Text[i]}'";
+
+        /// <summary>A binding error at an offset of the <c>--at</c> text, shown with a caret under it.</summary>
+        public CliException Error(string? binding, int offset, string reason)
         {
-            SkipSpace();
-            var at = position;
-            int[] shape;
-            if (!AtEnd && Peek == '[') shape = Rows(numbers, bools, ref isBool, depth + 1);
-            else
-            {
-                Element(numbers, bools, ref isBool);
-                shape = [];
-            }
-            if (first is null) first = shape;
-            else if (!Same(first, shape))
-            {
-                position = at;
-                throw Error($"ragged literal: {ShapeText(shape)} where the first element is {ShapeText(first)}");
-            }
-            count++;
+            var (line, column) = Place.Of(Text, offset);
+            var where = line == 1 ? $"column {column}" : $"line {line}, column {column}";
+            var subject = binding is null ? where : $"binding '{binding}', {where}";
+            return new CliException(ErrorKind.Binding, $"in --at, {subject}: {reason}") { Shown = new Place(Text, line, column) };
         }
-        while (Separator(']', opening));
-        var dims = new int[first!.Length + 1];
-        dims[0] = count;
-        first.CopyTo(dims, 1);
-        return dims;
     }
-
-    /// <summary>After an item of a list opened at <paramref name="opening"/>: true after a ',', false after the closing bracket.</summary>
-    private bool Separator(char closing, int opening)
-    {
-        SkipSpace();
-        if (!AtEnd && (Peek == ',' || Peek == closing)) return text[position++] == ',';
-        throw Error($"expected ',' or '{closing}' to close the '{text[opening]}' at column {opening + 1}, found {Describe()}");
-    }
-
-    private void Element(List<double> numbers, List<bool> bools, ref bool? isBool)
-    {
-        var start = position;
-        bool elementIsBool;
-        if (!AtEnd && char.IsLetter(Peek))
-        {
-            var word = Word();
-            if (word is "true" or "false")
-            {
-                bools.Add(word == "true");
-                elementIsBool = true;
-            }
-            else
-            {
-                position = start;
-                numbers.Add(Number());
-                elementIsBool = false;
-            }
-        }
-        else
-        {
-            numbers.Add(Number());
-            elementIsBool = false;
-        }
-        if (isBool is { } kind && kind != elementIsBool)
-        {
-            position = start;
-            throw Error("a literal cannot mix true/false with numbers");
-        }
-        isBool = elementIsBool;
-    }
-
-    /// <summary>[+-] then digits with an optional fraction and exponent, or nan, inf, infinity.</summary>
-    private double Number()
-    {
-        var start = position;
-        var negative = false;
-        if (!AtEnd && (Peek == '-' || Peek == '+'))
-        {
-            negative = Peek == '-';
-            position++;
-        }
-        if (!AtEnd && char.IsLetter(Peek))
-        {
-            var wordStart = position;
-            var word = Word();
-            switch (word.ToLowerInvariant())
-            {
-                case "nan":
-                    return double.NaN;
-                case "inf":
-                case "infinity":
-                    return negative ? double.NegativeInfinity : double.PositiveInfinity;
-                default:
-                    position = wordStart;
-                    throw Error($"expected a number, found '{word}'");
-            }
-        }
-        var digits = position;
-        while (!AtEnd && (char.IsAsciiDigit(Peek) || Peek == '.')) position++;
-        if (position == digits) throw Error($"expected a number, found {Describe()}");
-        if (!AtEnd && (Peek == 'e' || Peek == 'E'))
-        {
-            position++;
-            if (!AtEnd && (Peek == '-' || Peek == '+')) position++;
-            while (!AtEnd && char.IsAsciiDigit(Peek)) position++;
-        }
-        var token = text[start..position];
-        if (!AtEnd && (char.IsLetterOrDigit(Peek) || Peek == '_' || Peek == '.'))
-        {
-            position = start;
-            throw Error($"'{token}{Peek}…' is not a number");
-        }
-        if (!double.TryParse(token, NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent,
-                CultureInfo.InvariantCulture, out var value))
-        {
-            position = start;
-            throw Error($"'{token}' is not a number");
-        }
-        return value;
-    }
-
-    private Tensor Floats(double[] data, int[] shape) =>
-        floatType == DType.Float32 ? Tensor.FromArray(Array.ConvertAll(data, v => (float)v), shape) : Tensor.FromArray(data, shape);
-
-    private string Word()
-    {
-        var start = position;
-        while (!AtEnd && (char.IsLetterOrDigit(Peek) || Peek == '_')) position++;
-        return text[start..position];
-    }
-
-    private void Expect(char c, string message)
-    {
-        if (AtEnd || Peek != c) throw Error($"{message}, found {Describe()}");
-        position++;
-    }
-
-    private void SkipSpace()
-    {
-        while (!AtEnd && char.IsWhiteSpace(Peek)) position++;
-    }
-
-    private bool AtEnd => position >= text.Length;
-
-    private char Peek => text[position];
-
-    private string Describe() => AtEnd ? "the end" : $"'{Peek}'";
-
-    private CliException Error(string reason)
-    {
-        var where = current is null ? $"column {position + 1}" : $"binding '{current}', column {position + 1}";
-        return new CliException(ErrorKind.Binding, $"in --at \"{text}\", {where}: {reason}");
-    }
-
-    private static bool Same(int[] a, int[] b) => a.AsSpan().SequenceEqual(b);
-
-    private static string ShapeText(int[] shape) => shape.Length == 0 ? "a scalar" : $"a list of shape [{string.Join(", ", shape)}]";
 }

@@ -45,7 +45,7 @@ internal static class ClinicCommands
     }
 
     /// <summary><c>explain</c>.</summary>
-    public static IReport Explain(Problem problem, IReadOnlyList<(string Name, Expr Input)> wrt)
+    public static IReport Explain(ParseResult parse, Problem problem, IReadOnlyList<(string Name, Expr Input)> wrt)
     {
         try
         {
@@ -62,7 +62,7 @@ internal static class ClinicCommands
     }
 
     /// <summary><c>eval --check-finite</c>; null without the option.</summary>
-    public static IReport? CheckedEval(ParseResult parse, Problem problem, IReadOnlyList<(string Name, Expr Input)> wrt) =>
+    public static IReport? CheckedEval(ParseResult parse, Problem problem) =>
         parse.GetValue(CheckFinite) ? new ValueReport(problem.Output.EvalChecked(problem.Values)) : null;
 
     /// <summary><c>grad --check-finite</c>; null without the option.</summary>
@@ -75,7 +75,7 @@ internal static class ClinicCommands
     }
 
     /// <summary><c>graph</c>.</summary>
-    public static IReport? Graph(ParseResult parse, Problem problem, IReadOnlyList<(string Name, Expr Input)> wrt)
+    public static IReport Graph(ParseResult parse, Problem problem, IReadOnlyList<(string Name, Expr Input)> wrt)
     {
         var explain = parse.GetValue(WithDiagnosis);
         if (explain && problem.Output.Rank > 0)

@@ -55,7 +55,7 @@ internal static class Demo
 
     private static Result Run(Scenario s)
     {
-        var problem = Problem.Parse(s.Expression, BindingReader.Read([s.At], DType.Float64, 0));
+        var problem = Problem.Parse(s.Expression, BindingReader.Read([s.At], DType.Float64, 0, () => Stream.Null));
         var wrt = problem.Wrt(s.Wrt is null ? [] : [s.Wrt]);
         try
         {

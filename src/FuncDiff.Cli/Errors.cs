@@ -25,6 +25,9 @@ internal enum ErrorKind
 
     /// <summary>The command line itself is wrong: an unknown command or option, a missing argument.</summary>
     Usage,
+
+    /// <summary>A bug in funcdiff.</summary>
+    Internal,
 }
 
 /// <summary>An error the user can fix, with the place in EXPR it is about when there is one.</summary>
@@ -38,6 +41,9 @@ internal sealed class CliException(ErrorKind kind, string message, int? line = n
 
     /// <summary>1-based column in EXPR, when the error has a place there.</summary>
     public int? Column { get; } = column;
+
+    /// <summary>Where on the command line the error is, shown with a caret on stderr; null for EXPR's own <see cref="Line"/> and <see cref="Column"/>.</summary>
+    public Place? Shown { get; init; }
 
     /// <summary>A hint for the human reader, printed after the message on stderr only.</summary>
     public string? Hint { get; init; }

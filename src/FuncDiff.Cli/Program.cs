@@ -5,7 +5,6 @@ using System.Collections.Generic;
 using System.CommandLine;
 using System.CommandLine.Help;
 using System.CommandLine.Invocation;
-using System.Diagnostics;
 using System.IO;
 using System.Linq;
 
@@ -17,33 +16,62 @@ internal static class Program
 {
     private const string BindingsHelp = """
         Bindings (--at): name=value separated by ';', e.g. --at "x=[1,2,3,4]; w=0.5; b=true".
-          A value is a number (2, -0.5, 1e-3, nan, inf, -inf), true or false, a rectangular
-          nested-bracket literal of either ([[1,2],[3,4]], [] is shape [0]), or randn(dims...),
-          zeros(dims...), ones(dims...) (no dims: a scalar). Numbers are float64, or float32 with
-          --dtype float32; true/false are bool. Each binding declares an input of its value's shape
-          and dtype, and EXPR is read over those inputs. randn draws from a stream seeded by --seed
-          and the input's name, so the same command prints the same numbers. --at may be repeated.
+          A value is a tensor literal as EXPR writes constants: a number (2, -0.5, 1e-3, nan, inf,
+          -inf), true or false, or a rectangular nested-bracket literal of either ([[1,2],[3,4]],
+          [] is shape [0]); or randn(dims...), zeros(dims...), ones(dims...) (no dims: a scalar);
+          or @FILE, one tensor from a NumPy .npy file (float64, float32, int32 or bool, C order) or a
+          JSON file {"shape": [...], "dtype": "...", "data": [...]}. An item @FILE binds every name
+          of a JSON object of such tensors, e.g. what --json printed. FILE - is standard input.
+          Numbers are float64, or float32 with --dtype float32; true/false are bool; files keep
+          their dtype. Each binding declares an input of its value's shape and dtype, and EXPR is
+          read over those inputs. randn draws from a stream seeded by --seed and the input's name,
+          so the same command prints the same numbers. --at may be repeated.
         """;
 
     private const string ExitCodesHelp = """
         Exit codes:
           0   success (for check: every derivative agrees with finite differences)
-          1   user error: EXPR, --at or --wrt is wrong; the message is on stderr, and with --json
-              {"error": {"kind", "message", "position"}} is on stdout
+          1   user error: EXPR, --at or --wrt is wrong; the message is on stderr
           2   bad usage: unknown command or option, missing EXPR
           3   check ran and a derivative disagrees with finite differences (the report says where)
           70  internal error in funcdiff (a bug: the trace is printed to report it)
+          With --json, every failure also prints {"error": {"kind", "message", "position"}} on stdout.
         """;
 
-    private static int Main(string[] args) => Run(args, Console.Out, Console.Error);
+    private static int Main(string[] args) => Run(args, Console.Out, Console.Error, Console.OpenStandardInput);
 
     /// <summary>Parses <paramref name="args"/>, runs the command and returns the exit code.</summary>
     /// <param name="args">The command line.</param>
     /// <param name="output">Where results go.</param>
     /// <param name="error">Where messages for the user go.</param>
-    public static int Run(string[] args, TextWriter output, TextWriter error)
+    /// <param name="input">Opens standard input, for <c>@-</c> in <c>--at</c>.</param>
+    public static int Run(string[] args, TextWriter output, TextWriter error, Func<Stream> input)
     {
-        var root = Commands(output, error);
+        try
+        {
+            return Parsed(args, output, error, input);
+        }
+        catch (Exception e)
+        {
+            return Internal(e, args.Contains("--json"), output, error);
+        }
+    }
+
+    // A bug: the trace on stderr to report it, and with --json the error object on stdout all the same.
+    private static int Internal(Exception e, bool asJson, TextWriter output, TextWriter error)
+    {
+        error.WriteLine($"funcdiff: internal error, please report it with this trace:{Environment.NewLine}{e}");
+        if (asJson)
+        {
+            var bug = new CliException(ErrorKind.Internal, $"internal error ({e.GetType().Name}): {e.Message}");
+            output.WriteLine(Json.Of(w => Json.Error(w, bug)));
+        }
+        return ExitCode.InternalError;
+    }
+
+    private static int Parsed(string[] args, TextWriter output, TextWriter error, Func<Stream> input)
+    {
+        var root = Commands(output, error, input);
         foreach (var option in root.Options)
         {
             if (option is HelpOption { Action: HelpAction help }) option.Action = new HelpWithEpilogue(help);
@@ -67,8 +95,8 @@ internal static class Program
         if (command is RootCommand && args.Length > 0 && !args[0].StartsWith('-'))
         {
             // The library would also report every later token as unmatched, which only buries the one mistake.
-            messages = [$"unknown command '{args[0]}'; the commands are {string.Join(", ", commands)}"];
-            if (Closest(args[0], commands) is { } guess) messages.Add($"did you mean '{guess}'?");
+            var guess = Names.Closest(args[0], commands) is { } g ? $" (did you mean '{g}'?)" : "";
+            messages = [$"unknown command '{args[0]}'{guess}; the commands are {string.Join(", ", commands)}"];
         }
         else messages = parsed.Errors.Select(e => e.Message).ToList();
         foreach (var m in messages) error.WriteLine($"funcdiff: {m}");
@@ -80,33 +108,6 @@ internal static class Program
             output.WriteLine(Json.Of(w => Json.Error(w, usage)));
         }
         return ExitCode.Usage;
-    }
-
-    // The command a mistyped one most likely meant: at most two edits away, and fewer edits than letters.
-    private static string? Closest(string typed, IEnumerable<string> names)
-    {
-        static int Distance(string a, string b)
-        {
-            var row = Enumerable.Range(0, b.Length + 1).ToArray();
-            for (var i = 1; i <= a.Length; i++)
-            {
-                var diagonal = row[0];
-                row[0] = i;
-                for (var j = 1; j <= b.Length; j++)
-                {
-                    var above = row[j];
-                    row[j] = Math.Min(Math.Min(row[j] + 1, row[j - 1] + 1), diagonal + (a[i - 1] == b[j - 1] ? 0 : 1));
-                    diagonal = above;
-                }
-            }
-            return row[b.Length];
-        }
-        return names
-            .Select(n => (Name: n, Distance: Distance(typed.ToLowerInvariant(), n)))
-            .Where(c => c.Distance <= 2 && c.Distance < typed.Length)
-            .OrderBy(c => c.Distance)
-            .Select(c => c.Name)
-            .FirstOrDefault();
     }
 
     /// <summary>The standard help, then the binding syntax and the exit codes, which every command shares.</summary>
@@ -125,7 +126,7 @@ internal static class Program
         }
     }
 
-    private static RootCommand Commands(TextWriter output, TextWriter error)
+    private static RootCommand Commands(TextWriter output, TextWriter error, Func<Stream> input)
     {
         var expr = new Argument<string>("EXPR")
         {
@@ -151,23 +152,39 @@ internal static class Program
         dtype.AcceptOnlyFromAmong("float64", "float32");
         var seed = new Option<int>("--seed")
         {
-            Description = "The seed randn(...) bindings draw from",
+            Description = "The seed randn(...) bindings (and check's sample) draw from",
             DefaultValueFactory = _ => 0,
+            CustomParser = result => Integer(result, "--seed", int.MinValue, 0),
+        };
+        var sample = new Option<int>("--sample")
+        {
+            Description = "How many elements of each input to check, drawn with --seed",
+            HelpName = "N",
+            DefaultValueFactory = _ => GradientCheck.DefaultSample,
+            CustomParser = result => Integer(result, "--sample", 1, GradientCheck.DefaultSample),
+        };
+        var all = new Option<bool>("--all")
+        {
+            Description = "Check every element of every input (two evaluations of EXPR per element)",
         };
         var json = new Option<bool>("--json")
         {
-            Description = "Print one JSON object instead of text (NaN and infinities as the strings \"NaN\", \"Infinity\", \"-Infinity\")",
+            Description = "Print one JSON object instead of text (NaN and infinities as the strings \"NaN\", \"-NaN\", \"Infinity\", \"-Infinity\")",
         };
 
-        // A hook (the clinic's) may take over from run for its options: it returns null to leave the command as it is.
-        Command Define(string name, string description, bool differentiates, bool float32, Func<Problem, IReadOnlyList<(string Name, Expr Input)>, IReport> run,
-            Func<ParseResult, Problem, IReadOnlyList<(string Name, Expr Input)>, IReport?>? hook = null, params Option[] extra)
+        Command Define(
+            string name,
+            string description,
+            bool differentiates,
+            bool float32,
+            Func<ParseResult, Problem, IReadOnlyList<(string Name, Expr Input)>, IReport> run,
+            params Option[] extra)
         {
             var command = new Command(name, description) { expr, at };
-            foreach (var option in extra) command.Options.Add(option);
             if (differentiates) command.Options.Add(wrt);
             if (float32) command.Options.Add(dtype);
             command.Options.Add(seed);
+            foreach (var option in extra) command.Options.Add(option);
             command.Options.Add(json);
             command.SetAction(parse =>
             {
@@ -175,10 +192,12 @@ internal static class Program
                 try
                 {
                     var floatType = float32 && parse.GetValue(dtype) == "float32" ? DType.Float32 : DType.Float64;
-                    var bindings = BindingReader.Read(parse.GetValue(at) ?? [], floatType, parse.GetValue(seed));
+                    var bindings = BindingReader.Read(parse.GetValue(at) ?? [], floatType, parse.GetValue(seed), input);
+                    // Without --dtype the command computes in float64: float32 tensors from files are widened, exactly.
+                    if (!float32) bindings = [.. bindings.Select(b => b.Value.DType == DType.Float32 ? b with { Value = b.Value.Cast(DType.Float64) } : b)];
                     var problem = Problem.Parse(parse.GetRequiredValue(expr), bindings);
                     var chosen = differentiates ? problem.Wrt(parse.GetValue(wrt) ?? []) : [];
-                    var report = hook?.Invoke(parse, problem, chosen) ?? run(problem, chosen);
+                    var report = run(parse, problem, chosen);
                     if (asJson) output.WriteLine(Json.Of(report.WriteJson));
                     else report.WriteText(output);
                     return report.ExitCode;
@@ -199,8 +218,7 @@ internal static class Program
                 }
                 catch (Exception e)
                 {
-                    error.WriteLine($"funcdiff: internal error, please report it with this trace:{Environment.NewLine}{e}");
-                    return ExitCode.InternalError;
+                    return Internal(e, asJson, output, error);
                 }
             });
             return command;
@@ -210,45 +228,50 @@ internal static class Program
         {
             var where = e.Line is { } line && e.Column is { } column ? $" at {line}:{column}" : "";
             error.WriteLine($"funcdiff: {Json.KindName(e.Kind)} error{where}: {e.Message}");
-            if (e.Line is { } l && e.Column is { } c)
-            {
-                // The offending line of EXPR with a caret under the token, as compilers show it.
-                var lines = text.Split('\n');
-                if (l <= lines.Length)
-                {
-                    var shown = lines[l - 1].TrimEnd('\r');
-                    error.WriteLine($"  {shown}");
-                    error.WriteLine($"  {new string(' ', Math.Min(c - 1, shown.Length))}^");
-                }
-            }
+            var place = e.Shown ?? (e.Line is { } l && e.Column is { } c ? new Place(text, l, c) : null);
+            place?.WriteWithCaret(error);
             if (e.Hint is { } hint) error.WriteLine($"hint: {hint}");
             if (asJson) output.WriteLine(Json.Of(w => Json.Error(w, e)));
             return ExitCode.UserError;
         }
 
+        IReport Check(ParseResult parse, Problem problem, IReadOnlyList<(string Name, Expr Input)> chosen)
+        {
+            return GradientCheck.Run(problem, chosen, parse.GetValue(all) ? null : parse.GetValue(sample), parse.GetValue(seed), error);
+        }
+
         var root = new RootCommand("Evaluate an expression and its derivatives at a point, and check them against finite differences.")
         {
             Define("eval", "Print the value of EXPR at the bindings.", differentiates: false, float32: true,
-                (problem, _) => new ValueReport(problem.Output.Eval(problem.Values)), ClinicCommands.CheckedEval, ClinicCommands.CheckFinite),
-            Define("grad", "Print the gradient of a scalar EXPR with respect to each input.", differentiates: true, float32: true, Grad,
-                ClinicCommands.CheckedGrad, ClinicCommands.CheckFinite),
+                (parse, problem, _) => ClinicCommands.CheckedEval(parse, problem) ?? new ValueReport(problem.Output.Eval(problem.Values)),
+                ClinicCommands.CheckFinite),
+            Define("grad", "Print the gradient of a scalar EXPR with respect to each input.", differentiates: true, float32: true,
+                (parse, problem, wrt) => ClinicCommands.CheckedGrad(parse, problem, wrt) ?? Grad(parse, problem, wrt), ClinicCommands.CheckFinite),
             Define("jacobian", "Print every partial derivative of EXPR: for each input, shape = EXPR's shape + the input's shape.",
                 differentiates: true, float32: true, Jacobian),
             Define("hessian", "Print the Hessian of a scalar EXPR with respect to each input: shape = the input's shape twice.",
                 differentiates: true, float32: true, Hessian),
-            Define("check", "Compare the analytic gradient (the Jacobian, for a non-scalar EXPR) with central finite differences, "
+            Define("check", "Compare the analytic gradient (for a non-scalar EXPR, the vjp with a random cotangent seeded by --seed) with central finite differences, "
                 + $"in float64. An element passes when {GradientCheck.Rule}. A failed check is a result, not a user error: "
-                + "the report is printed as usual (with \"ok\": false) and the exit code is 3.",
-                differentiates: true, float32: false, GradientCheck.Run),
+                + "the report is printed as usual (with \"ok\": false) and the exit code is 3. Each input element checked costs two "
+                + $"evaluations of EXPR, so a sample of {GradientCheck.DefaultSample} elements of each input is checked unless --all is given; "
+                + "long runs report progress on stderr.",
+                differentiates: true, float32: false, Check, sample, all),
             Define("explain", ClinicCommands.ExplainDescription, differentiates: true, float32: true, ClinicCommands.Explain),
-            Define("graph", ClinicCommands.GraphDescription, differentiates: true, float32: true, (_, _) => throw new UnreachableException(),
-                ClinicCommands.Graph, ClinicCommands.Format, ClinicCommands.WithGradient, ClinicCommands.WithDiagnosis),
+            Define("graph", ClinicCommands.GraphDescription, differentiates: true, float32: true, ClinicCommands.Graph,
+                ClinicCommands.Format, ClinicCommands.WithGradient, ClinicCommands.WithDiagnosis),
             Demo.Command(output),
         };
+        var check = root.Subcommands.Single(c => c.Name == "check");
+        check.Validators.Add(result =>
+        {
+            if (result.GetValue(all) && result.GetResult(sample) is { Implicit: false })
+                result.AddError("--all checks every element and --sample a sample of them: give one or the other");
+        });
         return root;
     }
 
-    private static IReport Grad(Problem problem, IReadOnlyList<(string Name, Expr Input)> wrt)
+    private static IReport Grad(ParseResult parse, Problem problem, IReadOnlyList<(string Name, Expr Input)> wrt)
     {
         try
         {
@@ -264,12 +287,25 @@ internal static class Program
         }
     }
 
-    private static IReport Jacobian(Problem problem, IReadOnlyList<(string Name, Expr Input)> wrt) =>
+    private static IReport Jacobian(ParseResult parse, Problem problem, IReadOnlyList<(string Name, Expr Input)> wrt) =>
         Derivatives("jacobians", "jacobian", problem, wrt, problem.Output.Jacobian([.. wrt.Select(w => w.Input)]),
             (name, _) => $"= output {Text.Shape(problem.Output.Shape)} + {name} {Text.Shape(problem.Values[name].Shape)}");
 
-    private static IReport Hessian(Problem problem, IReadOnlyList<(string Name, Expr Input)> wrt) =>
+    private static IReport Hessian(ParseResult parse, Problem problem, IReadOnlyList<(string Name, Expr Input)> wrt) =>
         Derivatives("hessians", "hessian", problem, wrt, problem.Output.Hessian([.. wrt.Select(w => w.Input)]));
+
+    // An integer option's value, with a message that says what is wrong in plain words.
+    private static int Integer(System.CommandLine.Parsing.ArgumentResult result, string option, int least, int fallback)
+    {
+        if (result.Tokens.Count == 0) return fallback;
+        var text = result.Tokens[^1].Value;
+        if (int.TryParse(text, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var value)
+            && value >= least)
+            return value;
+        var range = least == int.MinValue ? $"from {int.MinValue} to {int.MaxValue}" : $"from {least} to {int.MaxValue}";
+        result.AddError($"{option} takes a whole number {range}, not '{text}'");
+        return 0;
+    }
 
     private static DerivativesReport Derivatives(
         string property,

@@ -15,6 +15,7 @@ open Microsoft.CodeAnalysis.CSharp
 type private Expr = FuncDiff.Expr
 type private Tensor = FuncDiff.Tensor
 type private DType = FuncDiff.DType
+type private Names = FuncDiff.Names
 
 let private facade = typeof<Expr>.Assembly
 let private core = typeof<FuncDiff.FuncDiffException>.Assembly
@@ -164,6 +165,30 @@ let private throws<'E when 'E :> exn> (f: unit -> unit) : 'E =
 
 let private behaviour =
     testList "behaviour" [
+        test "Tensor.Parse reads the language's literals" {
+            Expect.equal (Tensor.Parse "[[1, 2], [3, 4]]") (Tensor.FromArray(array2D [ [ 1.0; 2.0 ]; [ 3.0; 4.0 ] ])) "float64 by default"
+            Expect.equal (Tensor.Parse "[true, false]") (Tensor.FromArray [| true; false |]) "bool"
+            Expect.equal (Tensor.Parse("[0.1, -nan]", DType.Float32)) (Tensor.FromArray [| 0.1f; -nanf |]) "float32 from the text"
+            Expect.equal (Tensor.Parse("[7, -1]", DType.Int32)) (Tensor.FromArray [| 7; -1 |]) "int32"
+            let error = throws<FuncDiff.ParseException> (fun () -> Tensor.Parse "[1, 1e400]" |> ignore)
+            Expect.equal (error.Line, error.Column) (1, 5) "the position of the number"
+            Expect.stringContains error.Reason "out of range for float64" "the reason"
+            throws<ArgumentNullException> (fun () -> Tensor.Parse null |> ignore) |> ignore
+        }
+
+        testProperty "Tensor.Parse reads every printed constant's literal back" (fun (seed: int) ->
+            // A float64 constant prints as its bare literal, here with magnitudes from 1e-160 to 1e80.
+            let t = Tensor.FromArray(Array.init 7 (fun i -> float (seed % 1000) * Math.Pow(10.0, float (i * 40 - 160))))
+            let text = Expr.Constant(t).ToString()
+            Expect.equal (Tensor.Parse text) t text)
+
+        test "Names.Closest suggests by the parser's rule" {
+            Expect.equal (Names.Closest("softMax", [ "softmax"; "logSoftmax" ])) "softmax" "case is ignored"
+            Expect.equal (Names.Closest("evl", [ "eval"; "grad" ])) "eval" "one edit"
+            Expect.isNull (Names.Closest("zzz", [ "exp" ])) "null when nothing is close"
+            throws<ArgumentNullException> (fun () -> Names.Closest(null, [ "exp" ]) |> ignore) |> ignore
+        }
+
         test "operators take doubles on either side" {
             let x = Expr.Input("x", 3)
             let y = (2.0 * x + 1.0) - x / 4.0 + (1.0 - x) * 3.0 + 6.0 / x - (-x) - x * 0.5

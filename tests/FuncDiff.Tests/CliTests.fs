@@ -7,6 +7,9 @@ open System.Diagnostics
 open System.IO
 open System.Text.Json
 open Expecto
+open FsCheck
+open FsCheck.FSharp
+open FuncDiff
 
 // ---- Running the executable --------------------------------------------------------------------
 
@@ -41,17 +44,29 @@ type internal Run =
       Out: string
       Err: string }
 
-let internal run (args: string list) : Run =
-    let start = ProcessStartInfo(host, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
+/// Runs funcdiff with these bytes on standard input.
+let private runWithInput (input: byte[]) (args: string list) : Run =
+    let start =
+        ProcessStartInfo(host, RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
     start.ArgumentList.Add cli.Value
     for a in args do start.ArgumentList.Add a
     use p = Process.Start start
     let out = p.StandardOutput.ReadToEndAsync()
     let err = p.StandardError.ReadToEndAsync()
+    // Written on its own thread: a CLI that stops reading early must not block the test.
+    let feed =
+        Threading.Tasks.Task.Run(fun () ->
+            try
+                p.StandardInput.BaseStream.Write(input, 0, input.Length)
+                p.StandardInput.Close()
+            with :? IOException -> ())
     if not (p.WaitForExit 120_000) then
         p.Kill true
         failtestf "funcdiff %A did not finish" args
+    feed.Wait()
     { Code = p.ExitCode; Out = out.Result; Err = err.Result }
+
+let internal run (args: string list) = runWithInput [||] args
 
 let private describe (r: Run) = sprintf "exit %d\nstdout:\n%s\nstderr:\n%s" r.Code r.Out r.Err
 
@@ -198,11 +213,13 @@ let private subcommands =
                 Expect.isTrue (r.GetProperty("ok").GetBoolean()) (name + ": ok")
         }
 
-        test "check compares the jacobian of a non-scalar output" {
+        test "check compares a non-scalar output through the vjp with a random cotangent, never a sum" {
             let result = ok [ "check"; "sin(x) * w"; "--at"; "x=[0.3, -1.2]; w=[2, 3]" ]
             Expect.isTrue (result.GetProperty("ok").GetBoolean()) "ok"
-            Expect.equal (result.GetProperty("derivative").GetString()) "jacobian" "the jacobian"
-            Expect.equal (result.GetProperty("inputs").GetProperty("x").GetProperty("elements").GetInt32()) 4 "[2] + [2] elements"
+            Expect.equal (result.GetProperty("derivative").GetString()) "vjp" "the vjp"
+            Expect.equal (result.GetProperty("inputs").GetProperty("x").GetProperty("elements").GetInt32()) 2 "x's elements"
+            let wrong = run [ "check"; "x - mean(x)"; "--at"; "x=[1, 2, 3]"; "--json" ]
+            Expect.equal wrong.Code 0 (sprintf "the exact jacobian I - 1/3 passes through any cotangent:\n%s" (describe wrong))
         }
 
         test "check fails at a kink, with exit code 3 and the report" {
@@ -217,7 +234,7 @@ let private subcommands =
             Expect.equal text.Code 3 "exit 3 without --json too"
             Expect.stringContains text.Out "FAILED" "the verdict"
             Expect.stringContains text.Out "worst at [0]: analytic 0, finite difference 0.5" "where and by how much"
-            Expect.stringContains text.Out "1e-6*(1 + |fd|)" "the tolerance is stated"
+            Expect.stringContains text.Out "|analytic - fd| <= 1e-06 + 1e-06*|fd| + 100*eps*S/h" "the tolerance is stated"
         }
 
         test "check runs in float64 and has no --dtype" {
@@ -269,6 +286,15 @@ let private values =
             Expect.equal constant.Data [ 3.0 ] "an expression with no inputs needs no bindings"
             let zo = ok [ "eval"; "x + y"; "--at"; "x=zeros(2, 2); y=ones(2)" ] |> field "value"
             Expect.equal (zo.Shape, zo.Data) ([ 2; 2 ], [ 1.0; 1.0; 1.0; 1.0 ]) "zeros and ones"
+        }
+
+        test "--at reads literals as EXPR does: as deep, and with the same numbers" {
+            let deep = String.replicate 999 "[" + "-0" + String.replicate 999 "]"
+            let t = ok [ "eval"; "x"; "--at"; "x=" + deep ] |> field "value"
+            Expect.equal t.Shape (List.replicate 999 1) "999 levels, where EXPR reads 1000 in all"
+            let bound = ok [ "eval"; "x"; "--at"; "x=[.5, 2.5E+3, -inf]" ] |> field "value"
+            let written = ok [ "eval"; "[.5, 2.5E+3, -inf]" ] |> field "value"
+            Expect.equal bound written "one text, one tensor"
         }
 
         test "--wrt selects inputs, in the order named, comma-separated or repeated" {
@@ -348,7 +374,10 @@ let private errors =
                   "x=[[1, 2], [3]]", "binding 'x', column 12", "ragged"
                   "x=[true, 1]", "binding 'x', column 10", "cannot mix"
                   "x=exp(1)", "binding 'x', column 3", "not an expression"
-                  "x=1 2", "binding 'x', column 5", "expected ';'"
+                  "x=1 2", "binding 'x', column 5", "expected the end of the text after the tensor literal, found the number 2"
+                  "x=[1, 1e400]", "binding 'x', column 7", "1e400 is out of range for float64"
+                  "x=[+1]", "binding 'x', column 4", "found '+'"
+                  "x=Infinity", "binding 'x', column 3", "found 'Infinity'"
                   "x 1", "binding 'x', column 3", "expected '='"
                   "1x=3", "column 1", "the name of an input"
                   "x=randn(2, -1)", "binding 'x', column 12", "non-negative integer"
@@ -405,7 +434,7 @@ let private text =
             Expect.stringContains r.Out "dtype=float32" "the dtype note"
             let c = run [ "check"; "sum(x ^ 2)"; "--at"; "x=[1, 2]" ]
             Expect.equal c.Code 0 (describe c)
-            Expect.stringContains c.Out "tolerance: |analytic - fd| <= 1e-6*(1 + |fd|)" "the tolerance"
+            Expect.stringContains c.Out "tolerance: |analytic - fd| <= 1e-06 + 1e-06*|fd|" "the tolerance"
             Expect.stringContains c.Out "x: 2 elements" "per input"
             Expect.isTrue (c.Out.TrimEnd().EndsWith "ok") "the verdict last"
         }
@@ -420,4 +449,270 @@ let private text =
         }
     ]
 
-let tests = testList "CLI" [ subcommands; values; errors; text ]
+// ---- Files --------------------------------------------------------------------------------------
+
+/// A tensor exactly as the JSON holds it: float32 data read at float32's width, NaN's sign kept.
+let private exact (e: JsonElement) : Tensor =
+    let shape = [ for d in e.GetProperty("shape").EnumerateArray() -> d.GetInt32() ]
+    let data = [| for v in e.GetProperty("data").EnumerateArray() -> v |]
+    let special (v: JsonElement) =
+        match v.GetString() with
+        | "NaN" -> nan
+        | "-NaN" -> -nan
+        | "Infinity" -> infinity
+        | "-Infinity" -> -infinity
+        | s -> failtestf "%A is not a spelling of a non-finite number" s
+    let invariant = Globalization.CultureInfo.InvariantCulture
+    match e.GetProperty("dtype").GetString() with
+    | "float64" ->
+        Tensor.ofData shape (data |> Array.map (fun v -> if v.ValueKind = JsonValueKind.String then special v else Double.Parse(v.GetRawText(), invariant)))
+    | "float32" ->
+        Tensor.ofData shape (data |> Array.map (fun v -> if v.ValueKind = JsonValueKind.String then float32 (special v) else Single.Parse(v.GetRawText(), invariant)))
+    | "int32" -> Tensor.ofData shape (data |> Array.map (fun v -> v.GetInt32()))
+    | _ -> Tensor.ofData shape (data |> Array.map (fun v -> v.GetBoolean()))
+
+/// A .npy file as numpy.save writes it: magic, version, a header dict padded to 64 bytes, then the data.
+let private npyFile (version: int) (descr: string) (fortran: bool) (shape: int list) (data: byte[]) =
+    let dims = match shape with [ d ] -> sprintf "(%d,)" d | _ -> "(" + String.Join(", ", shape) + ")"
+    let dict = sprintf "{'descr': '%s', 'fortran_order': %s, 'shape': %s, }" descr (if fortran then "True" else "False") dims
+    let prefix = if version = 1 then 10 else 12
+    let header = dict + String(' ', (64 - (prefix + dict.Length + 1) % 64) % 64) + "\n"
+    let length = if version = 1 then BitConverter.GetBytes(uint16 header.Length) else BitConverter.GetBytes(uint32 header.Length)
+    Array.concat [ [| 0x93uy |]; "NUMPY"B; [| byte version; 0uy |]; length; Text.Encoding.ASCII.GetBytes header; data ]
+
+let private bytesOf (values: 'T[]) = Runtime.InteropServices.MemoryMarshal.AsBytes(ReadOnlySpan values).ToArray()
+
+/// A tensor as a little-endian .npy file.
+let private npy (t: Tensor) =
+    let dims = List.ofArray t.Shape.Dims
+    match t.DType with
+    | DType.Float64 -> npyFile 1 "<f8" false dims (bytesOf (t.ToArray<float>()))
+    | DType.Float32 -> npyFile 1 "<f4" false dims (bytesOf (t.ToArray<float32>()))
+    | DType.Int32 -> npyFile 1 "<i4" false dims (bytesOf (t.ToArray<int>()))
+    | DType.Bool -> npyFile 1 "|b1" false dims (t.ToArray<bool>() |> Array.map (fun b -> if b then 1uy else 0uy))
+
+/// A tensor in the documented JSON format, written here independently of the CLI's writer.
+let private tensorJson (t: Tensor) =
+    let invariant = Globalization.CultureInfo.InvariantCulture
+    let float (v: float) (text: string) =
+        if Double.IsNaN v then (if Double.IsNegative v = Double.IsNegative nan then "\"NaN\"" else "\"-NaN\"")
+        elif Double.IsInfinity v then (if v > 0.0 then "\"Infinity\"" else "\"-Infinity\"")
+        else text
+    let data =
+        match t.DType with
+        | DType.Float64 -> t.ToArray<float>() |> Array.map (fun v -> float v (v.ToString("R", invariant)))
+        | DType.Float32 -> t.ToArray<float32>() |> Array.map (fun v -> float (double v) (v.ToString("R", invariant)))
+        | DType.Int32 -> t.ToArray<int>() |> Array.map string
+        | DType.Bool -> t.ToArray<bool>() |> Array.map (fun b -> if b then "true" else "false")
+    sprintf "{\"shape\": [%s], \"dtype\": \"%s\", \"data\": [%s]}" (String.Join(", ", t.Shape.Dims)) t.DType.Name (String.Join(", ", data))
+
+/// Runs f with a temporary file holding these bytes, deleted afterwards.
+let private withFile (bytes: byte[]) (f: string -> 'T) =
+    let path = Path.Combine(Path.GetTempPath(), sprintf "funcdiff-%O.dat" (Guid.NewGuid()))
+    File.WriteAllBytes(path, bytes)
+    try f path finally File.Delete path
+
+let private evalFile (bytes: byte[]) =
+    withFile bytes (fun path -> ok [ "eval"; "x"; "--at"; "x=@" + path ] |> fun r -> exact (r.GetProperty "value"))
+
+let private fileError (bytes: byte[]) (at: string -> string) =
+    withFile bytes (fun path -> userError [ "eval"; "1"; "--at"; at path ])
+
+/// Small tensors of every dtype and kind of value: each case runs the CLI once.
+let private fileCases =
+    Generators.anyTensor
+    |> Gen.filter (fun t -> t.Size <= 24)
+    |> Gen.map (fun t -> { new obj() with member _.ToString() = string (Expr.Constant t) } |> fun shown -> t, shown)
+    |> Arb.fromGen
+
+let private fileConfig = { FsCheckConfig.defaultConfig with maxTest = 12 }
+
+let private files =
+    testList "files" [
+        testPropertyWithConfig fileConfig "a .npy file binds the same tensor, bit for bit" (Prop.forAll fileCases (fun (t, _) ->
+            Expect.equal (evalFile (npy t)) t "eval x --at x=@file.npy prints the file's tensor"))
+
+        testPropertyWithConfig fileConfig "a JSON tensor binds the same tensor, and the output reads back as it was" (Prop.forAll fileCases (fun (t, _) ->
+            let text = tensorJson t
+            let printed = withFile (Text.Encoding.UTF8.GetBytes text) (fun path -> run [ "eval"; "x"; "--at"; "x=@" + path; "--json" ])
+            Expect.equal printed.Code 0 (describe printed)
+            Expect.equal (exact ((json printed).GetProperty "value")) t "the same tensor"
+            // What --json printed is a bindings file: {"value": T} binds the input value.
+            let again = withFile (Text.Encoding.UTF8.GetBytes printed.Out) (fun path -> run [ "eval"; "value"; "--at"; "@" + path; "--json" ])
+            Expect.equal again.Out printed.Out "the same output"))
+
+        test "real data: 40,000 elements from a file, where an argument cannot hold them" {
+            let x = Array.init 40_000 (fun i -> float i / 1000.0)
+            let g = withFile (npy (Tensor.ofData [ 40_000 ] x)) (fun path -> ok [ "grad"; "sum(x ^ 2)"; "--at"; "x=@" + path ] |> derivatives "gradients")
+            Expect.equal (snd g.Head).Data [ for v in x -> 2.0 * v ] "2x"
+        }
+
+        test "standard input: one tensor, or a JSON object of them, read once" {
+            let t = Tensor.ofData [ 2 ] [| 1.5f; -2.0f |]
+            let r = runWithInput (npy t) [ "eval"; "x * 2"; "--at"; "x=@-"; "--json" ]
+            Expect.equal r.Code 0 (describe r)
+            Expect.equal (exact ((json r).GetProperty "value")) (Tensor.ofData [ 2 ] [| 3.0f; -4.0f |]) "float32 from stdin"
+            let both = Text.Encoding.UTF8.GetBytes(sprintf "{\"a\": %s, \"b\": %s}" (tensorJson t) (tensorJson (Tensor.ofData [] [| true |])))
+            let r = runWithInput both [ "eval"; "where(b, a, 0)"; "--at"; "@-"; "--json" ]
+            Expect.equal r.Code 0 (describe r)
+            Expect.equal (exact ((json r).GetProperty "value")) t "every name of the object is bound"
+            let twice = runWithInput (npy t) [ "eval"; "x"; "--at"; "x=@-; y=@-"; "--json" ]
+            Expect.equal twice.Code 1 (describe twice)
+            Expect.stringContains twice.Out "can be read only once" "stdin twice"
+        }
+
+        test "a .npy file in any byte order and header version, and int32 and bool arrays" {
+            let big = Array.concat [ for v in [ 1.0; -0.5 ] -> Array.rev (BitConverter.GetBytes v) ]
+            Expect.equal (evalFile (npyFile 1 ">f8" false [ 2 ] big)) (Tensor.ofData [ 2 ] [| 1.0; -0.5 |]) "big-endian"
+            Expect.equal (evalFile (npyFile 2 "<i4" false [ 2; 1 ] (bytesOf [| 7; -3 |]))) (Tensor.ofData [ 2; 1 ] [| 7; -3 |]) "version 2, int32"
+            Expect.equal (evalFile (npyFile 3 "|b1" false [] [| 1uy |])) (Tensor.ofData [] [| true |]) "version 3, a bool scalar"
+            Expect.equal (evalFile (npyFile 1 "<f8" false [ 0; 3 ] [||])) (Tensor.ofData [ 0; 3 ] ([||]: float[])) "an empty array"
+            let widened = withFile (npy (Tensor.ofData [ 2 ] [| 0.5f; 2.0f |])) (fun path -> ok [ "check"; "sum(x ^ 3)"; "--at"; "x=@" + path ])
+            Expect.isTrue (widened.GetProperty("ok").GetBoolean()) "check widens a float32 file to float64"
+        }
+
+        test "a .npy file funcdiff does not read is refused, saying why and what to do" {
+            let doubles = bytesOf [| 1.0; 2.0 |]
+            let refused (bytes: byte[]) (expected: string) =
+                let kind, message, position = fileError bytes (fun path -> "x=@" + path)
+                Expect.equal (kind, position) ("binding", None) expected
+                Expect.stringContains message "binding 'x'" "names the binding"
+                Expect.stringContains message expected "says why"
+            refused (npyFile 1 "<f8" true [ 2; 1 ] doubles) "Fortran (column-major) order"
+            refused (npyFile 1 "<i8" false [ 2 ] doubles) "dtype '<i8' is not supported"
+            refused (npyFile 1 "<i8" false [ 2 ] doubles) "astype(numpy.int32)"
+            refused (npyFile 1 "<f2" false [ 2 ] doubles) "astype(numpy.float64)"
+            refused (npyFile 1 "|O" false [ 2 ] doubles) "pickled Python objects"
+            refused (npyFile 1 "<f8" false [ 3 ] doubles) "cut short: shape [3] of float64 needs 24 bytes of data, the file has 16"
+            refused (npyFile 1 "<f8" false [ 1 ] doubles) "8 bytes after the data of shape [1]"
+            refused (npyFile 1 "|b1" false [ 2 ] [| 1uy; 2uy |]) "element 1 of a bool array is the byte 2"
+            refused (npyFile 4 "<f8" false [ 2 ] doubles) "version 4.0 is not supported"
+            refused (Array.append "PK\003\004"B doubles) "zip archive"
+            refused [| 0x80uy; 4uy; 0x95uy |] "Python pickle"
+            let (_, message, _) = withFile (npy (Tensor.ofData [ 1 ] [| 1.0 |])) (fun path -> userError [ "eval"; "1"; "--at"; "@" + path ])
+            Expect.stringContains message "bind it to one input with name=@file" "a .npy file has no names"
+            let (_, missing, _) = userError [ "eval"; "1"; "--at"; "x=@no-such-file.npy" ]
+            Expect.stringContains missing "cannot read 'no-such-file.npy'" "a missing file"
+        }
+
+        test "a JSON file funcdiff does not read is refused, naming the property or element" {
+            let refused (text: string) (expected: string) =
+                let kind, message, _ = fileError (Text.Encoding.UTF8.GetBytes text) (fun path -> "x=@" + path)
+                Expect.equal kind "binding" text
+                Expect.stringContains message expected text
+            refused """{"shap": [1], "dtype": "float64", "data": [1]}""" "the property 'shap' (did you mean 'shape'?)"
+            refused """{"shape": [1], "dtype": "float", "data": [1]}""" "the dtype of the file is 'float' (did you mean 'float64'?)"
+            refused """{"shape": [2], "dtype": "float64", "data": [1, 1e400]}""" "data[1] of the file: 1e400 is out of range for float64"
+            refused """{"shape": [1], "dtype": "float32", "data": [1e39]}""" "data[0] of the file: 1e39 is out of range for float32"
+            refused """{"shape": [1], "dtype": "int32", "data": [2.5]}""" "data[0] of the file: 2.5 is not an int32"
+            refused """{"shape": [3], "dtype": "float64", "data": [1, 2]}""" "2 data elements, but shape [3] holds 3"
+            refused """{"shape": [1], "dtype": "bool", "data": [1]}""" "data[0] of the file is 1, but a bool tensor holds true or false"
+            refused """{"shape": [1], "dtype": "float64", "data": ["nan"]}""" "\"NaN\", \"-NaN\", \"Infinity\", \"-Infinity\""
+            refused """{"shape": [-1], "dtype": "float64", "data": []}""" "not a non-negative integer"
+            refused """[1, 2]""" "the file is not a tensor"
+            refused """{"shape": [1], """ "nor valid JSON"
+        }
+    ]
+
+// ---- check: samples and progress ---------------------------------------------------------------
+
+let private sampling =
+    testList "check samples" [
+        test "by default a seeded sample of each input's elements is checked" {
+            let result = ok [ "check"; "sum(x ^ 2)"; "--at"; "x=randn(5000)" ]
+            let x = result.GetProperty("inputs").GetProperty "x"
+            Expect.equal (x.GetProperty("elements").GetInt32(), x.GetProperty("checked").GetInt32()) (5000, 100) "100 of 5000"
+            let sample = result.GetProperty "sample"
+            Expect.equal (sample.GetProperty("size").GetInt32(), sample.GetProperty("seed").GetInt32()) (100, 0) "the sample and its seed"
+            let text = run [ "check"; "sum(x ^ 2)"; "--at"; "x=randn(5000)" ]
+            Expect.stringContains text.Out "x: 100 of 5000 elements" "the text says how many were checked"
+            Expect.stringContains text.Out "--all checks every one" "and how to check them all"
+        }
+
+        test "--all checks every element, --sample N that many" {
+            let all = ok [ "check"; "sum(sin(x))"; "--at"; "x=randn(300)"; "--all" ]
+            Expect.equal (all.GetProperty("inputs").GetProperty("x").GetProperty("checked").GetInt32()) 300 "all 300"
+            Expect.equal (all.GetProperty("sample").ValueKind) JsonValueKind.Null "no sample"
+            let some = ok [ "check"; "x * 2"; "--at"; "x=randn(50)"; "--sample"; "7" ]
+            let x = some.GetProperty("inputs").GetProperty "x"
+            Expect.equal (x.GetProperty("elements").GetInt32(), x.GetProperty("checked").GetInt32()) (50, 7) "7 of the 50 input elements"
+        }
+
+        test "the sample follows --seed: the same seed checks the same elements" {
+            // relu fails at its kink, so every element of zeros fails and the worst is the first one checked.
+            let worst seed = (run [ "check"; "sum(relu(x))"; "--at"; "x=zeros(10000)"; "--seed"; string seed ]).Out.Split('\n') |> Array.find (fun l -> l.Contains "worst at")
+            Expect.equal (worst 1) (worst 1) "the same seed, the same elements"
+            Expect.notEqual (worst 1) (worst 2) "another seed, other elements"
+            let failed = run [ "check"; "sum(relu(x))"; "--at"; "x=zeros(10000)"; "--json" ]
+            Expect.equal failed.Code 3 "a failed sample fails the check"
+            Expect.equal ((json failed).GetProperty("inputs").GetProperty("x").GetProperty("failed").GetInt32()) 100 "all 100 checked fail"
+        }
+
+        test "bad sample options are usage errors in plain words" {
+            for args, expected in [ [ "--sample"; "0" ], "--sample takes a whole number from 1 to 2147483647, not '0'"
+                                    [ "--sample"; "many" ], "--sample takes a whole number from 1 to 2147483647, not 'many'"
+                                    [ "--all"; "--sample"; "5" ], "give one or the other" ] do
+                let r = run ([ "check"; "sum(x)"; "--at"; "x=[1]" ] @ args)
+                Expect.equal r.Code 2 (describe r)
+                Expect.stringContains r.Err expected "says why"
+        }
+    ]
+
+// ---- Messages ----------------------------------------------------------------------------------
+
+let private messages =
+    testList "messages" [
+        test "a typo of a command gets one message with its suggestion" {
+            let r = run [ "evl"; "x"; "--json" ]
+            let message = (json r).GetProperty("error").GetProperty("message").GetString()
+            Expect.equal message "unknown command 'evl' (did you mean 'eval'?); the commands are eval, grad, jacobian, hessian, check, explain, graph, demo" "the JSON message"
+            Expect.stringContains r.Err "funcdiff: unknown command 'evl' (did you mean 'eval'?); the commands are" "stderr"
+        }
+
+        test "--seed that is not an integer says so in plain words" {
+            for value in [ "1e3"; "2147483648"; "x" ] do
+                let r = run [ "eval"; "x"; "--at"; "x=1"; "--seed"; value; "--json" ]
+                Expect.equal r.Code 2 (describe r)
+                Expect.stringContains r.Err (sprintf "--seed takes a whole number from -2147483648 to 2147483647, not '%s'" value) value
+                Expect.isFalse (r.Err.Contains "System.") "no .NET type names"
+                Expect.equal ((json r).GetProperty("error").GetProperty("kind").GetString()) "usage" "a usage error object"
+        }
+
+        test "a long line of EXPR is cut around the error on stderr" {
+            let expr = String.replicate 1000 "x + " + "y + " + String.replicate 1000 "x + " + "x"
+            let r = run [ "eval"; expr; "--at"; "x=1" ]
+            Expect.equal r.Code 1 (describe r)
+            let lines = r.Err.Split('\n')
+            Expect.all lines (fun l -> l.Length < 120) (sprintf "every line of stderr is short, got lengths %A" [ for l in lines -> l.Length ])
+            let caret = lines |> Array.findIndex (fun l -> l.Trim() = "^")
+            let column = lines[caret].IndexOf '^'
+            let shown = lines[caret - 1]
+            Expect.equal shown[column] 'y' "the caret is under the unknown input"
+            Expect.stringContains shown "…" "the cut is shown"
+            Expect.stringContains r.Err "at 1:4001" "the message keeps the real column"
+        }
+
+        test "a binding error shows the --at text with a caret" {
+            let r = run [ "eval"; "x"; "--at"; "x=[1, 2,, 3]" ]
+            Expect.stringContains r.Err "column 9: expected a number" "the column in --at"
+            Expect.stringContains r.Err "  x=[1, 2,, 3]\n          ^" "the caret under the second ','"
+        }
+
+        test "an internal error still prints the JSON error object, with exit code 70" {
+            // The CLI in this process, its standard input broken in a way no user error explains.
+            let program = Reflection.Assembly.LoadFrom(cli.Value).GetType("FuncDiff.Cli.Program")
+            let runCli = program.GetMethod("Run", Reflection.BindingFlags.Public ||| Reflection.BindingFlags.Static)
+            use out = new StringWriter()
+            use err = new StringWriter()
+            let broken = Func<Stream>(fun () -> raise (InvalidOperationException "standard input broke"))
+            let args: string[] = [| "eval"; "x"; "--at"; "x=@-"; "--json" |]
+            let code = runCli.Invoke(null, [| box args; box out; box err; box broken |]) :?> int
+            Expect.equal code 70 "exit 70"
+            let error = (JsonDocument.Parse(out.ToString().Trim())).RootElement.GetProperty "error"
+            Expect.equal (error.GetProperty("kind").GetString()) "internal" "kind internal"
+            Expect.stringContains (error.GetProperty("message").GetString()) "standard input broke" "the cause"
+            Expect.stringContains (err.ToString()) "internal error, please report it" "the trace on stderr"
+        }
+    ]
+
+let tests = testList "CLI" [ subcommands; values; errors; text; files; sampling; messages ]

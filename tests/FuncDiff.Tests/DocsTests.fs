@@ -54,6 +54,7 @@ let tests =
                     | Differentiability.PiecewiseConstant -> "piecewise constant"
                     | Differentiability.NonSmooth subgradient -> "non-smooth: " + subgradient
                     | Differentiability.StopsGradient -> "stops gradient"
+                    | Differentiability.NonDifferentiable reason -> "not differentiable: " + reason
                 Expect.equal stated expected name
         }
     ]

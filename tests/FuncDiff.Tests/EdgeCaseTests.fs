@@ -318,4 +318,21 @@ let private kernelTests =
         }
     ]
 
-let tests = testList "Edge cases" [ shapeTests; strongZeroTests; powTests; nanTests; int32Tests; kernelTests ]
+// ---- Reproducibility -----------------------------------------------------------------------------
+
+let private reproducibilityTests =
+    testList "the same inputs give bit-identical results" [
+        test "on every call, while the JIT recompiles the kernels" {
+            // Thousands of calls take the kernels through the JIT's tiers; a kernel whose rounding depends on
+            // the tier (TensorPrimitives.Sin and Cos in float64 did) gives a second value.
+            let x = input "x" [ 1000 ]
+            let f = sum (sin x * cos x + tan x + exp (-(square x)) + tanh x + sigmoid x + log1p (square x) + sqrt (abs x))
+            let at = [ "x", Tensor.randn 4 [ 1000 ] ]
+            let g = grad [ x ] f |> List.head
+            let first = evalMany at [ f; g ]
+            for _ in 1 .. 2000 do
+                Expect.equal (evalMany at [ f; g ]) first "bit-identical"
+        }
+    ]
+
+let tests = testList "Edge cases" [ reproducibilityTests;  shapeTests; strongZeroTests; powTests; nanTests; int32Tests; kernelTests ]

@@ -1,5 +1,6 @@
 /// The heart of the test suite: one generic property, driven by the catalogue, checks every
-/// primitive's derivative rule against central finite differences in float64, on generated shapes
+/// primitive's derivative rule against central finite differences in float64 (with GradCheck, the
+/// checker users get), on generated shapes
 /// (scalars, broadcasting, size 0) and values from the primitive's own domain; and the same for the
 /// derivative of the derivative rule of every smooth primitive.
 module internal FuncDiff.Tests.GradientProperties
@@ -35,41 +36,30 @@ let private differentiable (case: Case) = case.Inputs |> List.indexed |> List.fi
 /// The output as float64, so bool and int32 results (piecewise constant) are checked the same way.
 let private asFloat (n: Node) = if n.DType = DType.Float64 then n else Logic.cast DType.Float64 n
 
-/// vjp with a random cotangent r against finite differences of x ↦ Σ f(x)·r.
+/// The public checker, strict: every element, the cotangent seed fixed, an absolute tolerance of 1e-7.
+let private checker = { GradCheckOptions.Default with AbsoluteTolerance = 1e-7; Sample = None; Seed = 7 }
+
+let private expectPasses (what: string) (case: Case) (report: GradCheckReport) =
+    if not report.Ok then failwithf "%s: %O\nat\n%O" what report case
+
+/// The vjp (the gradient for a scalar output) against central differences, through GradCheck.
 let firstOrder (spec: Spec) (case: Case) =
     let app = apply spec.Name case
     let out = asFloat app.Output
-    let r = Tensor.randn 7 (out.Shape.ToArray())
-    let wrt = differentiable case
-    let wrtNodes = wrt |> List.map (fun k -> app.Inputs[k])
-    let analytic = eval app case.Inputs (Reverse.vjp [ out ] [ Rules.constant r ] wrtNodes)
+    let wrtNodes = differentiable case |> List.map (fun k -> app.Inputs[k])
     match spec.Check with
     | ZeroByRequest ->
-        for a in analytic do
+        let r = Rules.constant (Tensor.randn 7 (out.Shape.ToArray()))
+        for a in eval app case.Inputs (Reverse.vjp [ out ] [ r ] wrtNodes) do
             if a.ToFloat64Array() |> Array.exists (fun v -> v <> 0.0) then failwithf "%s: derivative should be exactly zero, got %O" spec.Name a
-    | FiniteDifferences ->
-        let f ts = FiniteDifferences.dot (eval app ts [ out ]).Head r
-        let scale = FiniteDifferences.dotScale (eval app case.Inputs [ out ]).Head r
-        FiniteDifferences.expectMatch spec.Name f scale case.Inputs wrt analytic
+    | FiniteDifferences -> GradientCheck.check checker (app.Bindings case.Inputs) out wrtNodes |> expectPasses spec.Name case
 
-/// The derivative rule differentiated again: G(x) = Σₖ vjpₖ(x)·sₖ against finite differences.
+/// The derivative rule differentiated again, through GradCheck's second-order check.
 let secondOrder (spec: Spec) (case: Case) =
     let app = apply spec.Name case
-    let out = asFloat app.Output
-    let r = Rules.constant (Tensor.randn 7 (out.Shape.ToArray()))
-    let wrt = differentiable case
-    let wrtNodes = wrt |> List.map (fun k -> app.Inputs[k])
-    let cotangents = Reverse.vjp [ out ] [ r ] wrtNodes
-    let weighted =
-        cotangents |> List.mapi (fun i c ->
-            let s = Rules.constant (Tensor.randn (11 + i) (c.Shape.ToArray()))
-            Structural.sum None false (Arithmetic.mul c s))
-    let g = weighted |> List.fold Arithmetic.add (Rules.scalarOf DType.Float64 0.0)
-    let analytic = eval app case.Inputs (Reverse.grad g wrtNodes)
-    let f ts = (eval app ts [ g ]).Head.ToScalar()
-    // The terms of G are bounded by the sum of their magnitudes; use the first-order scale as a proxy.
-    let terms = eval app case.Inputs cotangents |> List.sumBy (fun t -> t.ToFloat64Array() |> Array.sumBy abs)
-    FiniteDifferences.expectMatch (spec.Name + " (second order)") f terms case.Inputs wrt analytic
+    let wrtNodes = differentiable case |> List.map (fun k -> app.Inputs[k])
+    GradientCheck.checkSecondOrder checker (app.Bindings case.Inputs) (asFloat app.Output) wrtNodes
+    |> expectPasses (spec.Name + " (second order)") case
 
 /// The case in float32 (float inputs converted) gives the float64 results within float32 precision,
 /// for the value and for the vjp.

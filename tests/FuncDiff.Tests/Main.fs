@@ -12,8 +12,10 @@ let main argv =
             GraphTests.tests
             ErrorTests.tests
             EdgeCaseTests.tests
+            TestingKitTests.tests
             AssemblyTests.tests
             ParserTests.tests
+            LiteralTests.tests
             ClinicTests.tests
             CSharpFacadeTests.tests
             CliTests.tests

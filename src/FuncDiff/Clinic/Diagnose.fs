@@ -234,7 +234,7 @@ let firstOrigin (bad: Bad) (n: Node) (inputs: Tensor[]) (value: Tensor) =
             else ins |> Array.forall (Array.forall (isBadInput bad >> not))
         seq { 0 .. out.Length - 1 } |> Seq.tryFind (fun e -> isBad bad out[e] && clean e)
 
-let private badName (bad: Bad) (v: float) = if bad = NaNs then "NaN" else Format.float64 v
+let private badName (bad: Bad) (v: float) = if bad = NaNs then "NaN" else number v
 
 let private forwardOrigin (t: Trace.Trace) (show: Node -> string) (bad: Bad) =
     t.Order |> Seq.tryPick (fun n ->

@@ -35,8 +35,19 @@ let broadcastIndex (output: Shape) (input: Shape) (flat: int) =
             stride <- stride * i[j]
     index
 
-/// One element as the expression language writes it.
-let element (t: Tensor) (i: int) = Format.element t.Data i
+/// A number for a message: four significant digits; nan, inf and -inf as the language writes them.
+let number (v: float) =
+    if Double.IsNaN v then "nan"
+    elif Double.IsPositiveInfinity v then "inf"
+    elif Double.IsNegativeInfinity v then "-inf"
+    else v.ToString("G4", Globalization.CultureInfo.InvariantCulture).Replace("E", "e")
+
+/// One element for a message.
+let element (t: Tensor) (i: int) =
+    match t.Data with
+    | :? (bool[]) as a -> if a[i] then "true" else "false"
+    | :? (int[]) as a -> string a[i]
+    | _ -> number (t.ToFloat64Array()[i])
 
 /// A tensor as a short literal: all elements up to six, else the first five and "…".
 let short (t: Tensor) =
@@ -49,9 +60,5 @@ let short (t: Tensor) =
 /// "3 of 4 elements (75%)".
 let share (count: int) (size: int) =
     sprintf "%d of %d element%s (%s%%)" count size (if size = 1 then "" else "s") ((100.0 * float count / float size).ToString("0.#", Globalization.CultureInfo.InvariantCulture))
-
-/// A number for a message: four significant digits.
-let number (v: float) =
-    if Double.IsFinite v then v.ToString("G4", Globalization.CultureInfo.InvariantCulture).Replace("E", "e") else Format.float64 v
 
 let isNonFinite (v: float) = not (Double.IsFinite v)

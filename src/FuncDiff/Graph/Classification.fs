@@ -17,6 +17,8 @@ type Family =
     | LinearAlgebra
     /// Normalised exponentials along an axis: softmax, logSoftmax.
     | Normalization
+    /// Defined at run time by the program using FuncDiff (Primitive.define).
+    | UserDefined
 
 /// How a primitive behaves under differentiation.
 [<RequireQualifiedAccess>]
@@ -30,3 +32,6 @@ type Differentiability =
     | NonSmooth of subgradient: string
     /// stopGradient: the identity whose derivative is zero by request.
     | StopsGradient
+    /// A user-defined primitive declared without a derivative: its gradient is an explicit zero, for
+    /// the stated reason, never a missing one.
+    | NonDifferentiable of reason: string

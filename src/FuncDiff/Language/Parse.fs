@@ -3,6 +3,8 @@
 /// by name, keyword attributes from each entry's attribute specs, and every application is built with
 /// Rules.apply, so a shape or dtype error is the catalogue's own message, placed at the operator or
 /// the call. Recursive descent with a depth limit: deep nesting is an error, never a stack overflow.
+/// Tokens are read on demand, so an error near the start of a long text is reported without reading
+/// the rest; tensor literals are read by Literal, the reader Tensor.Parse and the command line use too.
 module internal FuncDiff.Core.Parse
 
 open System
@@ -29,6 +31,8 @@ type private Token =
       Offset: int
       Line: int
       Column: int }
+
+let private tooDeep () = sprintf "expression nested too deeply (more than %d levels)" Syntax.maxNesting
 
 let private describe (t: Token) =
     match t.Kind with
@@ -71,56 +75,56 @@ let private symbols =
     |> Seq.sortByDescending String.length
     |> Array.ofSeq
 
-let private isDigit (c: char) = c >= '0' && c <= '9'
-
-let private tokenize (text: string) : Token[] =
-    let tokens = ResizeArray<Token>()
+/// Reads tokens on demand, one at a time, tracking lines and columns.
+type private Lexer(text: string) =
     let mutable i = 0
     let mutable line = 1
     let mutable lineStart = 0
-    let add kind start =
-        tokens.Add { Kind = kind; Text = text.Substring(start, i - start); Offset = start; Line = line; Column = start - lineStart + 1 }
-    let skipDigits () = while i < text.Length && isDigit text[i] do i <- i + 1
-    while i < text.Length do
-        let c = text[i]
-        let start = i
-        if c = '\n' then
-            i <- i + 1
-            line <- line + 1
-            lineStart <- i
-        elif Char.IsWhiteSpace c then i <- i + 1
-        elif isDigit c || (c = '.' && i + 1 < text.Length && isDigit text[i + 1]) then
-            skipDigits ()
-            if i < text.Length && text[i] = '.' then
-                i <- i + 1
-                skipDigits ()
-            // An exponent only when digits follow, so 2e is the number 2 and the name e.
-            if i < text.Length && (text[i] = 'e' || text[i] = 'E') then
-                let mutable j = i + 1
-                if j < text.Length && (text[j] = '+' || text[j] = '-') then j <- j + 1
-                if j < text.Length && isDigit text[j] then
-                    i <- j
-                    skipDigits ()
-            add Number start
-        elif Syntax.isIdentifierStart c then
-            while i < text.Length && Syntax.isIdentifierPart text[i] do i <- i + 1
-            add Word start
-        else
-            match symbols |> Array.tryFind (fun s -> String.CompareOrdinal(text, i, s, 0, s.Length) = 0) with
-            | Some s ->
-                i <- i + s.Length
-                add Symbol start
-            | None ->
-                let shown = if Char.IsControl c || Char.IsSurrogate c then sprintf "U+%04X" (int c) else sprintf "'%c'" c
-                failAt { Kind = End; Text = ""; Offset = i; Line = line; Column = i - lineStart + 1 } "unexpected character %s" shown
-    add End i
-    tokens.ToArray()
+
+    member _.Next() : Token =
+        let mutable token = None
+        while token.IsNone do
+            let start = i
+            let make kind = Some { Kind = kind; Text = text.Substring(start, i - start); Offset = start; Line = line; Column = start - lineStart + 1 }
+            if i >= text.Length then token <- make End
+            else
+                let c = text[i]
+                let number = Literal.scanNumber text i
+                if c = '\n' then
+                    i <- i + 1
+                    line <- line + 1
+                    lineStart <- i
+                elif Char.IsWhiteSpace c then i <- i + 1
+                elif number > i then
+                    i <- number
+                    token <- make Number
+                elif Syntax.isIdentifierStart c then
+                    while i < text.Length && Syntax.isIdentifierPart text[i] do i <- i + 1
+                    token <- make Word
+                else
+                    match symbols |> Array.tryFind (fun s -> String.CompareOrdinal(text, i, s, 0, s.Length) = 0) with
+                    | Some s ->
+                        i <- i + s.Length
+                        token <- make Symbol
+                    | None ->
+                        let shown = if Char.IsControl c || Char.IsSurrogate c then sprintf "U+%04X" (int c) else sprintf "'%c'" c
+                        failAt { Kind = End; Text = ""; Offset = i; Line = line; Column = i - lineStart + 1 } "unexpected character %s" shown
+        token.Value
+
+    /// Goes on from offset stop, after a literal that Literal.read took directly from the text,
+    /// starting at the token `from`.
+    member _.Resume(from: Token, stop: int) =
+        line <- from.Line
+        lineStart <- from.Offset - from.Column + 1
+        for k in from.Offset .. stop - 1 do
+            if text[k] = '\n' then
+                line <- line + 1
+                lineStart <- k + 1
+        i <- stop
 
 // ---- Literals -----------------------------------------------------------------------------------
 
-/// A literal as written: its elements' texts (with any minus sign), its shape, and whether it holds
-/// true/false rather than numbers.
-type private Literal = { Texts: string[]; Dims: int[]; IsBool: bool }
+type private Literal = Literal.Literal
 
 /// Whether a cast or reshape around an operand folds into one constant.
 type private Fold =
@@ -138,34 +142,20 @@ type private Operand =
       Literal: Literal option
       Fold: Fold }
 
-/// One element's text (a number, nan or inf, with any minus sign) as a float of one width.
-let inline private readFloat (parse: string -> ^T) (nan: ^T) (inf: ^T) (text: string) : ^T =
-    let negative = text.StartsWith Syntax.minus
-    let body = if negative then text.Substring Syntax.minus.Length else text
-    let v =
-        match body with
-        | "nan" -> nan
-        | "inf" -> inf
-        | _ -> parse body
-    if negative then -v else v
-
-let private float64Of = readFloat (fun s -> Double.Parse(s, NumberStyles.Float, CultureInfo.InvariantCulture)) Double.NaN Double.PositiveInfinity
-let private float32Of = readFloat (fun s -> Single.Parse(s, NumberStyles.Float, CultureInfo.InvariantCulture)) Single.NaN Single.PositiveInfinity
-
 /// The literal as a tensor of a dtype. Float32 elements are read from their text, not rounded through
 /// float64 (the printer writes the shortest text that reads back as the same float32); other dtypes
-/// convert the way the cast primitive does.
+/// convert the way the cast primitive does. A number out of range of the float it is read as is an error.
 let private tensorOf (lit: Literal) (dtype: DType) =
-    if lit.IsBool then Tensor.cast dtype (Tensor.ofData lit.Dims (lit.Texts |> Array.map (fun t -> t = "true")))
-    elif dtype = DType.Float32 then Tensor.ofData lit.Dims (lit.Texts |> Array.map float32Of)
-    else Tensor.cast dtype (Tensor.ofData lit.Dims (lit.Texts |> Array.map float64Of))
+    if lit.IsBool then Tensor.cast dtype (Literal.toTensor DType.Bool lit)
+    elif dtype = DType.Float32 then Literal.toTensor DType.Float32 lit
+    else Tensor.cast dtype (Literal.toTensor DType.Float64 lit)
 
 let private literalOperand (lit: Literal) =
     { Node = Rules.constant (tensorOf lit (if lit.IsBool then DType.Bool else DType.Float64))
       Literal = Some lit
       Fold = Bare }
 
-let private scalarLiteral (text: string) (isBool: bool) = literalOperand { Texts = [| text |]; Dims = [||]; IsBool = isBool }
+let private scalarLiteral (text: string) (at: Token) (isBool: bool) = literalOperand (Literal.scalar text at.Offset isBool)
 
 let private operandOf (n: Node) = { Node = n; Literal = None; Fold = NoFold }
 
@@ -174,12 +164,12 @@ let private isWeak (a: Operand) = match a.Literal with Some lit -> not lit.IsBoo
 
 /// A weak literal in another numeric dtype: any float dtype, or int32 when every element is an integer in range.
 let private weakly (lit: Literal) (dtype: DType) =
-    let fitsInt32 (t: string) =
-        let v = float64Of t
+    let fitsInt32 k =
+        let v = Literal.float64At lit.Offsets[k] lit.Texts[k]
         Double.IsInteger v && v >= float Int32.MinValue && v <= float Int32.MaxValue
     match dtype with
     | DType.Float64 | DType.Float32 -> Some (tensorOf lit dtype)
-    | DType.Int32 when Array.forall fitsInt32 lit.Texts -> Some (tensorOf lit dtype)
+    | DType.Int32 when Seq.forall fitsInt32 (seq { 0 .. lit.Texts.Length - 1 }) -> Some (tensorOf lit dtype)
     | _ -> None
 
 /// The arguments with their weak literals converted to the dtype of the first other numeric argument,
@@ -195,42 +185,6 @@ let private retyped (args: Operand list) =
             let nodes = args |> List.map (fun a -> if converts a then weakly a.Literal.Value dtype |> Option.map Rules.constant else Some a.Node)
             if List.forall Option.isSome nodes then Some (List.choose id nodes) else None
 
-// ---- Suggestions --------------------------------------------------------------------------------
-
-/// Optimal string alignment distance: insertions, deletions, substitutions and swaps of neighbours
-/// (lgo → log is one edit).
-let private distance (a: string) (b: string) =
-    let d = Array2D.zeroCreate (a.Length + 1) (b.Length + 1)
-    for i in 0 .. a.Length do d[i, 0] <- i
-    for j in 0 .. b.Length do d[0, j] <- j
-    for i in 1 .. a.Length do
-        for j in 1 .. b.Length do
-            let cost = if a[i - 1] = b[j - 1] then 0 else 1
-            let mutable v = min (min (d[i - 1, j] + 1) (d[i, j - 1] + 1)) (d[i - 1, j - 1] + cost)
-            if i > 1 && j > 1 && a[i - 1] = b[j - 2] && a[i - 2] = b[j - 1] then v <- min v (d[i - 2, j - 2] + 1)
-            d[i, j] <- v
-    d[a.Length, b.Length]
-
-/// The candidate closest to a misspelt name, when it is close enough to be what was meant; case is
-/// ignored, so logsoftmax finds logSoftmax. Ties go to the earlier candidate.
-let private suggest (name: string) (candidates: seq<string>) =
-    if name.Length > 64 then None
-    else
-        let limit = if name.Length <= 3 then 1 elif name.Length <= 6 then 2 else 3
-        let lower = name.ToLowerInvariant()
-        candidates
-        |> Seq.map (fun c -> c, distance lower (c.ToLowerInvariant()))
-        // Fewer edits than letters, so a one-letter name does not suggest every other one.
-        |> Seq.filter (fun (_, d) -> d <= limit && d < name.Length)
-        |> Seq.sortBy snd
-        |> Seq.tryHead
-        |> Option.map fst
-
-let private didYouMean (suggestion: string option) =
-    match suggestion with
-    | Some s -> sprintf " (did you mean '%s'?)" s
-    | None -> ""
-
 let private functionNames = Registry.all |> List.map (fun p -> p.Name)
 
 // ---- Parser -------------------------------------------------------------------------------------
@@ -242,17 +196,24 @@ let private functionNames = Registry.all |> List.map (fun p -> p.Name)
 ///   primary    := number | nan | inf | true | false | tensor | '(' expression ')' | name '(' arguments ')' | name
 ///   arguments  := expressions, then name '=' value keywords, separated by ','
 ///   value      := int | '[' int, … ']' | true | false | dtype
-///   tensor     := '[' (tensor | element), … ']'   rectangular;  element := ['-'] number | true | false
-type private Parser(tokens: Token[], inputs: Dictionary<string, Node>, inputOrder: string list) =
-    let mutable position = 0
+///   tensor     := a tensor literal, read by Literal (rectangular brackets of numbers or of true/false)
+type private Parser(text: string, inputs: Dictionary<string, Node>, inputOrder: string list) =
+    let lexer = Lexer text
+    /// The tokens looked at but not yet taken, and the last one taken.
+    let ahead = ResizeArray<Token>()
+    let mutable previous = None
     let mutable depth = 0
     let mutable scope: Map<string, Node> = Map.empty
 
-    let peek () = tokens[position]
-    let peekAt k = tokens[min (position + k) (tokens.Length - 1)]
+    let peekAt k =
+        while ahead.Count <= k && (ahead.Count = 0 || ahead[ahead.Count - 1].Kind <> End) do ahead.Add(lexer.Next())
+        ahead[min k (ahead.Count - 1)]
+    let peek () = peekAt 0
     let advance () =
-        let t = tokens[position]
-        if t.Kind <> End then position <- position + 1
+        let t = peek ()
+        if t.Kind <> End then
+            ahead.RemoveAt 0
+            previous <- Some t
         t
     let isSymbol (s: string) (t: Token) = t.Kind = Symbol && t.Text = s
     let isWord (w: string) (t: Token) = t.Kind = Word && t.Text = w
@@ -261,7 +222,7 @@ type private Parser(tokens: Token[], inputs: Dictionary<string, Node>, inputOrde
     /// One more level of nesting: refused beyond the limit, or sooner if the stack runs low.
     member private _.Enter(at: Token) =
         depth <- depth + 1
-        if depth > Syntax.maxNesting then failAt at "expression nested too deeply (more than %d levels)" Syntax.maxNesting
+        if depth > Syntax.maxNesting then failAt at "%s" (tooDeep ())
         if not (RuntimeHelpers.TryEnsureSufficientExecutionStack()) then
             failAt at "expression nested too deeply for the stack available (%d levels)" depth
 
@@ -352,8 +313,8 @@ type private Parser(tokens: Token[], inputs: Dictionary<string, Node>, inputOrde
         && (match lookup infixTable (peekAt 2) with Some (_, q) -> q < Syntax.unary | None -> true)
 
     member _.NegativeLiteral() =
-        advance () |> ignore
-        scalarLiteral (Syntax.minus + advance().Text) false
+        let sign = advance ()
+        scalarLiteral (Syntax.minus + advance().Text) sign false
 
     member p.Primary() : Operand =
         let t = peek ()
@@ -370,8 +331,8 @@ type private Parser(tokens: Token[], inputs: Dictionary<string, Node>, inputOrde
     /// A number, nan, inf, true or false; anything else here is an error.
     member p.Atom() : Operand =
         let t = peek ()
-        if isNumber t then scalarLiteral (advance().Text) false
-        elif isWord "true" t || isWord "false" t then scalarLiteral (advance().Text) true
+        if isNumber t then scalarLiteral (advance().Text) t false
+        elif isWord "true" t || isWord "false" t then scalarLiteral (advance().Text) t true
         elif isWord "let" t then failAt t "'let' cannot start an operand; put the let expression in parentheses"
         elif t.Kind = Word then failAt t "unexpected '%s'" t.Text
         elif p.AfterStar t then
@@ -383,7 +344,9 @@ type private Parser(tokens: Token[], inputs: Dictionary<string, Node>, inputOrde
 
     /// True for a '*' written directly after another '*'.
     member _.AfterStar(t: Token) =
-        isSymbol "*" t && position > 0 && isSymbol "*" tokens[position - 1] && tokens[position - 1].Offset + 1 = t.Offset
+        match previous with
+        | Some before -> isSymbol "*" t && isSymbol "*" before && before.Offset + 1 = t.Offset
+        | None -> false
 
     /// The closing bracket, or an error naming the bracket that is still open.
     member _.Close(closing: string, opening: Token) =
@@ -402,8 +365,8 @@ type private Parser(tokens: Token[], inputs: Dictionary<string, Node>, inputOrde
                 let declared =
                     if inputOrder.IsEmpty then "no inputs were declared"
                     else "declared inputs: " + String.Join(", ", inputOrder)
-                let hint = suggest t.Text (Seq.append (scope |> Seq.map (fun kv -> kv.Key)) inputOrder)
-                failWith t (InputException(t.Text, sprintf "unknown input '%s'%s; %s" t.Text (didYouMean hint) declared))
+                let hint = Names.closest t.Text (Seq.append (scope |> Seq.map (fun kv -> kv.Key)) inputOrder)
+                failWith t (InputException(t.Text, sprintf "unknown input '%s'%s; %s" t.Text (Names.didYouMean hint) declared))
 
     /// name(positional…, keyword=value…)
     member p.Call(name: Token) : Operand =
@@ -429,7 +392,7 @@ type private Parser(tokens: Token[], inputs: Dictionary<string, Node>, inputOrde
         | None ->
             if scope.ContainsKey name.Text then failAt name "'%s' is bound by let, not a function" name.Text
             if inputs.ContainsKey name.Text then failAt name "'%s' is an input, not a function" name.Text
-            failAt name "unknown function '%s'%s" name.Text (didYouMean (suggest name.Text functionNames))
+            failAt name "unknown function '%s'%s" name.Text (Names.didYouMean (Names.closest name.Text functionNames))
 
     member _.PositionalAfterKeyword(prim: Primitive) =
         failAt (peek ()) "%s: a positional argument cannot follow keyword arguments" prim.Name
@@ -470,7 +433,7 @@ type private Parser(tokens: Token[], inputs: Dictionary<string, Node>, inputOrde
             advance () |> ignore
             match Int32.TryParse(sign + t.Text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture) with
             | true, v -> v
-            | _ when Seq.forall isDigit t.Text -> failAt t "integer %s%s in attribute '%s' is out of range" sign t.Text name
+            | _ when Seq.forall Char.IsAsciiDigit t.Text -> failAt t "integer %s%s in attribute '%s' is out of range" sign t.Text name
             | _ -> failAt t "expected an integer in attribute '%s', found %s%s" name sign t.Text
         let t = peek ()
         if isSymbol "[" t then
@@ -493,7 +456,7 @@ type private Parser(tokens: Token[], inputs: Dictionary<string, Node>, inputOrde
                 Param.DType d
             | None ->
                 let names = DType.all |> List.map (fun d -> d.Name)
-                failAt t "unknown dtype '%s'%s; the dtypes are %s" t.Text (didYouMean (suggest t.Text names)) (String.Join(", ", names))
+                failAt t "unknown dtype '%s'%s; the dtypes are %s" t.Text (Names.didYouMean (Names.closest t.Text names)) (String.Join(", ", names))
         else failAt t "expected a value for attribute '%s' (an int, a list of ints, true, false or a dtype), found %s" name (describe t)
 
     /// cast and reshape around a literal written directly fold into one constant; anything else is an application.
@@ -526,54 +489,15 @@ type private Parser(tokens: Token[], inputs: Dictionary<string, Node>, inputOrde
             | Some n -> Sites.placed n at.Line at.Column
             | None -> failWith at first
 
-    member p.TensorLiteral() : Operand =
-        let texts = ResizeArray<string>()
-        let kind = ref None
-        let dims = p.Rows(texts, kind)
-        literalOperand { Texts = texts.ToArray(); Dims = Array.ofList dims; IsBool = (kind.Value = Some true) }
-
-    /// One bracketed level of a tensor literal; every element must have the shape of the first.
-    member p.Rows(texts: ResizeArray<string>, kind: bool option ref) : int list =
-        let opening = advance ()
-        p.Enter opening
-        let dims =
-            if isSymbol "]" (peek ()) then
-                advance () |> ignore
-                [ 0 ]
-            else
-                let mutable first = None
-                let mutable count = 0
-                let mutable reading = true
-                while reading do
-                    let t = peek ()
-                    let shape = if isSymbol "[" t then p.Rows(texts, kind) else (p.Element(texts, kind); [])
-                    let text (dims: int list) = if dims.IsEmpty then "a number" else sprintf "a list of shape %O" (Param.Ints dims)
-                    match first with
-                    | None -> first <- Some shape
-                    | Some f when f <> shape -> failAt t "ragged tensor literal: %s where the first element is %s" (text shape) (text f)
-                    | Some _ -> ()
-                    count <- count + 1
-                    reading <- p.Separator("]", "in the tensor literal", opening)
-                count :: first.Value
-        p.Leave()
-        dims
-
-    member _.Element(texts: ResizeArray<string>, kind: bool option ref) =
-        let t = peek ()
-        let text, isBool =
-            if isSymbol Syntax.minus t && isNumber (peekAt 1) then
-                advance () |> ignore
-                Syntax.minus + advance().Text, false
-            elif isNumber t then advance().Text, false
-            elif isWord "true" t || isWord "false" t then advance().Text, true
-            else
-                failAt t "expected a number, true or false in the tensor literal, found %s (a tensor literal holds constants; join expressions with %s)"
-                    (describe t) Structural.stackP.Name
-        match kind.Value with
-        | None -> kind.Value <- Some isBool
-        | Some b when b <> isBool -> failAt t "a tensor literal cannot mix true/false with numbers"
-        | Some _ -> ()
-        texts.Add text
+    /// A bracketed tensor literal, read by Literal straight from the text; its brackets count towards
+    /// the nesting limit.
+    member _.TensorLiteral() : Operand =
+        let opening = peek ()
+        let lit, stop = Literal.read text opening.Offset (Syntax.maxNesting - depth) (tooDeep ())
+        ahead.Clear()
+        lexer.Resume(opening, stop)
+        previous <- Some opening
+        literalOperand lit
 
 /// Parses text over the declared inputs (input nodes with distinct names) into an expression.
 /// Every failure in the text is a ParseException with its line and column.
@@ -591,4 +515,7 @@ let parse (inputs: Node list) (text: string) : Node =
                 declared[name] <- n
                 order.Add name
         | _ -> raise (ArgumentException(sprintf "the declared inputs must be inputs (made with Expr.Input), got %O" n, "inputs"))
-    Parser(tokenize text, declared, List.ofSeq order).Top()
+    try Parser(text, declared, List.ofSeq order).Top()
+    with Literal.LiteralError (offset, reason) ->
+        let line, column = Literal.position text offset
+        raise (ParseException(reason, line, column))

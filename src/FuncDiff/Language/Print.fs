@@ -10,25 +10,6 @@ open System.Text
 open FuncDiff
 open FuncDiff.Core.Primitives
 
-/// A numeric literal for a tensor: a bare number for rank 0, nested brackets otherwise.
-let literal (t: Tensor) =
-    let dims = t.Shape.Dims
-    if dims.Length = 0 then Format.element t.Data 0
-    else
-        let sb = StringBuilder()
-        let strides = ShapeMath.strides dims
-        // Brackets opened and closed per axis; elements separated by ", ".
-        let rec write axis offset =
-            if axis = dims.Length then sb.Append(Format.element t.Data offset) |> ignore
-            else
-                sb.Append('[') |> ignore
-                for i in 0 .. dims[axis] - 1 do
-                    if i > 0 then sb.Append(", ") |> ignore
-                    write (axis + 1) (offset + i * strides[axis])
-                sb.Append(']') |> ignore
-        write 0 0
-        sb.ToString()
-
 /// The literal of a constant, wrapped in the reshape or cast that the parser folds back into a
 /// constant when the bare literal would read as another shape or dtype.
 let constant (t: Tensor) =
@@ -36,7 +17,7 @@ let constant (t: Tensor) =
     let text =
         // [] reads as shape [0]; any other empty shape needs a reshape.
         if t.Size = 0 && dims.Length <> 1 then sprintf "%s([], shape=%O)" Syntax.literalReshape.Name (Param.Ints (List.ofArray dims))
-        else literal t
+        else Literal.write t
     match t.DType with
     | DType.Float64 -> text
     | DType.Bool when t.Size > 0 -> text

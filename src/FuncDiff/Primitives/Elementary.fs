@@ -70,8 +70,11 @@ let logP = smooth "log" "Natural logarithm: -∞ at 0, NaN below 0." { new Float
 let log1pP = smooth "log1p" "log(1 + x), accurate near 0." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.LogP1(x, y) } (fun x _ -> reciprocal (add (one x) x))
 let sqrtP = smooth "sqrt" "√x: NaN below 0; the derivative 1/(2√x) is ∞ at 0." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Sqrt(x, y) } (fun _ out -> div (scalarLike out 0.5) out)
 let reciprocalP = smooth "reciprocal" "1/x: ±∞ at ±0." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Reciprocal(x, y) } (fun _ out -> neg (square out))
-let sinP = smooth "sin" "sin x (radians)." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Sin(x, y) } (fun x _ -> cos x)
-let cosP = smooth "cos" "cos x (radians)." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Cos(x, y) } (fun x _ -> neg (sin x))
+// sin and cos go element by element through Math: TensorPrimitives.Sin and Cos give float64 results
+// that change in the last bits when the JIT recompiles them (a fused multiply-add in one tier, not in
+// the other), and the same inputs must give bit-identical results on every call.
+let sinP = smooth "sin" "sin x (radians)." { new FloatUnary with member _.Run<'T when 'T :> IFloatingPointIeee754<'T>>(x: ReadOnlySpan<'T>, y: Span<'T>) = for i in 0 .. y.Length - 1 do y[i] <- 'T.Sin x[i] } (fun x _ -> cos x)
+let cosP = smooth "cos" "cos x (radians)." { new FloatUnary with member _.Run<'T when 'T :> IFloatingPointIeee754<'T>>(x: ReadOnlySpan<'T>, y: Span<'T>) = for i in 0 .. y.Length - 1 do y[i] <- 'T.Cos x[i] } (fun x _ -> neg (sin x))
 let tanP = smooth "tan" "tan x (radians)." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Tan(x, y) } (fun _ out -> add (one out) (square out))
 let tanhP = smooth "tanh" "Hyperbolic tangent; saturates to ±1." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Tanh(x, y) } (fun _ out -> sub (one out) (square out))
 let sigmoidP = smooth "sigmoid" "1 / (1 + e⁻ˣ); saturates to 0 and 1 without overflow." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Sigmoid(x, y) } (fun _ out -> mul out (sub (one out) out))

@@ -31,8 +31,11 @@ module Catalogue =
           Attributes = p.Attributes |> List.map (fun a -> a.Name)
           Doc = p.Doc }
 
-    /// Every primitive, grouped by family.
+    /// Every built-in primitive, grouped by family.
     let all = Registry.all |> List.map info
 
-    /// The primitive with this name, if any.
+    /// The primitives defined with Primitive.define so far, by name.
+    let userDefined () = Registry.userDefined () |> List.map info
+
+    /// The primitive with this name, built in or user-defined, if any.
     let tryFind (name: string) = Registry.tryFind name |> Option.map info

@@ -27,6 +27,29 @@ let scalar (value: float) = Expr.Scalar value
 /// The language is the one printing writes (see Expr.Parse); errors are ParseException with a position.
 let parse (inputs: Expr list) (text: string) = Expr.Parse(text, inputs)
 
+/// The tensor a tensor literal describes, as the expression language writes constants:
+/// `parseTensor "[[1, 2], [3, 4]]"`. Numbers (2, -0.5, 1e-3, nan, -nan, inf, -inf) give float64,
+/// true/false give bool; nested brackets must be rectangular and [] has shape [0]. A number that
+/// float64 would read as ±∞ (1e400) or as 0 (1e-400) is an error, as is anything but one literal;
+/// errors are ParseException with the line and column.
+let parseTensor (text: string) : Tensor =
+    if isNull text then nullArg "text"
+    Literal.parse None text
+
+/// The tensor a tensor literal describes, of exactly the given dtype: numbers are read directly at
+/// float32's or float64's width and refused when out of its range (1e39 for float32), int32 takes only
+/// whole numbers in its range, bool only true and false. Errors are ParseException with the line and column.
+let parseTensorOf (dtype: DType) (text: string) : Tensor =
+    if isNull text then nullArg "text"
+    Literal.parse (Some dtype) text
+
+/// The candidate a misspelt name most likely stands for, if one is close enough: the rule behind
+/// every "did you mean …?" of the parser (case is ignored; at most 1 edit for names of up to 3
+/// letters, 2 up to 6, 3 beyond, and fewer edits than letters; ties go to the earlier candidate).
+let closestName (name: string) (candidates: seq<string>) : string option =
+    if isNull (box candidates) then nullArg "candidates"
+    Names.closest name candidates
+
 // ---- Elementwise ----------------------------------------------------------------------------------
 
 /// eˣ - 1, accurate near 0.

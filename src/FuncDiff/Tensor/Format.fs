@@ -8,32 +8,6 @@ open FuncDiff
 
 let private inv = CultureInfo.InvariantCulture
 
-let private finite (text: string) =
-    text.Replace("E", "e")
-
-/// Shortest text that reads back to the same float64 ("nan", "inf", "-inf" for non-finite values).
-let float64 (v: float) =
-    if Double.IsNaN v then "nan"
-    elif Double.IsPositiveInfinity v then "inf"
-    elif Double.IsNegativeInfinity v then "-inf"
-    else finite (v.ToString("R", inv))
-
-/// Shortest text that reads back to the same float32.
-let float32 (v: float32) =
-    if Single.IsNaN v then "nan"
-    elif Single.IsPositiveInfinity v then "inf"
-    elif Single.IsNegativeInfinity v then "-inf"
-    else finite (v.ToString("R", inv))
-
-/// Element i of a raw data array as text, the way tensor literals write it.
-let element (data: Array) (i: int) =
-    match data with
-    | :? (float[]) as a -> float64 a[i]
-    | :? (float32[]) as a -> float32 a[i]
-    | :? (int[]) as a -> a[i].ToString(inv)
-    | :? (bool[]) as a -> if a[i] then "true" else "false"
-    | _ -> invalidOp "unsupported tensor storage"
-
 /// Axes longer than this many elements are shown as their first and last `edge` entries.
 let private summariseAbove = 1000
 let private edge = 3
@@ -81,7 +55,9 @@ let private displayer (data: Array) (shown: int seq) : int -> string =
     | :? (float32[]) as a ->
         let f = floatDisplay (shown |> Seq.map (fun i -> float a[i]))
         fun i -> f (float a[i])
-    | _ -> element data
+    | :? (int[]) as a -> fun i -> a[i].ToString(inv)
+    | :? (bool[]) as a -> fun i -> if a[i] then "true" else "false"
+    | _ -> invalidOp "unsupported tensor storage"
 
 /// Writes a row-major array with the given dimensions as nested brackets after a prefix like "tensor(".
 let nested (prefix: string) (dims: int[]) (data: Array) =

@@ -110,5 +110,16 @@ module Tensor =
             Kernels.Elementwise.cast t out
             out
 
+    /// True when a and b have one shape and every pair of elements is close, as NumPy's allclose:
+    /// |a - b| ≤ atol + rtol·|b| (so not symmetric in a and b), compared in float64 whatever the dtypes.
+    /// Equal infinities are close; NaN is close to nothing (NaN and NaN too). Different shapes are an
+    /// error naming both, not false, so a shape mistake is not read as a numerical one.
+    let allClose (rtol: float) (atol: float) (a: Tensor) (b: Tensor) =
+        if not (a.Shape.Equals b.Shape) then
+            raise (FuncDiffException(sprintf "allClose: shapes differ: %O and %O" a.Shape b.Shape))
+        if not (rtol >= 0.0 && atol >= 0.0) then
+            raise (FuncDiffException(sprintf "allClose: tolerances must be non-negative numbers, got rtol=%g, atol=%g" rtol atol))
+        Array.forall2 (fun (x: float) y -> x = y || abs (x - y) <= atol + rtol * abs y) (a.ToFloat64Array()) (b.ToFloat64Array())
+
     /// A copy of the elements as float64, row-major.
     let toArray (t: Tensor) = t.ToFloat64Array()
