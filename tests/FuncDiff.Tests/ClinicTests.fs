@@ -338,6 +338,15 @@ let private siteTests =
             let d = only (explain [ "x", vector [ 1.0; 2.0 ] ] [ x ] (sum y))
             Expect.equal (cause CauseKind.Masked d).Site (CreationSite.Code |> fun _ -> CreationSites.tryFind y) "explain names it"
         }
+        test "explain inside a scope gives its own nodes no site" {
+            let x = input "x" [ 2 ]
+            let y = x * 2.0
+            let output = sum (stopGradient y)
+            use _ = CreationSites.enable ()
+            let d = only (explain [ "x", vector [ 1.0; 2.0 ] ] [ x ] output)
+            Expect.isNone (cause CauseKind.StopGradient d).Site "the stopGradient was built before the scope"
+            Expect.isNone (CreationSites.tryFind y) "and explain did not give y the site of its caller"
+        }
         test "a scope ends when disposed" {
             let x = input "x" [ 2 ]
             let scope = CreationSites.enable ()

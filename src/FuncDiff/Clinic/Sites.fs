@@ -58,6 +58,13 @@ module internal Sites =
             member _.Dispose() =
                 if Interlocked.Exchange(&disposed, 1) = 0 then capturing.Value <- capturing.Value - 1 }
 
+    /// Runs f with capture off: nodes the library wraps for its own answers (explain's causes, drawn
+    /// gradients) must not take the site of the code that asked.
+    let paused (f: unit -> 'T) =
+        let saved = capturing.Value
+        capturing.Value <- 0
+        try f () finally capturing.Value <- saved
+
     // The library's own frames, and FSharp.Core's (pipelines, List.map), are never the user's code.
     let private isLibrary (t: Type) =
         match t.Assembly.GetName().Name with

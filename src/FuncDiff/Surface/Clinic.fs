@@ -73,6 +73,7 @@ let private plain (n: Node) = (NodeText.show n).Trim('`')
 /// are in docs/gradient-clinic.md. Errors as grad and eval: GradientException for a non-scalar output or
 /// a non-float wrt, InputException for a missing input.
 let explainWith (bindings: IReadOnlyDictionary<string, Tensor>) (wrt: Expr list) (output: Expr) : Explanation =
+    Sites.paused (fun () ->
     let t = Trace.run bindings output.Node [ for w in wrt -> w.Node ]
     let diagnoses =
         wrt |> List.mapi (fun k w ->
@@ -88,7 +89,7 @@ let explainWith (bindings: IReadOnlyDictionary<string, Tensor>) (wrt: Expr list)
                         Message = f.Message
                         Fraction = f.Fraction
                         Site = t.Site f.Node } ] })
-    { Value = t.Values[t.Output.Id]; Gradients = t.Gradients; Diagnoses = diagnoses }
+    { Value = t.Values[t.Output.Id]; Gradients = t.Gradients; Diagnoses = diagnoses })
 
 /// explainWith, with the inputs' tensors by name: `loss |> explain [ "x", tx ] [ w; b ]`.
 let explain (bindings: (string * Tensor) list) (wrt: Expr list) (output: Expr) = explainWith (dictionary bindings) wrt output
@@ -136,6 +137,7 @@ module Graphviz =
 
     /// The DOT text of the output's graph as the options say.
     let render (options: Options) (output: Expr) =
+        Sites.paused (fun () ->
         let wrt =
             if not options.Wrt.IsEmpty then options.Wrt
             else
@@ -181,7 +183,7 @@ module Graphviz =
               Mark = fun n -> match marks.TryGetValue n.Id with | true, m -> Some m | _ -> None
               Edge = edge
               MaxNodes = options.MaxNodes
-              MaxLabel = 40 }
+              MaxLabel = 40 })
 
     /// The DOT text of an expression's graph.
     let ofExpr (output: Expr) = render defaults output
