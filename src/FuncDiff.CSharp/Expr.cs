@@ -3,6 +3,7 @@ namespace FuncDiff;
 using System;
 using System.Collections.Generic;
 using System.Globalization;
+using System.Linq;
 using CoreExpr = FuncDiff.Expressions.Expr;
 using static FuncDiff.Interop;
 
@@ -33,6 +34,9 @@ public sealed partial class Expr : IEquatable<Expr>
     internal Expr(CoreExpr core) => Core = core;
 
     internal CoreExpr Core { get; }
+
+    /// <summary>The inputs this expression depends on, each once: what a binding must give a tensor for.</summary>
+    public IReadOnlyList<Expr> Inputs => [.. Functions.inputsOf(Core).Select(e => new Expr(e))];
 
     // ---- Leaves -------------------------------------------------------------------------------------
 

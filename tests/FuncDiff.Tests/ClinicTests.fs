@@ -265,7 +265,7 @@ let private okWhenHealthy ((x: Expr, y: Expr, output: Expr), (tx: Tensor, ty: Te
     healthy ==> lazy (check ())
 
 let private propertyTests =
-    let cases = Gen.zip smoothProgram (Gen.zip (Generators.tensor Generators.Any [| 3 |]) (Generators.tensor Generators.Any [| 3 |]))
+    let cases = Gen.zip smoothProgram (Gen.zip (Generators.tensor Domain.Any [| 3 |]) (Generators.tensor Domain.Any [| 3 |]))
     testList "property" [
         testPropertyWithConfig { FsCheckConfig.defaultConfig with maxTest = 100 } "on smooth programs whose gradient is finite and non-zero, explain is ok and gives grad's numbers"
             (Prop.forAll (Arb.fromGen cases) okWhenHealthy)

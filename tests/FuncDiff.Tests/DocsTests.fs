@@ -36,6 +36,11 @@ let tests =
             Expect.equal lines[0] "tensor([-3., -1.,  1.,  3.])" "the gradient of Σ(x - mean x)²"
             Expect.stringStarts lines[1] "tensor([[ 0.75, -0.25, -0.25, -0.25]," "the jacobian I - 1/4"
         }
+        test "docs/testing.md prints the report GradCheck gives for its wrong hand-written rule" {
+            let x = input "x" [ 3 ]
+            let report = GradCheck.check [ "x", Tensor.ofArray [| 0.5; -1.0; 2.0 |] ] [ x ] (sum (TestingKitTests.wrongClip.Apply [ x ]))
+            Expect.equal ((fenced "docs/testing.md" "text").Trim()) ((string report).Replace("\r\n", "\n")) "the documented output"
+        }
         test "docs/language.md lists exactly the catalogue's primitives with their inputs and attributes" {
             let rows = primitiveRows ()
             let documented = rows |> List.map (fun (n, _, _, _) -> n)

@@ -6,58 +6,15 @@ open System
 open FsCheck
 open FsCheck.FSharp
 open FuncDiff
-
-/// Where an input's values come from.
-type Domain =
-    /// [-2, 2]
-    | Any
-    /// [0.25, 3]: log, sqrt, reciprocal, pow bases
-    | Positive
-    /// ±[0.25, 2]: away from the kinks of abs and relu and the pole of 1/x
-    | NonZero
-    /// [-2, 2] with exact zeros mixed in: prod and the zero-preserving product must handle them
-    | WithZeros
-    /// k + [0.1, 0.4] or k + [0.6, 0.9]: away from the jumps of floor, ceil and round
-    | OffIntegers
-    /// Distinct values on a grid with spacing 0.25: no ties for max, min and argmax
-    | Distinct
-    /// offset + 0.5k for k in -4..4: two lattices with different offsets never meet
-    | Lattice of offset: float
-    /// [lo, hi]
-    | Between of lo: float * hi: float
-    /// [0, 2] with exact zeros mixed in: pow bases at 0
-    | NonNegative
-    /// The integers lo..hi: exponents
-    | Integers of lo: int * hi: int
-
-let private uniform (lo: float) (hi: float) =
-    Gen.choose (0, 1_000_000) |> Gen.map (fun i -> lo + (hi - lo) * float i / 1e6)
-
-/// One value of a domain (Distinct is handled per tensor).
-let value (d: Domain) : Gen<float> =
-    match d with
-    | Any | Distinct -> uniform -2.0 2.0
-    | Positive -> uniform 0.25 3.0
-    | NonZero -> Gen.map2 (fun s m -> s * m) (Gen.elements [ -1.0; 1.0 ]) (uniform 0.25 2.0)
-    | WithZeros -> Gen.frequency [ 1, Gen.constant 0.0; 3, uniform -2.0 2.0 ]
-    | OffIntegers -> Gen.map3 (fun k side f -> float k + side + f) (Gen.choose (-3, 2)) (Gen.elements [ 0.1; 0.6 ]) (uniform 0.0 0.3)
-    | Lattice offset -> Gen.choose (-4, 4) |> Gen.map (fun k -> offset + 0.5 * float k)
-    | Between (lo, hi) -> uniform lo hi
-    | NonNegative -> Gen.frequency [ 1, Gen.constant 0.0; 3, uniform 0.0 2.0 ]
-    | Integers (lo, hi) -> Gen.choose (lo, hi) |> Gen.map float
+open FuncDiff.Testing
 
 let private size (dims: int[]) = Array.fold (*) 1 dims
 
 /// n values from one generator.
 let arrayOfLength (n: int) (g: Gen<'T>) : Gen<'T[]> = Gen.sequenceToArray (Array.replicate n g)
 
-/// A float64 tensor of the shape with values from the domain.
-let tensor (d: Domain) (dims: int[]) : Gen<Tensor> =
-    match d with
-    | Distinct ->
-        Gen.shuffle [| for i in 0 .. size dims - 1 -> 0.25 * float i - 1.0 |]
-        |> Gen.map (Tensor.ofData dims)
-    | _ -> arrayOfLength (size dims) (value d) |> Gen.map (Tensor.ofData dims)
+/// A float64 tensor of the shape with values from the domain (FuncDiff.Testing's generator, as users get it).
+let tensor (d: Domain) (dims: int[]) : Gen<Tensor> = Generate.tensor d (List.ofArray dims)
 
 /// An int32 tensor with values in [lo, hi].
 let ints (lo: int) (hi: int) (dims: int[]) : Gen<Tensor> =
@@ -68,25 +25,19 @@ let bools (dims: int[]) : Gen<Tensor> =
     arrayOfLength (size dims) (Gen.elements [ true; false ]) |> Gen.map (Tensor.ofData dims)
 
 /// A dimension: mostly 2 or 3, sometimes 1 (broadcasting) and occasionally 0 (empty tensors).
-let dim = Gen.frequency [ 1, Gen.constant 0; 3, Gen.constant 1; 12, Gen.choose (2, 3) ]
+let dim = Generate.dim true
 
 /// A dimension of at least 1.
 let positiveDim = Gen.frequency [ 1, Gen.constant 1; 4, Gen.choose (2, 3) ]
 
 /// A shape of rank lo to hi.
-let shapeOfRank (lo: int) (hi: int) : Gen<int[]> =
-    Gen.choose (lo, hi) |> Gen.bind (fun r -> arrayOfLength r dim)
+let shapeOfRank (lo: int) (hi: int) : Gen<int[]> = Generate.shapeWithEmpty lo hi |> Gen.map Array.ofList
 
 /// A shape of rank 0 to 3.
 let shape = shapeOfRank 0 3
 
 /// A shape that broadcasts to dims: some leading axes dropped, some axes replaced by 1.
-let broadcastableTo (dims: int[]) : Gen<int[]> =
-    gen {
-        let! drop = Gen.choose (0, dims.Length)
-        let kept = dims[drop..]
-        return! kept |> Array.map (fun d -> Gen.frequency [ 3, Gen.constant d; 1, Gen.constant 1 ]) |> Gen.sequenceToArray
-    }
+let broadcastableTo (dims: int[]) : Gen<int[]> = Generate.broadcastableTo (List.ofArray dims) |> Gen.map Array.ofList
 
 /// A subset of the axes of a rank, in random order.
 let axesOf (rank: int) : Gen<int list> =

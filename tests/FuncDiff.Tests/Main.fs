@@ -8,6 +8,7 @@ let main argv =
         testList "FuncDiff" [
             TensorTests.tests
             GradientProperties.tests
+            ReferenceValues.tests
             SeedTests.tests
             GraphTests.tests
             ErrorTests.tests

@@ -71,7 +71,7 @@ let private reduction name (d: Domain) (nonEmpty: bool) =
 let private argExtreme name =
     spec name (gen {
         let! dims = Gen.choose (0, 3) |> Gen.bind (fun r -> arrayOfLength r positiveDim)
-        let! x = tensor Distinct dims
+        let! x = tensor Domain.Distinct dims
         let! axis = if dims.Length = 0 then Gen.constant [] else Gen.oneof [ Gen.constant []; Gen.choose (-dims.Length, dims.Length - 1) |> Gen.map (fun a -> [ "axis", Param.Int a ]) ]
         let! keep = Gen.elements [ true; false ]
         return case [ x ] (("keepdims", Param.Bool keep) :: axis) })
@@ -79,14 +79,14 @@ let private argExtreme name =
 let private along name =
     spec name (gen {
         let! dims = shapeOfRank 1 3
-        let! x = tensor Any dims
+        let! x = tensor Domain.Any dims
         let! axis = Gen.choose (-dims.Length, dims.Length - 1)
         return case [ x ] [ "axis", Param.Int axis ] })
 
 let private sliceCase =
     gen {
         let! dims = shapeOfRank 1 3
-        let! x = tensor Any dims
+        let! x = tensor Domain.Any dims
         let! count = Gen.choose (0, dims.Length)
         let bound n = Gen.choose (-n - 1, n + 1)
         let! start = dims[.. count - 1] |> Array.map bound |> Gen.sequenceToArray
@@ -98,7 +98,7 @@ let private sliceCase =
 let private padCase =
     gen {
         let! dims = shapeOfRank 0 3
-        let! x = tensor Any dims
+        let! x = tensor Domain.Any dims
         let widths = arrayOfLength dims.Length (Gen.choose (0, 2)) |> Gen.map (List.ofArray >> Param.Ints)
         let! lo = widths
         let! hi = widths
@@ -111,7 +111,7 @@ let private reshapeCase =
         let! dims = shape
         let size = Array.fold (*) 1 dims
         let! target = Gen.elements [ [ size ]; [ -1 ]; List.rev (List.ofArray dims); List.ofArray dims @ [ 1 ]; 1 :: List.ofArray dims ]
-        let! x = tensor Any dims
+        let! x = tensor Domain.Any dims
         return case [ x ] [ "shape", Param.Ints target ]
     }
 
@@ -123,7 +123,7 @@ let private concatCase (stack: bool) =
         let! widths = arrayOfLength count dim
         let! xs =
             widths
-            |> Array.map (fun w -> tensor Any (if stack then dims else Array.updateAt axis w dims))
+            |> Array.map (fun w -> tensor Domain.Any (if stack then dims else Array.updateAt axis w dims))
             |> Gen.sequenceToList
         return case xs [ "axis", Param.Int axis ]
     }
@@ -141,14 +141,14 @@ let private indexedAxis =
 let private gatherCase =
     gen {
         let! dims, axis, indices = indexedAxis
-        let! x = tensor Any dims
+        let! x = tensor Domain.Any dims
         return case [ x; indices ] [ "axis", Param.Int axis ]
     }
 
 let private scatterAddCase =
     gen {
         let! dims, axis, indices = indexedAxis
-        let! updates = tensor Any (Array.concat [ dims[.. axis - 1]; indices.Shape.ToArray(); dims[axis + 1 ..] ])
+        let! updates = tensor Domain.Any (Array.concat [ dims[.. axis - 1]; indices.Shape.ToArray(); dims[axis + 1 ..] ])
         return case [ indices; updates ] [ "axis", Param.Int axis; "size", Param.Int dims[axis] ]
     }
 
@@ -161,8 +161,8 @@ let private matmulCase =
         let! form = Gen.elements [ "vv"; "mv"; "vm"; "mm" ]
         let left = if form[0] = 'v' then [| k |] else Array.append ba [| n; k |]
         let right = if form[1] = 'v' then [| k |] else Array.append bb [| k; m |]
-        let! a = tensor Any left
-        let! b = tensor Any right
+        let! a = tensor Domain.Any left
+        let! b = tensor Domain.Any right
         return case [ a; b ] []
     }
 
@@ -173,12 +173,12 @@ let all: Spec list =
       spec "broadcastTo" (gen {
           let! out = shape
           let! dims = broadcastableTo out
-          let! x = tensor Any dims
+          let! x = tensor Domain.Any dims
           return case [ x ] [ "shape", Param.Ints (List.ofArray out) ] })
-      reduction "sum" Any false
+      reduction "sum" Domain.Any false
       spec "transpose" (gen {
           let! dims = shape
-          let! x = tensor Any dims
+          let! x = tensor Domain.Any dims
           let! perm = Gen.shuffle [| 0 .. dims.Length - 1 |]
           let! given = Gen.elements [ true; false ]
           return case [ x ] (if given then [ "perm", Param.Ints (List.ofArray perm) ] else []) })
@@ -187,7 +187,7 @@ let all: Spec list =
           let! ones = Gen.choose (0, 2)
           let! at = arrayOfLength ones (Gen.choose (0, dims.Length))
           let full = (List.ofArray dims, List.sortDescending (List.ofArray at)) ||> List.fold (fun d i -> List.insertAt i 1 d)
-          let! x = tensor Any (Array.ofList full)
+          let! x = tensor Domain.Any (Array.ofList full)
           let onesAt = full |> List.indexed |> List.filter (fun (_, d) -> d = 1) |> List.map fst
           let! axes = Gen.subListOf onesAt
           let! given = Gen.elements [ true; false ]
@@ -196,7 +196,7 @@ let all: Spec list =
           let! dims = shapeOfRank 0 2
           let! added = Gen.choose (1, 2)
           let! axes = Gen.shuffle [| 0 .. dims.Length + added - 1 |]
-          let! x = tensor Any dims
+          let! x = tensor Domain.Any dims
           return case [ x ] [ "axis", Param.Ints (List.ofArray axes[.. added - 1]) ] })
       spec "slice" sliceCase
       spec "pad" padCase
@@ -210,19 +210,19 @@ let all: Spec list =
           let! indices = ints -1 (depth + 1) dims
           return case [ indices ] [ "depth", Param.Int depth ] })
       // Arithmetic
-      unary "neg" Any
-      binary "add" Any Any
-      binary "sub" Any Any
-      binary "mul" WithZeros WithZeros
-      binary "div" Any NonZero
-      binary "mulNoNan" WithZeros WithZeros
+      unary "neg" Domain.Any
+      binary "add" Domain.Any Domain.Any
+      binary "sub" Domain.Any Domain.Any
+      binary "mul" Domain.WithZeros Domain.WithZeros
+      binary "div" Domain.Any Domain.NonZero
+      binary "mulNoNan" Domain.WithZeros Domain.WithZeros
       // Logic
-      binary "lt" (Lattice 0.1) (Lattice 0.35)
-      binary "le" (Lattice 0.1) (Lattice 0.35)
-      binary "gt" (Lattice 0.1) (Lattice 0.35)
-      binary "ge" (Lattice 0.1) (Lattice 0.35)
-      binary "eq" (Lattice 0.1) (Lattice 0.1)
-      binary "ne" (Lattice 0.1) (Lattice 0.1)
+      binary "lt" (Domain.Lattice 0.1) (Domain.Lattice 0.35)
+      binary "le" (Domain.Lattice 0.1) (Domain.Lattice 0.35)
+      binary "gt" (Domain.Lattice 0.1) (Domain.Lattice 0.35)
+      binary "ge" (Domain.Lattice 0.1) (Domain.Lattice 0.35)
+      binary "eq" (Domain.Lattice 0.1) (Domain.Lattice 0.1)
+      binary "ne" (Domain.Lattice 0.1) (Domain.Lattice 0.1)
       spec "logicalAnd" (gen {
           let! dims = shape
           let! a = bools dims
@@ -237,47 +237,47 @@ let all: Spec list =
       spec "where" (gen {
           let! out = shape
           let! c = broadcastableTo out |> Gen.bind bools
-          let! a = broadcastableTo out |> Gen.bind (tensor Any)
-          let! b = broadcastableTo out |> Gen.bind (tensor Any)
+          let! a = broadcastableTo out |> Gen.bind (tensor Domain.Any)
+          let! b = broadcastableTo out |> Gen.bind (tensor Domain.Any)
           return case [ c; a; b ] [] })
       spec "cast" (gen {
           let! dims = shape
-          let! x = tensor OffIntegers dims
+          let! x = tensor Domain.OffIntegers dims
           let! dtype = Gen.elements [ DType.Float64; DType.Int32; DType.Bool ]
           return case [ x ] [ "dtype", Param.DType dtype ] })
-      { unary "stopGradient" Any with Check = ZeroByRequest }
+      { unary "stopGradient" Domain.Any with Check = ZeroByRequest }
       // Elementary functions
-      unary "exp" Any
-      unary "expm1" Any
-      unary "log" Positive
-      unary "log1p" Positive
-      unary "sqrt" Positive
-      unary "square" Any
-      unary "reciprocal" NonZero
-      unary "abs" NonZero
-      unary "sign" NonZero
-      unary "sin" Any
-      unary "cos" Any
-      unary "tan" (Between(-1.2, 1.2))
-      unary "tanh" Any
-      unary "sigmoid" Any
-      unary "relu" NonZero
-      unary "softplus" Any
-      unary "floor" OffIntegers
-      unary "ceil" OffIntegers
-      unary "round" OffIntegers
-      binary "pow" Positive (Between(-2.0, 2.0))
+      unary "exp" Domain.Any
+      unary "expm1" Domain.Any
+      unary "log" Domain.Positive
+      unary "log1p" Domain.Positive
+      unary "sqrt" Domain.Positive
+      unary "square" Domain.Any
+      unary "reciprocal" Domain.NonZero
+      unary "abs" Domain.NonZero
+      unary "sign" Domain.NonZero
+      unary "sin" Domain.Any
+      unary "cos" Domain.Any
+      unary "tan" (Domain.Between(-1.2, 1.2))
+      unary "tanh" Domain.Any
+      unary "sigmoid" Domain.Any
+      unary "relu" Domain.NonZero
+      unary "softplus" Domain.Any
+      unary "floor" Domain.OffIntegers
+      unary "ceil" Domain.OffIntegers
+      unary "round" Domain.OffIntegers
+      binary "pow" Domain.Positive (Domain.Between(-2.0, 2.0))
       // Integer exponents at bases that include 0, where y·xʸ⁻¹ alone would give 0·∞ (y = 0 has its own tests in EdgeCaseTests:
       // there d/dy of 0ʸ jumps, so finite differences have nothing to agree with).
-      { binary "pow" NonNegative (Integers(1, 3)) with Label = "pow at integer exponents, bases from 0"; SecondOrder = false }
-      binary "maximum" (Lattice 0.1) (Lattice 0.35)
-      binary "minimum" (Lattice 0.1) (Lattice 0.35)
+      { binary "pow" Domain.NonNegative (Domain.Integers(1, 3)) with Label = "pow at integer exponents, bases from 0"; SecondOrder = false }
+      binary "maximum" (Domain.Lattice 0.1) (Domain.Lattice 0.35)
+      binary "minimum" (Domain.Lattice 0.1) (Domain.Lattice 0.35)
       // Reductions
-      reduction "mean" Any false
-      reduction "max" Distinct true
-      reduction "min" Distinct true
-      reduction "prod" WithZeros false
-      reduction "logsumexp" Any false
+      reduction "mean" Domain.Any false
+      reduction "max" Domain.Distinct true
+      reduction "min" Domain.Distinct true
+      reduction "prod" Domain.WithZeros false
+      reduction "logsumexp" Domain.Any false
       argExtreme "argmax"
       argExtreme "argmin"
       // Linear algebra
@@ -285,13 +285,13 @@ let all: Spec list =
       spec "matmulNoNan" matmulCase
       spec "dot" (gen {
           let! n = dim
-          let! a = tensor Any [| n |]
-          let! b = tensor Any [| n |]
+          let! a = tensor Domain.Any [| n |]
+          let! b = tensor Domain.Any [| n |]
           return case [ a; b ] [] })
       spec "outer" (gen {
           let! n, m = Gen.zip dim dim
-          let! a = tensor Any [| n |]
-          let! b = tensor Any [| m |]
+          let! a = tensor Domain.Any [| n |]
+          let! b = tensor Domain.Any [| m |]
           return case [ a; b ] [] })
       // Normalisation
       along "softmax"

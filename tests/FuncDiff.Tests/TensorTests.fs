@@ -33,8 +33,8 @@ let private binaryOperands =
             let! out = shape
             let! sa = broadcastableTo out
             let! sb = broadcastableTo out
-            let! a = tensor Any sa
-            let! b = tensor NonZero sb
+            let! a = tensor Domain.Any sa
+            let! b = tensor Domain.NonZero sb
         return a, b
     }
 
@@ -57,7 +57,7 @@ let private binaryMatchesLoops (a: Tensor, b: Tensor) =
 let private reductionCase =
     gen {
             let! dims = Gen.choose (0, 4) |> Gen.bind (fun r -> arrayOfLength r positiveDim)
-            let! x = tensor Any dims
+            let! x = tensor Domain.Any dims
             let! axes = axesOf dims.Length
         return x, axes
     }
@@ -82,7 +82,7 @@ let private reductionsMatchLoops (x: Tensor, axes: int list) =
 let private movementCase =
     gen {
             let! dims = shapeOfRank 1 4
-            let! x = tensor Any dims
+            let! x = tensor Domain.Any dims
             let! perm = Gen.shuffle [| 0 .. dims.Length - 1 |]
             let! start = dims |> Array.map (fun d -> Gen.choose (0, d)) |> Gen.sequenceToArray
             let! step = arrayOfLength dims.Length (Gen.choose (1, 3))
@@ -112,8 +112,8 @@ let private matmulOperands =
         let! batch = shapeOfRank 0 2
         let! ba = broadcastableTo batch
         let! bb = broadcastableTo batch
-        let! a = tensor Any (Array.append ba [| n; k |])
-        let! b = tensor Any (Array.append bb [| k; m |])
+        let! a = tensor Domain.Any (Array.append ba [| n; k |])
+        let! b = tensor Domain.Any (Array.append bb [| k; m |])
         return a, b
     }
 

@@ -1,10 +1,13 @@
 /// The checking tools users get: GradCheck's report and its one rule, Tensor.allClose, and primitives
 /// defined at run time whose derivative rules are checked.
-module FuncDiff.Tests.TestingKitTests
+module internal FuncDiff.Tests.TestingKitTests
 
 open System
 open Expecto
+open FsCheck
+open FsCheck.FSharp
 open FuncDiff
+open FuncDiff.Testing
 
 let private vector (xs: float list) = Tensor.ofArray (Array.ofList xs)
 
@@ -15,7 +18,7 @@ let private softclip =
         (Derivative.Vjp (fun v -> let x = v.Inputs.Head in [ Some (v.Cotangent / square (1.0 + abs x)) ]))
 
 /// The same function with a derivative rule that is wrong by a factor of 2 away from 0.
-let private wrongClip =
+let internal wrongClip =
     Primitive.define "wrongClip" "x / (1 + |x|), with a wrong derivative" [ "x" ] Primitive.elementwise
         (fun xs -> eval [ "x", xs.Head ] (let x = input "x" (xs.Head.Shape.ToList()) in x / (1.0 + abs x)))
         (Derivative.Vjp (fun v -> let x = v.Inputs.Head in [ Some (v.Cotangent / (1.0 + abs x)) ]))
@@ -190,4 +193,59 @@ Console.WriteLine($"{sampled.Inputs[0].Checked} of {sampled.Inputs[0].Elements}"
         }
     ]
 
-let tests = testList "Testing kit" [ gradCheckTests; allCloseTests; userPrimitiveTests; csharpTests ]
+let private fscheckTests =
+    let logits = input "logits" [ 5 ]
+    let target = constant (Tensor.ofArray [| 0.0; 0.0; 1.0; 0.0; 0.0 |])
+    let crossEntropy = logsumexp logits - sum (target * logits)
+    /// The property's outcome: None when it held for 100 cases, else the failure text FsCheck gives.
+    let outcome (property: Property) =
+        try
+            Check.One(Config.QuickThrowOnFailure.WithMaxTest(100), property)
+            None
+        with e -> Some e.Message
+    testList "FuncDiff.Testing" [
+        test "a model's gradients checked in three lines" {
+            Expect.isNone (outcome (Gradients.matchFiniteDifferences Domain.Any [ logits ] crossEntropy)) "softmax cross-entropy"
+            Expect.isNone (outcome (Gradients.matchFiniteDifferences Domain.Any [ logits ] (logsumexp logits))) "log-sum-exp"
+        }
+        test "a wrong hand-written gradient is caught, shrunk, and explained" {
+            let x = input "x" [ 3 ]
+            match outcome (Gradients.matchFiniteDifferences Domain.NonZero [ x ] (sum (wrongClip.Apply [ x ]))) with
+            | None -> failtest "the wrong rule passed"
+            | Some text ->
+                Expect.stringContains text "gradient check FAILED" "the report"
+                Expect.stringContains text "worst at" "the element"
+                // Shrinking toward simpler values ends at ±1 or ±0.5 wherever it can.
+                Expect.stringContains text "Shrunk" "FsCheck shrank the inputs"
+        }
+        test "generators keep their promises: shapes, broadcasting partners, domains, bindings" {
+            let cases (g: Gen<'T>) = Gen.sampleWithSize 10 200 g
+            for dims in cases (Generate.shape 1 3) do
+                Expect.isTrue (dims.Length >= 1 && dims.Length <= 3 && List.forall (fun d -> d >= 1) dims) (sprintf "%A" dims)
+            for a, b in cases (Generate.broadcastPair 3) do
+                Expect.isTrue (ShapeMath.tryBroadcast (Shape.Of a) (Shape.Of b) |> Result.isOk) (sprintf "%A and %A broadcast" a b)
+            for t in cases (Generate.tensor Domain.Positive [ 4 ]) do
+                Expect.isTrue (t.ToFloat64Array() |> Array.forall (fun v -> v >= 0.25 && v <= 3.0)) "positive"
+            for t in cases (Generate.tensor Domain.Distinct [ 6 ]) do
+                Expect.equal (t.ToFloat64Array() |> Array.distinct |> Array.length) 6 "distinct"
+            let w, i = input "w" [ 2; 3 ], inputOf DType.Int32 "i" [ 2 ]
+            for bound in cases (Generate.bindings Domain.Any (sum (gather 0 i w))) do
+                Expect.equal (bound |> List.map (fun (n, t) -> n, t.Shape.ToList(), t.DType)) [ "w", [ 2; 3 ], DType.Float64; "i", [ 2 ], DType.Int32 ] "every input, its shape and dtype"
+        }
+        test "shrinking goes toward simpler values inside the domain, and ends" {
+            let t = Tensor.ofArray [| 1.37; -0.62 |]
+            let simpler = Shrink.tensor Domain.NonZero t |> List.ofSeq
+            Expect.isNonEmpty simpler "there are simpler candidates"
+            for s in simpler do
+                Expect.isTrue (s.ToFloat64Array() |> Array.forall (fun v -> abs v >= 0.25 && abs v <= 2.0)) "still non-zero"
+            // Repeatedly taking the first candidate terminates.
+            let mutable current, steps = t, 0
+            while steps < 1000 && not (Seq.isEmpty (Shrink.tensor Domain.NonZero current)) do
+                current <- Seq.head (Shrink.tensor Domain.NonZero current)
+                steps <- steps + 1
+            Expect.isLessThan steps 1000 "shrinking ends"
+            Expect.equal (current.ToFloat64Array()) [| 1.0; -1.0 |] "at the simplest values"
+        }
+    ]
+
+let tests = testList "Testing kit" [ gradCheckTests; allCloseTests; userPrimitiveTests; csharpTests; fscheckTests ]

@@ -118,16 +118,24 @@ let around (dims: int[]) (axis: int) =
     let inner = Array.fold (*) 1 dims[axis + 1 ..]
     outer, dims[axis], inner
 
+/// The index of the first maximum (or minimum) of n elements at start, start + stride, …; the first NaN
+/// wins, and -0 ties with +0 (as in max and min), so the first of them is the one.
+let private firstExtreme<'T when 'T :> INumber<'T>> (isMax: bool) (x: 'T[]) (start: int) (stride: int) (n: int) =
+    let mutable best = 0
+    let mutable b = x[start]
+    let mutable k = 1
+    while k < n && not ('T.IsNaN b) do
+        let v = x[start + k * stride]
+        if 'T.IsNaN v || (if isMax then 'T.op_GreaterThan(v, b) else 'T.op_LessThan(v, b)) then
+            best <- k
+            b <- v
+        k <- k + 1
+    best
+
 let private argTyped<'T when 'T :> INumber<'T>> (isMax: bool) (x: 'T[]) (outer: int) (n: int) (inner: int) (out: int[]) =
-    if inner = 1 then
-        for o in 0 .. outer - 1 do out[o] <- (if isMax then TensorPrimitives.IndexOfMax(ReadOnlySpan(x, o * n, n)) else TensorPrimitives.IndexOfMin(ReadOnlySpan(x, o * n, n)))
-    else
-        // Gather each strided column so ties and NaN resolve exactly as in the contiguous case.
-        let column = Array.zeroCreate<'T> n
-        for o in 0 .. outer - 1 do
-            for j in 0 .. inner - 1 do
-                for k in 0 .. n - 1 do column[k] <- x[(o * n + k) * inner + j]
-                out[o * inner + j] <- (if isMax then TensorPrimitives.IndexOfMax(ReadOnlySpan column) else TensorPrimitives.IndexOfMin(ReadOnlySpan column))
+    for o in 0 .. outer - 1 do
+        for j in 0 .. inner - 1 do
+            out[o * inner + j] <- firstExtreme isMax x (o * n * inner + j) inner n
 
 /// out (int32) = index of the first maximum (or minimum) along axis; the first NaN wins if there is one.
 /// axis = None searches the flattened tensor.

@@ -64,10 +64,32 @@ let private one (x: Node) = scalarLike x 1.0
 
 // ---- Entries ------------------------------------------------------------------------------------
 
+/// eˣ - 1 and log(1 + x) to full relative accuracy near 0, where exp(x) - 1 and log(1 + x) lose it
+/// (TensorPrimitives' ExpM1 and LogP1 compute exactly those): Kahan's and Goldberg's corrections, which
+/// divide out the rounding of 1 + x. expm1From takes u = eᵛ.
+let private expm1From<'T when 'T :> IFloatingPointIeee754<'T>> (v: 'T) (u: 'T) : 'T =
+    let m = u - 'T.One
+    // The product is bound first: F# cannot generalise a chain of two generic-math operators.
+    let scaled = m * v
+    if 'T.IsZero m then v elif 'T.IsInfinity u || 'T.IsZero u then m else scaled / 'T.Log(u)
+
+let private log1pOf<'T when 'T :> IFloatingPointIeee754<'T>> (v: 'T) : 'T =
+    let u = 'T.One + v
+    let m = u - 'T.One
+    let scaled = 'T.Log(u) * v
+    if 'T.IsZero m then v elif 'T.IsInfinity u then 'T.Log(u) else scaled / m
+
+let private expm1Kernel =
+    { new FloatUnary with
+        member _.Run(x, y) =
+            TensorPrimitives.Exp(x, y)
+            for i in 0 .. y.Length - 1 do y[i] <- expm1From x[i] y[i] }
+let private log1pKernel = { new FloatUnary with member _.Run(x, y) = for i in 0 .. y.Length - 1 do y[i] <- log1pOf x[i] }
+
 let expP = smooth "exp" "eˣ; overflows to ∞ above about 709 (float64)." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Exp(x, y) } (fun _ out -> out)
-let expm1P = smooth "expm1" "eˣ - 1, accurate near 0." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.ExpM1(x, y) } (fun _ out -> add out (one out))
+let expm1P = smooth "expm1" "eˣ - 1, accurate near 0." expm1Kernel (fun _ out -> add out (one out))
 let logP = smooth "log" "Natural logarithm: -∞ at 0, NaN below 0." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Log(x, y) } (fun x _ -> reciprocal x)
-let log1pP = smooth "log1p" "log(1 + x), accurate near 0." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.LogP1(x, y) } (fun x _ -> reciprocal (add (one x) x))
+let log1pP = smooth "log1p" "log(1 + x), accurate near 0." log1pKernel (fun x _ -> reciprocal (add (one x) x))
 let sqrtP = smooth "sqrt" "√x: NaN below 0; the derivative 1/(2√x) is ∞ at 0." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Sqrt(x, y) } (fun _ out -> div (scalarLike out 0.5) out)
 let reciprocalP = smooth "reciprocal" "1/x: ±∞ at ±0." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Reciprocal(x, y) } (fun _ out -> neg (square out))
 // sin and cos go element by element through Math: TensorPrimitives.Sin and Cos give float64 results
@@ -76,7 +98,8 @@ let reciprocalP = smooth "reciprocal" "1/x: ±∞ at ±0." { new FloatUnary with
 let sinP = smooth "sin" "sin x (radians)." { new FloatUnary with member _.Run<'T when 'T :> IFloatingPointIeee754<'T>>(x: ReadOnlySpan<'T>, y: Span<'T>) = for i in 0 .. y.Length - 1 do y[i] <- 'T.Sin x[i] } (fun x _ -> cos x)
 let cosP = smooth "cos" "cos x (radians)." { new FloatUnary with member _.Run<'T when 'T :> IFloatingPointIeee754<'T>>(x: ReadOnlySpan<'T>, y: Span<'T>) = for i in 0 .. y.Length - 1 do y[i] <- 'T.Cos x[i] } (fun x _ -> neg (sin x))
 let tanP = smooth "tan" "tan x (radians)." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Tan(x, y) } (fun _ out -> add (one out) (square out))
-let tanhP = smooth "tanh" "Hyperbolic tangent; saturates to ±1." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Tanh(x, y) } (fun _ out -> sub (one out) (square out))
+// Element by element: TensorPrimitives.Tanh loses relative accuracy near 0 (float32 tanh(0) is not 0).
+let tanhP = smooth "tanh" "Hyperbolic tangent; saturates to ±1." { new FloatUnary with member _.Run<'T when 'T :> IFloatingPointIeee754<'T>>(x: ReadOnlySpan<'T>, y: Span<'T>) = for i in 0 .. y.Length - 1 do y[i] <- 'T.Tanh x[i] } (fun _ out -> sub (one out) (square out))
 let sigmoidP = smooth "sigmoid" "1 / (1 + e⁻ˣ); saturates to 0 and 1 without overflow." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Sigmoid(x, y) } (fun _ out -> mul out (sub (one out) out))
 
 let softplusP =
@@ -86,7 +109,7 @@ let softplusP =
                 TensorPrimitives.Abs(x, y)
                 TensorPrimitives.Negate(Span.op_Implicit y, y)
                 TensorPrimitives.Exp(Span.op_Implicit y, y)
-                TensorPrimitives.LogP1(Span.op_Implicit y, y)
+                log1pKernel.Run(Span.op_Implicit y, y)
                 for i in 0 .. y.Length - 1 do y[i] <- y[i] + 'T.Max(x[i], 'T.Zero) }
         (fun x _ -> sigmoid x)
 

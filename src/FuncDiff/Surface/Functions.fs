@@ -181,6 +181,14 @@ let jacobian (wrt: Expr list) (output: Expr) = Jacobian.jacobian output.Node (no
 /// For each w of wrt, the Hessian block ∂²output/∂w² of a scalar output (shape w.shape ++ w.shape).
 let hessian (wrt: Expr list) (output: Expr) = Jacobian.hessian output.Node (nodes wrt) |> exprs
 
+/// The inputs an expression depends on, each once, in order of first appearance from the leaves.
+let inputsOf (x: Expr) =
+    Graph.reachable [ x.Node ]
+    |> Array.filter (fun n -> match n.Op with Input _ -> true | _ -> false)
+    |> Array.distinctBy (fun n -> match n.Op with Input name -> name | _ -> "")
+    |> Array.map (fun n -> Expr n)
+    |> List.ofArray
+
 // ---- Evaluation ---------------------------------------------------------------------------------
 
 /// The values of several expressions, sharing common subexpressions, given tensors for the inputs.
