@@ -51,4 +51,10 @@ show "5. d/dx Σ where(x > 2, log(x - 2), 0), no NaN:" (gradAt (sum guarded))
 // 6. A Python `if` on a tensor is a branch outside the graph. Here x .> 0.0 is an expression and the
 //    branch is where, inside the graph, so both sides are differentiated correctly.
 claim "branch" (gradAt (sum (where (x .> 2.0) (x * x) x))) [ 1.0; 1.0; 6.0; 8.0 ]
+// 7. explain says why, for each input: a status and its causes, each naming its node.
+let deadLayer = sum (relu (x - 100.0))
+let report = deadLayer |> explain at [ x ]
+printfn "7. explain sum(relu(x - 100)):\n%s" report.Report
+if (List.exactlyOne report.Diagnoses).Causes |> List.map (fun c -> c.Kind) <> [ CauseKind.Masked ] then
+    failwithf "explain: expected one masked cause, got %s" report.Report
 printfn "all claims hold"

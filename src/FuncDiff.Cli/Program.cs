@@ -243,8 +243,10 @@ internal static class Program
         var root = new RootCommand("Evaluate an expression and its derivatives at a point, and check them against finite differences.")
         {
             Define("eval", "Print the value of EXPR at the bindings.", differentiates: false, float32: true,
-                (_, problem, _) => new ValueReport(problem.Output.Eval(problem.Values))),
-            Define("grad", "Print the gradient of a scalar EXPR with respect to each input.", differentiates: true, float32: true, Grad),
+                (parse, problem, _) => ClinicCommands.CheckedEval(parse, problem) ?? new ValueReport(problem.Output.Eval(problem.Values)),
+                ClinicCommands.CheckFinite),
+            Define("grad", "Print the gradient of a scalar EXPR with respect to each input.", differentiates: true, float32: true,
+                (parse, problem, wrt) => ClinicCommands.CheckedGrad(parse, problem, wrt) ?? Grad(parse, problem, wrt), ClinicCommands.CheckFinite),
             Define("jacobian", "Print every partial derivative of EXPR: for each input, shape = EXPR's shape + the input's shape.",
                 differentiates: true, float32: true, Jacobian),
             Define("hessian", "Print the Hessian of a scalar EXPR with respect to each input: shape = the input's shape twice.",
@@ -255,6 +257,10 @@ internal static class Program
                 + $"evaluations of EXPR, so a sample of {GradientCheck.DefaultSample} elements of each input is checked unless --all is given; "
                 + "long runs report progress on stderr.",
                 differentiates: true, float32: false, Check, sample, all),
+            Define("explain", ClinicCommands.ExplainDescription, differentiates: true, float32: true, ClinicCommands.Explain),
+            Define("graph", ClinicCommands.GraphDescription, differentiates: true, float32: true, ClinicCommands.Graph,
+                ClinicCommands.Format, ClinicCommands.WithGradient, ClinicCommands.WithDiagnosis),
+            Demo.Command(output),
         };
         var check = root.Subcommands.Single(c => c.Name == "check");
         check.Validators.Add(result =>

@@ -18,7 +18,7 @@ type private Marker = class end
 /// The CLI's build output for this configuration and framework. The test project references the CLI
 /// project without its assembly, so building the tests builds it; its output mirrors this project's
 /// (bin/<configuration>/<framework>) under src/FuncDiff.Cli.
-let private cli =
+let internal cli =
     lazy
         let here = Path.GetDirectoryName(typeof<Marker>.Assembly.Location)
         let rec projectDir (dir: DirectoryInfo) =
@@ -32,14 +32,14 @@ let private cli =
         dll
 
 /// The dotnet host running these tests, so the CLI runs on the same runtime.
-let private host =
+let internal host =
     match Environment.GetEnvironmentVariable "DOTNET_HOST_PATH" with
     | null | "" ->
         let self = Environment.ProcessPath
         if not (isNull self) && Path.GetFileNameWithoutExtension(self) = "dotnet" then self else "dotnet"
     | path -> path
 
-type private Run =
+type internal Run =
     { Code: int
       Out: string
       Err: string }
@@ -66,7 +66,7 @@ let private runWithInput (input: byte[]) (args: string list) : Run =
     feed.Wait()
     { Code = p.ExitCode; Out = out.Result; Err = err.Result }
 
-let private run (args: string list) = runWithInput [||] args
+let internal run (args: string list) = runWithInput [||] args
 
 let private describe (r: Run) = sprintf "exit %d\nstdout:\n%s\nstderr:\n%s" r.Code r.Out r.Err
 
@@ -665,7 +665,7 @@ let private messages =
         test "a typo of a command gets one message with its suggestion" {
             let r = run [ "evl"; "x"; "--json" ]
             let message = (json r).GetProperty("error").GetProperty("message").GetString()
-            Expect.equal message "unknown command 'evl' (did you mean 'eval'?); the commands are eval, grad, jacobian, hessian, check" "the JSON message"
+            Expect.equal message "unknown command 'evl' (did you mean 'eval'?); the commands are eval, grad, jacobian, hessian, check, explain, graph, demo" "the JSON message"
             Expect.stringContains r.Err "funcdiff: unknown command 'evl' (did you mean 'eval'?); the commands are" "stderr"
         }
 

@@ -17,7 +17,9 @@ let main argv =
             AssemblyTests.tests
             ParserTests.tests
             LiteralTests.tests
+            ClinicTests.tests
             CSharpFacadeTests.tests
             CliTests.tests
             DocsTests.tests
+            ClinicCliTests.tests
         ])

@@ -38,7 +38,9 @@ let private run (p: Primitive) (attrs: Map<string, Param>) (args: Tensor[]) (n: 
         raise (EvaluationException(sprintf "%s failed on %s giving %s: %s" p.Name inputs n.TypeText e.Message, e))
 
 /// The values of the roots given tensors for the inputs, by name. Extra bindings are ignored.
-let evaluate (bindings: IReadOnlyDictionary<string, Tensor>) (roots: Node list) : Tensor list =
+/// `observe` sees every distinct node once, in evaluation order, with its inputs' values and its own
+/// (the clinic keeps values and stops at non-finite ones through it).
+let evaluateObserved (observe: Node -> Tensor[] -> Tensor -> unit) (bindings: IReadOnlyDictionary<string, Tensor>) (roots: Node list) : Tensor list =
     let canonical = Graph.canonicalize roots
     let roots = roots |> List.map canonical.Of
     let order = canonical.Order
@@ -47,14 +49,20 @@ let evaluate (bindings: IReadOnlyDictionary<string, Tensor>) (roots: Node list) 
     let keep = HashSet<int64>(roots |> Seq.map (fun r -> r.Id))
     let values = Dictionary<int64, Tensor>()
     for n in order do
+        let args = n.Inputs |> Array.map (fun i -> values[i.Id])
         let value =
             match n.Op with
             | Input name -> bindings[name]
             | Const t -> t
-            | Apply (p, attrs) -> run p attrs (n.Inputs |> Array.map (fun i -> values[i.Id])) n
+            | Apply (p, attrs) -> run p attrs args n
+        observe n args value
         values[n.Id] <- value
         for i in n.Inputs do
             let left = remaining[i.Id] - 1
             remaining[i.Id] <- left
             if left = 0 && not (keep.Contains i.Id) then values.Remove i.Id |> ignore
     roots |> List.map (fun r -> values[r.Id])
+
+/// The values of the roots given tensors for the inputs, by name. Extra bindings are ignored.
+let evaluate (bindings: IReadOnlyDictionary<string, Tensor>) (roots: Node list) : Tensor list =
+    evaluateObserved (fun _ _ _ -> ()) bindings roots

@@ -359,7 +359,7 @@ type private Parser(text: string, inputs: Dictionary<string, Node>, inputOrder: 
         | Some n -> operandOf n
         | None ->
             match inputs.TryGetValue t.Text with
-            | true, n -> operandOf n
+            | true, n -> operandOf (Sites.placed n t.Line t.Column)
             | _ ->
                 if (Registry.tryFind t.Text).IsSome then failAt t "'%s' is a function: call it as %s(…)" t.Text t.Text
                 let declared =
@@ -483,10 +483,10 @@ type private Parser(text: string, inputs: Dictionary<string, Node>, inputOrder: 
             try Ok (Rules.apply prim attrs nodes)
             with :? ExprException as e -> Error e
         match attempt [ for a in args -> a.Node ] with
-        | Ok n -> n
+        | Ok n -> Sites.placed n at.Line at.Column
         | Error first ->
             match retyped args |> Option.bind (fun nodes -> attempt nodes |> Result.toOption) with
-            | Some n -> n
+            | Some n -> Sites.placed n at.Line at.Column
             | None -> failWith at first
 
     /// A bracketed tensor literal, read by Literal straight from the text; its brackets count towards

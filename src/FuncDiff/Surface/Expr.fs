@@ -16,6 +16,9 @@ open FuncDiff.Core.Primitives
 /// exp, log, sqrt, sin, cos, tan, tanh, abs, floor, ceil and round from FSharp.Core work on expressions.
 [<Sealed; AllowNullLiteral(false)>]
 type Expr internal (node: Node) =
+    // Every node a user operation builds passes here: where creation-site capture is on, it is recorded.
+    do Sites.capture node
+
     /// The graph node this expression stands for.
     member internal _.Node = node
 
