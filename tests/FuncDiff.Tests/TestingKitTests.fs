@@ -200,7 +200,7 @@ let private fscheckTests =
     /// The property's outcome: None when it held for 100 cases, else the failure text FsCheck gives.
     let outcome (property: Property) =
         try
-            Check.One(Config.QuickThrowOnFailure.WithMaxTest(100), property)
+            Check.One(Config.QuickThrowOnFailure.WithMaxTest(100).WithQuietOnSuccess(true), property)
             None
         with e -> Some e.Message
     testList "FuncDiff.Testing" [
