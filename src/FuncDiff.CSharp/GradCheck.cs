@@ -206,6 +206,21 @@ public sealed class Domain
     /// <summary>Distinct values 0.25 apart within a tensor: no ties.</summary>
     public static Domain Distinct { get; } = new(CoreDomain.Distinct);
 
+    /// <summary>[-2, 2] with exact zeros mixed in (one value in four): products and prod at zeros.</summary>
+    public static Domain WithZeros { get; } = new(CoreDomain.WithZeros);
+
+    /// <summary>[0, 2] with exact zeros mixed in: pow bases at 0.</summary>
+    public static Domain NonNegative { get; } = new(CoreDomain.NonNegative);
+
+    /// <summary><paramref name="offset"/> + 0.5k for an integer k in [-4, 4]: two lattices with different offsets never meet.</summary>
+    /// <param name="offset">Where the lattice starts.</param>
+    public static Domain Lattice(double offset) => new(CoreDomain.NewLattice(offset));
+
+    /// <summary>The integers <paramref name="lo"/> to <paramref name="hi"/>.</summary>
+    /// <param name="lo">The smallest.</param>
+    /// <param name="hi">The largest.</param>
+    public static Domain Integers(int lo, int hi) => new(CoreDomain.NewIntegers(lo, hi));
+
     /// <summary>[<paramref name="lo"/>, <paramref name="hi"/>].</summary>
     /// <param name="lo">The lower bound.</param>
     /// <param name="hi">The upper bound.</param>

@@ -243,6 +243,11 @@ let private nanTests =
             let both = [ "x", vector [ nan; 2.0 ]; "y", vector [ nan; 3.0 ] ]
             Expect.equal (gradients both [ x; y ] (sum (maximum x y)) |> List.map List.head) [ 0.5; 0.5 ] "two NaNs tie"
         }
+        test "relu: the NaN element receives the cotangent, as in maximum(x, 0)" {
+            let at = [ "x", vector [ nan; 2.0 ] ]
+            Expect.equal (gradients at [ x ] (sum (relu x))) (gradients at [ x ] (sum (maximum x (constant (Tensor.zeros [ 2 ]))))) "relu = maximum(x, 0)"
+            Expect.equal (gradients at [ x ] (sum (relu x))) [ [ 1.0; 1.0 ] ] "both elements pass"
+        }
         test "argmax and argmin: the first NaN" {
             let t = [ "x", vector [ 1.0; nan ] ]
             Expect.equal (eval t (argmax x) |> values) [ 1.0 ] "argmax"
@@ -264,6 +269,8 @@ let private int32Tests =
         test "sum and prod" {
             overflows (ints [ Int32.MaxValue; 1 ]) (sum i) "sum"
             overflows (ints [ 65536; 65536 ]) (prod i) "prod"
+            let ex = Expect.throwsC (fun () -> eval (ints [ Int32.MinValue; 2 ]) (prod i) |> ignore) id
+            Expect.stringContains ex.Message "about -4.29497e+09" "the value it would have, with its sign"
             overflows (ints [ 65536; 65536 ]) (prod (concat 0 [ i; i ])) "prod" // 2⁶⁴ wraps to 0 in int64
             Expect.equal (eval (ints [ Int32.MaxValue; Int32.MinValue ]) (sum i) |> values) [ -1.0 ] "a sum that fits"
             Expect.equal (eval (ints [ 65536; 0 ]) (prod (concat 0 [ i; i; i ])) |> values) [ 0.0 ] "a zero factor among large ones"

@@ -52,14 +52,17 @@ let firstOrder (spec: Spec) (case: Case) =
         let r = Rules.constant (Tensor.randn 7 (out.Shape.ToArray()))
         for a in eval app case.Inputs (Reverse.vjp [ out ] [ r ] wrtNodes) do
             if a.ToFloat64Array() |> Array.exists (fun v -> v <> 0.0) then failwithf "%s: derivative should be exactly zero, got %O" spec.Name a
+    // Rows with no float input (logical ops, oneHot) have nothing to differentiate: ReferenceValues checks their values.
+    | FiniteDifferences when wrtNodes.IsEmpty -> ()
     | FiniteDifferences -> GradientCheck.check checker (app.Bindings case.Inputs) out wrtNodes |> expectPasses spec.Name case
 
 /// The derivative rule differentiated again, through GradCheck's second-order check.
 let secondOrder (spec: Spec) (case: Case) =
     let app = apply spec.Name case
     let wrtNodes = differentiable case |> List.map (fun k -> app.Inputs[k])
-    GradientCheck.checkSecondOrder checker (app.Bindings case.Inputs) (asFloat app.Output) wrtNodes
-    |> expectPasses (spec.Name + " (second order)") case
+    if not wrtNodes.IsEmpty then
+        GradientCheck.checkSecondOrder checker (app.Bindings case.Inputs) (asFloat app.Output) wrtNodes
+        |> expectPasses (spec.Name + " (second order)") case
 
 /// The case in float32 (float inputs converted) gives the float64 results within float32 precision,
 /// for the value and for the vjp.

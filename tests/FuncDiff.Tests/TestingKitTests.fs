@@ -89,6 +89,31 @@ let private gradCheckTests =
             Expect.isTrue report.Ok (string report)
             Expect.stringStarts report.Method "second order" "says what it compared"
         }
+        test "a check that would compare nothing is refused, and one that cannot tell says so" {
+            let throws (f: unit -> obj) (fragment: string) =
+                let ex = Expect.throwsC (fun () -> f () |> ignore) id
+                Expect.isTrue (ex :? FuncDiffException) (sprintf "a FuncDiff error, got %s" (ex.GetType().Name))
+                Expect.stringContains ex.Message fragment fragment
+            throws (fun () -> box (GradCheck.check at [] (sum x))) "at least one input"
+            throws (fun () -> box (GradCheck.checkWith { GradCheckOptions.Default with Sample = Some 0 } at [ x ] (sum x))) "Sample must be at least 1"
+            throws (fun () -> box (GradCheck.checkWith { GradCheckOptions.Default with Step = 0.0 } at [ x ] (sum x))) "Step"
+            throws (fun () -> box (GradCheck.checkWith { GradCheckOptions.Default with RelativeTolerance = nan } at [ x ] (sum x))) "RelativeTolerance"
+            throws (fun () -> box (GradCheck.checkWith { GradCheckOptions.Default with AbsoluteTolerance = -1.0 } at [ x ] (sum x))) "AbsoluteTolerance"
+            throws (fun () -> box (GradCheck.check at [ input "other" [ 2 ] ] (sum x))) "'other'"
+            throws (fun () -> box (GradCheck.primitiveWith GradCheckOptions.Default 0 Domain.Any [ [ 2 ] ] softclip)) "cases"
+            // A mean over many elements: every derivative is about 1e-7, below the default atol.
+            let big = input "big" [ 1000 ]
+            let report = GradCheck.check [ "big", Tensor.randn 3 [ 1000 ] ] [ big ] (mean (wrongClip.Apply [ big ]) * 1e-4)
+            Expect.stringContains (string report) "cannot tell a right derivative from a wrong one" "the report warns"
+            let strict = GradCheck.checkWith { GradCheckOptions.Default with AbsoluteTolerance = 0.0 } [ "big", Tensor.randn 3 [ 1000 ] ] [ big ] (mean (wrongClip.Apply [ big ]) * 1e-4)
+            Expect.isFalse strict.Ok "with no absolute tolerance the wrong rule is caught"
+        }
+        test "a derivative rule that gives the wrong shape is a GradientException naming the primitive" {
+            let flat = Primitive.define "flatRule" "x" [ "x" ] Primitive.elementwise (fun xs -> xs.Head) (Derivative.Vjp (fun v -> [ Some (sum v.Cotangent) ]))
+            let ex = Expect.throwsC (fun () -> grad [ x ] (sum (flat.Apply [ x ])) |> ignore) id
+            Expect.isTrue (ex :? GradientException) (ex.GetType().Name)
+            Expect.stringContains ex.Message "flatRule" "names it"
+        }
         test "float32 and non-inputs are refused with a reason" {
             let f = inputOf DType.Float32 "f" [ 2 ]
             let ex = Expect.throwsC (fun () -> GradCheck.check [ "f", Tensor.ofArray [| 1.0f; 2.0f |] ] [ f ] (sum f) |> ignore) id
@@ -104,6 +129,8 @@ let private allCloseTests =
             Expect.isTrue (Tensor.allClose 1e-5 1e-8 (vector [ 1.0; 1e6 ]) (vector [ 1.0 + 1e-6; 1e6 + 1.0 ])) "within"
             Expect.isFalse (Tensor.allClose 1e-5 1e-8 (vector [ 1.0 ]) (vector [ 1.0 + 1e-4 ])) "outside"
             Expect.isTrue (Tensor.allClose 0.0 0.0 (vector [ infinity; -infinity ]) (vector [ infinity; -infinity ])) "equal infinities"
+            for a, b in [ 1.0, infinity; 1e300, infinity; -infinity, infinity; infinity, 1.0 ] do
+                Expect.isFalse (Tensor.allClose 1e-5 1e-8 (vector [ a ]) (vector [ b ])) (sprintf "%g is not close to %g" a b)
             Expect.isFalse (Tensor.allClose 1.0 1.0 (vector [ nan ]) (vector [ nan ])) "NaN is close to nothing"
             Expect.isTrue (Tensor.allClose 1e-6 0.0 (Tensor.ofArray [| 1.0f |]) (vector [ 1.0 ])) "across dtypes, in float64"
         }
@@ -135,6 +162,7 @@ let private userPrimitiveTests =
             Expect.isTrue ok.Ok (string ok)
             let wrong = GradCheck.primitive Domain.NonZero [ [ 4 ] ] wrongClip
             Expect.isFalse wrong.Ok "caught"
+            Expect.equal (wrong.Inputs |> List.map (fun i -> i.Name)) [ "x" ] "the primitive's own input name"
             Expect.stringContains (string wrong) "wrongClip, case 1 of 20" "names the primitive and the case"
         }
         test "piecewise constant and non-differentiable primitives have an explicit zero gradient" {

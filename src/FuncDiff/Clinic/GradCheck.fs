@@ -107,7 +107,10 @@ module GradCheckReports =
         member d.Simpler(v: float) : float list =
             let candidates =
                 match d with
-                | Any | WithZeros | Between _ -> [ 0.0; 1.0; -1.0; Math.Round v; Math.Round(v, 1) ]
+                // Exact zeros only where the domain draws them: a shrink onto 0 would leave the domain's
+                // distribution and often land on a kink (relu, abs) that then hides the real failure.
+                | Any | Between _ -> [ float (sign v); Math.Round v; Math.Round(v, 1) ] |> List.filter (fun c -> c <> 0.0)
+                | WithZeros -> [ 0.0; 1.0; -1.0; Math.Round v; Math.Round(v, 1) ]
                 | NonNegative -> [ 0.0; 1.0; Math.Round v; Math.Round(v, 1) ]
                 | Positive -> [ 1.0; 0.5; 2.0; Math.Round(v, 1) ]
                 | NonZero -> [ float (sign v); 0.5 * float (sign v); Math.Round(v, 1) ]
@@ -154,7 +157,10 @@ module GradCheckReports =
           /// The largest |analytic − fd| / max(|analytic|, |fd|) (0 where both are 0); NaN as above.
           MaxRelError: float
           /// The element furthest outside its tolerance, or closest to it when all pass; None when none was compared.
-          Worst: CheckedElement option }
+          Worst: CheckedElement option
+          /// The largest |analytic| or |fd| compared: when it is below the absolute tolerance, the rule cannot
+          /// tell a right derivative from a wrong one, and the report says so.
+          MaxMagnitude: float }
 
         /// True when every compared element is within the tolerance.
         member c.Ok = c.Failed = 0
@@ -179,6 +185,8 @@ module GradCheckReports =
             for i in r.Inputs do
                 let status = if i.Ok then "ok" else sprintf "%d of %d checked elements outside the tolerance" i.Failed i.Checked
                 lines.Add(sprintf "  %s: %s (checked %d of %d); max abs error %.3g, max rel error %.3g" i.Name status i.Checked i.Elements i.MaxAbsError i.MaxRelError)
+                if i.Ok && i.Checked > 0 && i.MaxMagnitude < r.Options.AbsoluteTolerance then
+                    lines.Add(sprintf "    warning: every compared derivative of %s is below the absolute tolerance %g (largest %.3g), so this check cannot tell a right derivative from a wrong one; lower AbsoluteTolerance" i.Name r.Options.AbsoluteTolerance i.MaxMagnitude)
                 match i.Worst with
                 | Some w when not i.Ok ->
                     lines.Add(sprintf "    worst at %s: analytic %.12g, finite difference %.12g, allowed error %.3g" ("[" + String.Join(", ", w.Index) + "]") w.Analytic w.FiniteDifference w.Allowed)
@@ -225,14 +233,36 @@ module internal GradientCheck =
                 s <- s + abs (out[i] * r[i])
             f, s
 
+    /// Refuses options under which a check would pass or fail without comparing anything.
+    let private validate (options: GradCheckOptions) =
+        let fail what = raise (FuncDiffException(sprintf "GradCheck: %s" what))
+        let nonNegative (name: string) (v: float) = if not (v >= 0.0 && Double.IsFinite v) then fail (sprintf "%s must be a finite number ≥ 0, got %g" name v)
+        nonNegative "RelativeTolerance" options.RelativeTolerance
+        nonNegative "AbsoluteTolerance" options.AbsoluteTolerance
+        nonNegative "RoundingUlps" options.RoundingUlps
+        // Below about 1e-12 the step is lost in rounding; above 0.1 the truncation error swamps any rule.
+        if not (options.Step >= 1e-12 && options.Step <= 0.1) then fail (sprintf "Step must be between 1e-12 and 0.1, got %g" options.Step)
+        match options.Sample with
+        | Some k when k < 1 -> fail (sprintf "Sample must be at least 1 (None checks every element), got %d" k)
+        | _ -> ()
+
+    /// The names of the inputs to check: float64 inputs of the expression, bound, at least one.
+    let private inputNames (bindings: IReadOnlyDictionary<string, Tensor>) (wrt: Node list) =
+        if wrt.IsEmpty then raise (GradientException "GradCheck needs at least one input to check; with none, a check would pass without comparing anything")
+        wrt |> List.map (fun w ->
+            match w.Op with
+            | Input name ->
+                requireFloat64 (sprintf "input '%s'" name) w
+                if not (bindings.ContainsKey name) then
+                    raise (InputException(name, sprintf "GradCheck: input '%s' (%s) is not bound; bind a tensor to every input checked" name w.TypeText))
+                name
+            | _ -> raise (GradientException(sprintf "GradCheck checks derivatives with respect to inputs, and this %s node is not one" w.Name)))
+
     /// Compares the derivative of f = Σ output·cotangent (f = output for a scalar without one) with respect
     /// to each of wrt (inputs of output) at the bindings.
     let private compare (options: GradCheckOptions) (method: string) (bindings: IReadOnlyDictionary<string, Tensor>) (output: Node) (cotangent: Tensor option) (wrt: Node list) =
-        let names =
-            wrt |> List.map (fun w ->
-                match w.Op with
-                | Input name -> requireFloat64 (sprintf "input '%s'" name) w; name
-                | _ -> raise (GradientException(sprintf "GradCheck checks derivatives with respect to inputs, and this %s node is not one" w.Name)))
+        validate options
+        let names = inputNames bindings wrt
         let derivatives =
             match cotangent with
             | None -> Reverse.grad output wrt
@@ -250,7 +280,7 @@ module internal GradientCheck =
                 let at (x: float[]) =
                     values[name] <- Tensor.ofData dims x
                     measure values output cotangent
-                let mutable failed, maxAbs, maxRel = 0, 0.0, 0.0
+                let mutable failed, maxAbs, maxRel, magnitude = 0, 0.0, 0.0, 0.0
                 let mutable worst, worstExcess = None, Double.NegativeInfinity
                 let x = Array.copy point
                 for i in picked do
@@ -267,6 +297,7 @@ module internal GradientCheck =
                     let allowed = options.AbsoluteTolerance + options.RelativeTolerance * abs fd + options.RoundingUlps * machineEpsilon * max sPlus sMinus / (taken / 2.0)
                     let error = abs (a - fd)
                     let relative = if error = 0.0 then 0.0 else error / max (abs a) (abs fd)
+                    magnitude <- max magnitude (max (abs a) (abs fd))
                     maxAbs <- (if Double.IsNaN error || Double.IsNaN maxAbs then nan else max maxAbs error)
                     maxRel <- (if Double.IsNaN relative || Double.IsNaN maxRel then nan else max maxRel relative)
                     // Written so that NaN fails: no comparison with NaN is true.
@@ -285,7 +316,7 @@ module internal GradientCheck =
                     options.Progress |> Option.iter (fun report -> report done' total)
                 values[name] <- bound
                 { Name = name; Elements = point.Length; Checked = picked.Length; Failed = failed
-                  MaxAbsError = maxAbs; MaxRelError = maxRel; Worst = worst }) plan analytic
+                  MaxAbsError = maxAbs; MaxRelError = maxRel; Worst = worst; MaxMagnitude = magnitude }) plan analytic
         { Method = method; Inputs = results; Options = options }
 
     /// First order: the gradient of a scalar output, the vjp with a seeded random cotangent of any other.

@@ -105,7 +105,9 @@ let reduce (r: Reducer) (x: Tensor) (axes: int[]) (out: Tensor) =
                 // have wrapped in int64, so the float64 product tells it.
                 let approx = Array.zeroCreate<float> d.Length
                 reduceTyped r (Array.map float a) dims axes approx
-                approx |> Array.iteri (fun i v -> if v > float Int32.MaxValue || v < float Int32.MinValue then wide[i] <- Int64.MaxValue)
+                approx |> Array.iteri (fun i v ->
+                    if v > float Int32.MaxValue || v < float Int32.MinValue then
+                        raise (OverflowException(sprintf "int32 overflow: the product at %s would be about %.6g, outside the int32 range [%d, %d]; cast to float64 first for a wider range" (ShapeMath.indexText out.Shape.Dims i) v Int32.MinValue Int32.MaxValue)))
             Elementwise.narrowInt32 out.Shape.Dims wide d
     | _ -> invalidOp (sprintf "reduction of %O is not supported" x.DType)
 

@@ -142,13 +142,13 @@ let signP =
         Vjp = noDerivative }
 
 let reluP =
-    { primitive "relu" Family.Elementwise "max(x, 0). Not differentiable at 0, where the subgradient 0 is used: the cotangent passes only where x > 0." with
+    { primitive "relu" Family.Elementwise "max(x, 0). Not differentiable at 0, where the subgradient 0 is used: the cotangent passes only where x > 0, and where x is NaN (NaN propagates and is the selected element, as in maximum)." with
         Differentiability = Differentiability.NonSmooth "relu'(0) = 0"
         Infer = unaryInfer requireNumeric
         Forward = fun _ xs out -> numericUnary { new NumericUnary with member _.Run<'T when 'T :> INumber<'T>>(x: ReadOnlySpan<'T>, y: Span<'T>) = TensorPrimitives.Max(x, 'T.Zero, y) } xs[0] out
         Vjp = fun v ->
             let x, g = v.Inputs[0], v.Cotangent
-            [ Some (where (gt x (scalarLike x 0.0)) g (scalarLike g 0.0)) ] }
+            [ Some (where (logicalOr (gt x (scalarLike x 0.0)) (isNan x)) g (scalarLike g 0.0)) ] }
 
 let floorP = steps "floor" "The largest integer ≤ x; piecewise constant." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Floor(x, y) }
 let ceilP = steps "ceil" "The smallest integer ≥ x; piecewise constant." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Ceiling(x, y) }

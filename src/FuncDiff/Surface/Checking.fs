@@ -46,14 +46,21 @@ module GradCheck =
         match p.Differentiability with
         | Differentiability.NonDifferentiable reason -> { Method = sprintf "%s is not differentiable (%s)" p.Name reason; Inputs = []; Options = options }
         | _ ->
-            let inputs = shapes |> List.mapi (fun i dims -> Expr.Input(sprintf "a%d" i, dims))
+            if cases < 1 then raise (FuncDiffException(sprintf "GradCheck.primitive: cases must be at least 1, got %d" cases))
+            if shapes.Length <> p.Primitive.Inputs.Length then
+                raise (FuncDiffException(sprintf "GradCheck.primitive: %s takes %d inputs (%s), but %d shapes were given" p.Name p.Primitive.Inputs.Length (String.concat ", " p.Primitive.Inputs) shapes.Length))
+            // The inputs carry the primitive's own input names where those can name inputs.
+            let declared = p.Primitive.Inputs
+            let usable (n: string) = Syntax.isIdentifier n && not (Syntax.reserved.Contains n) && (Registry.tryFind n).IsNone
+            let names = if List.forall usable declared && List.length (List.distinct declared) = declared.Length then declared else List.mapi (fun i _ -> sprintf "a%d" i) declared
+            let inputs = List.map2 (fun name (dims: int list) -> Expr.Input(name, dims)) names shapes
             let output = p.Apply inputs
             let output = if output.DType = DType.Float64 then output else Expr(Logic.cast DType.Float64 output.Node)
             let g = Random.Generator(int64 options.Seed)
             let mutable result = None
             let mutable k = 0
             while k < cases && (result |> Option.forall (fun (r: GradCheckReport) -> r.Ok)) do
-                let bindings = [ for i, dims in List.indexed shapes -> sprintf "a%d" i, Tensor.ofData dims (domain.Draw(List.fold (*) 1 dims, g.NextUniform)) ]
+                let bindings = [ for name, dims in List.zip names shapes -> name, Tensor.ofData dims (domain.Draw(List.fold (*) 1 dims, g.NextUniform)) ]
                 let first = checkWith options bindings inputs output
                 result <- Some (if first.Ok && p.Differentiability = Differentiability.Smooth then secondOrderWith options bindings inputs output else first)
                 k <- k + 1

@@ -119,7 +119,8 @@ module Tensor =
             raise (FuncDiffException(sprintf "allClose: shapes differ: %O and %O" a.Shape b.Shape))
         if not (rtol >= 0.0 && atol >= 0.0) then
             raise (FuncDiffException(sprintf "allClose: tolerances must be non-negative numbers, got rtol=%g, atol=%g" rtol atol))
-        Array.forall2 (fun (x: float) y -> x = y || abs (x - y) <= atol + rtol * abs y) (a.ToFloat64Array()) (b.ToFloat64Array())
+        // An infinity is close only to itself: atol + rtol·∞ would make every finite number close to it.
+        Array.forall2 (fun (x: float) y -> x = y || (Double.IsFinite x && Double.IsFinite y && abs (x - y) <= atol + rtol * abs y)) (a.ToFloat64Array()) (b.ToFloat64Array())
 
     /// A copy of the elements as float64, row-major.
     let toArray (t: Tensor) = t.ToFloat64Array()

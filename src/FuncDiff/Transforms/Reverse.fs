@@ -55,13 +55,13 @@ let vjp (outputs: Node list) (cotangents: Node list) (wrt: Node list) : Node lis
             | Apply (p, attrs) when n.Inputs |> Array.exists flows ->
                 let slots = p.Vjp { Cotangent = total; Output = n; Inputs = n.Inputs; Attributes = attrs }
                 if slots.Length <> n.Inputs.Length then
-                    invalidOp (sprintf "the derivative rule of %s gave %d cotangents for %d inputs" p.Name slots.Length n.Inputs.Length)
+                    raise (GradientException(sprintf "the derivative rule of %s gave %d cotangents for %d inputs" p.Name slots.Length n.Inputs.Length))
                 List.iteri (fun i slot ->
                     let input = n.Inputs[i]
                     match slot with
                     | Some (c: Node) when flows input ->
                         if not (c.Shape.Equals input.Shape) || c.DType <> input.DType then
-                            invalidOp (sprintf "the derivative rule of %s gave %s for input %d, which is %s" p.Name c.TypeText i input.TypeText)
+                            raise (GradientException(sprintf "the derivative rule of %s gave %s for input %d, which is %s" p.Name c.TypeText i input.TypeText))
                         contribute input c
                     | _ -> ()) slots
             | _ -> ()
