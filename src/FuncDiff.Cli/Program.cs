@@ -261,6 +261,7 @@ internal static class Program
             Define("graph", ClinicCommands.GraphDescription, differentiates: true, float32: true, ClinicCommands.Graph,
                 ClinicCommands.Format, ClinicCommands.WithGradient, ClinicCommands.WithDiagnosis),
             Demo.Command(output),
+            Bench.Command(output, error),
         };
         var check = root.Subcommands.Single(c => c.Name == "check");
         check.Validators.Add(result =>

@@ -145,6 +145,17 @@ let private close (actual: float list) (expected: float list) (message: string) 
 
 let private subcommands =
     testList "subcommands" [
+        test "bench times a peer workload and reports the peer harness's fields" {
+            let r = ok [ "bench"; "ew1k"; "--reps"; "3"; "--warmup"; "0" ]
+            for field in [ "name"; "dtype"; "median_ms"; "min_ms"; "reps"; "value"; "grad_norm"; "allocated_bytes_per_op" ] do
+                Expect.isTrue (fst (r.TryGetProperty field)) (sprintf "field %s" field)
+            // The value of Σ tanh(x)·exp(-x²) + log(1 + x²) over linspace(-3, 3, 1000), by a plain loop.
+            let expected = Seq.init 1000 (fun i -> -3.0 + 6.0 * float i / 999.0) |> Seq.sumBy (fun x -> tanh x * exp (-x * x) + log (1.0 + x * x))
+            Expect.floatClose Accuracy.high (r.GetProperty("value").GetDouble()) expected "the value"
+            Expect.isLessThanOrEqual (r.GetProperty("min_ms").GetDouble()) (r.GetProperty("median_ms").GetDouble()) "min ≤ median"
+            let unknown = run [ "bench"; "nonsense" ]
+            Expect.equal unknown.Code 2 "an unknown workload is bad usage"
+        }
         test "eval prints the value with its shape and dtype" {
             let value = ok [ "eval"; "x * 2 + w"; "--at"; "x=[[1, 2], [3, 4]]; w=0.5" ] |> field "value"
             Expect.equal value { Shape = [ 2; 2 ]; DType = "float64"; Data = [ 2.5; 4.5; 6.5; 8.5 ] } "value"
@@ -665,7 +676,7 @@ let private messages =
         test "a typo of a command gets one message with its suggestion" {
             let r = run [ "evl"; "x"; "--json" ]
             let message = (json r).GetProperty("error").GetProperty("message").GetString()
-            Expect.equal message "unknown command 'evl' (did you mean 'eval'?); the commands are eval, grad, jacobian, hessian, check, explain, graph, demo" "the JSON message"
+            Expect.equal message "unknown command 'evl' (did you mean 'eval'?); the commands are eval, grad, jacobian, hessian, check, explain, graph, demo, bench" "the JSON message"
             Expect.stringContains r.Err "funcdiff: unknown command 'evl' (did you mean 'eval'?); the commands are" "stderr"
         }
 
