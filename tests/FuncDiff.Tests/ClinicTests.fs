@@ -103,6 +103,35 @@ let private causeTests =
             Expect.equal s.NodeText "slice(x, start=[1], stop=[2])" "the slice"
             Expect.equal s.Fraction (Some 0.75) "one of four is read"
         }
+        test "masked by a zero factor: x * 0 and x * [0, 1]" {
+            let d = only (explainText "sum(x * 0)" [ "x", vector [ 1.0; 2.0 ] ] [ "x" ])
+            expectStatus GradientStatus.Zero d
+            let c = cause CauseKind.Masked d
+            Expect.equal c.NodeText "x * 0" "the product"
+            Expect.equal c.Fraction (Some 1.0) "every element"
+            let d = only (explainText "sum(x * [0, 1])" [ "x", vector [ 1.0; 2.0 ] ] [ "x" ])
+            expectStatus GradientStatus.PartlyZero d
+            let c = cause CauseKind.Masked d
+            Expect.stringContains c.Message "multiplies `x` by `[0, 1]`, which is exactly 0 at 1 of 2 elements" "the zero factor"
+            Expect.equal c.Fraction (Some 0.5) "one of two"
+        }
+        test "masked by a zero factor: dead units starve the next layer's weights" {
+            let w1 = Tensor.ofArray2D (array2D [ [ 1.0; 0.0 ]; [ 0.0; 1.0 ]; [ -1.0; 0.0 ]; [ 0.0; -1.0 ] ])
+            let bindings = [ "w1", w1; "x", vector [ 1.0; 2.0 ]; "b1", vector [ 0.5; 0.5; -5.0; -5.0 ]; "w2", Tensor.ofArray2D (array2D [ [ 1.0; 1.0; 1.0; 1.0 ] ]) ]
+            let d = only (explainText "sum(w2 @ relu(w1 @ x + b1))" bindings [ "w2" ])
+            expectStatus GradientStatus.PartlyZero d
+            let c = cause CauseKind.Masked d
+            Expect.equal c.NodeText "w2 @ relu(w1 @ x + b1)" "the matmul"
+            Expect.stringContains c.Message "by `relu(w1 @ x + b1)`, which is exactly 0 at 2 of 4 elements" "the zero factor"
+            Expect.stringContains c.Message "dead units" "a relu's zeros are dead units"
+            Expect.equal c.Fraction (Some 0.5) "two of four weights"
+        }
+        test "a zero factor where another path carries gradient is no cause" {
+            let text = "sum(x * [0, 1, 1] - x * [0, 1, 0] + where([true, false, false], x, 0))"
+            let d = only (explainText text [ "x", vector [ 1.0; 2.0; 3.0 ] ] [ "x" ])
+            expectStatus GradientStatus.PartlyZero d
+            Expect.equal (causesOf CauseKind.Masked d |> List.map (fun c -> c.NodeText)) [ "where([true, false, false], x, 0)" ] "the products' zeros are covered by other paths"
+        }
         test "cancellation: sum(x - mean(x)) names both paths and their contributions" {
             let d = only (explainText "sum(x - mean(x))" [ "x", vector [ 1.0; 2.0; 3.0; 4.0 ] ] [ "x" ])
             expectStatus GradientStatus.Zero d

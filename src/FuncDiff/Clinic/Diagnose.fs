@@ -5,7 +5,9 @@
 ///   piecewise-constant  classification (stopGradient; piecewise constant; a cast to int32 or bool);
 ///   masked              a routing op (relu, abs, maximum, minimum, max, min, where, gather, slice) on an
 ///                       open path whose rule, replayed with a cotangent of ones, gives exact zeros to its
-///                       input: those elements are masked;
+///                       input: those elements are masked; also a product (mul, mulNoNan, matmul,
+///                       matmulNoNan, dot, outer) whose other factor is exactly zero where the cotangent
+///                       reaching the input is zero;
 ///   cancellation        a node with two or more open paths to the output whose contributions (each
 ///                       consumer's rule replayed with its cotangent) are non-zero but sum to at most
 ///                       4ε·Σ|contribution| at some element;
@@ -114,7 +116,42 @@ let private masked (t: Trace.Trace) (show: Node -> string) (reached: HashSet<int
                       | None -> ()
                   | _ -> ()
           | _ -> () ]
-    |> List.truncate perKind
+
+/// A product (mul, mulNoNan, matmul, matmulNoNan, dot, outer) on an open path whose other factor is
+/// exactly zero where the cotangent reaching input `slot` is zero: the elements its rule, replayed with
+/// a cotangent of ones, gives exact zeros, among those whose cotangent is zero.
+let private zeroFactors (t: Trace.Trace) (show: Node -> string) (reached: HashSet<int64>) =
+    let isProduct (p: Primitive) =
+        [ Arithmetic.mulP; Arithmetic.mulNoNanP; LinearAlgebra.matmulP; LinearAlgebra.matmulNoNanP; LinearAlgebra.dotP; LinearAlgebra.outerP ]
+        |> List.exists (is p)
+    [ for c in t.Order do
+          match primitiveOf c with
+          | Some (p, _) when reached.Contains c.Id && isProduct p && c.Inputs.Length = 2 && anyNonZero (Trace.cotangent t c) ->
+              let locals = lazy (Trace.replay t show Trace.unobserved c (Trace.ones c))
+              for slot in 0 .. 1 do
+                  let input, factor = c.Inputs[slot], c.Inputs[1 - slot]
+                  let factorValues = t.Values[factor.Id].ToFloat64Array()
+                  let factorZeros = factorValues |> Array.filter (fun v -> v = 0.0) |> Array.length
+                  if reached.Contains input.Id && input.Shape.Size > 0 && factorZeros > 0 then
+                      match locals.Value[slot] with
+                      | Some local ->
+                          let cot = (Trace.cotangent t input).ToFloat64Array()
+                          let zeros = Array.map2 (fun l g -> l = 0.0 && g = 0.0) (local.ToFloat64Array()) cot |> Array.filter id |> Array.length
+                          if zeros > 0 then
+                              let size = input.Shape.Size
+                              let where =
+                                  if factorValues.Length = 1 then "which is exactly 0"
+                                  else sprintf "which is exactly 0 at %s" (share factorZeros factorValues.Length)
+                              let dead =
+                                  match primitiveOf factor with
+                                  | Some (f, _) when is f Elementary.reluP -> sprintf " (dead units: the input of %s is ≤ 0 there)" (show factor)
+                                  | _ -> ""
+                              let message =
+                                  sprintf "%s multiplies %s by %s, %s%s, so no gradient reaches %s of %s"
+                                      (show c) (show input) (show factor) where dead (share zeros size) (show input)
+                              yield finding CauseKind.Masked c message (Some (float zeros / float size))
+                      | None -> ()
+          | _ -> () ]
 
 // ---- Cancellation -----------------------------------------------------------------------------------
 
@@ -314,6 +351,7 @@ let diagnose (t: Trace.Trace) (show: Node -> string) (k: int) : Diagnosis =
             // A blocked path is a cause only when every path is blocked: a comparison inside where's
             // condition blocks a path of no consequence.
             (if everyPath then blocking show w blockers else [])
-            @ (if everyPath then [] else masked t show reached @ cancellation t show reached @ vanishing t show reached)
+            @ (if everyPath then []
+               else List.truncate perKind (masked t show reached @ zeroFactors t show reached) @ cancellation t show reached @ vanishing t show reached)
             @ origins
     { Wrt = w; Status = st; Findings = findings }

@@ -43,7 +43,8 @@ type CauseKind =
     /// ceil, sign, argmax, comparisons, …) or a cast to int32 or bool.
     | PiecewiseConstant
     /// An operation that routes its cotangent (relu, where, max, min, maximum, minimum, abs, gather, slice)
-    /// passes none to some elements of its input on the path.
+    /// passes none to some elements of its input on the path; or a product (mul, matmul, dot, outer) on the
+    /// path whose other factor is exactly zero where the input's cotangent is zero.
     | Masked
     /// A node on the path reaches the output by several paths whose contributions cancel.
     | Cancellation
