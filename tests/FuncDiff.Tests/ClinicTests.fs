@@ -65,6 +65,15 @@ let private causeTests =
                 Expect.equal cs.Head.NodeText op "the first blocking op on the path"
                 Expect.isNone cs.Head.Fraction "no fraction: the whole path is blocked"
             }
+        test "several blockers: every path passes one of them, and no cause claims every path for itself" {
+            let d = only (explainText "sum(stopGradient(x) * 3 + round(x))" [ "x", vector [ 2.0; 5.0 ] ] [ "x" ])
+            expectStatus GradientStatus.Zero d
+            let s, r = cause CauseKind.StopGradient d, cause CauseKind.PiecewiseConstant d
+            Expect.stringStarts s.Message "every path from `x` to the output passes through one of: `stopGradient(x)` (stop-gradient), `round(x)` (piecewise-constant);" "said once"
+            Expect.stringStarts r.Message "the paths from `x` through `round(x)`:" "its own paths"
+            for c in d.Causes do
+                Expect.isFalse (c.Message.Contains(sprintf "every path from `x` to the output passes through %s" (sprintf "`%s`" c.NodeText))) "no false claim"
+        }
         test "masked: a dead ReLU layer (bias -100) masks every unit" {
             let w = Tensor.ofArray2D (array2D [ [ 0.5; -1.0 ]; [ 2.0; 1.0 ] ])
             let e = explainText "sum(relu(w @ x + b))" [ "w", w; "x", vector [ 1.0; 2.0 ]; "b", Tensor.scalar -100.0 ] [ "w"; "b" ]

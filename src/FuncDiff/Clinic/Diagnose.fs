@@ -70,21 +70,35 @@ let private finding kind node message fraction = { Kind = kind; Node = node; Mes
 
 // ---- Blocking nodes ---------------------------------------------------------------------------------
 
+/// One blocker: "every path … passes through b" is true only of a single blocker; with several, the
+/// first cause names them all once and each speaks of the paths through its own node.
 let private blocking (show: Node -> string) (w: Node) (blockers: ResizeArray<Node>) =
-    [ for b in Seq.truncate perKind blockers ->
-          let p, attrs = (primitiveOf b).Value
-          let lead = sprintf "every path from %s to the output passes through" (show w)
-          match p.Differentiability with
-          | Differentiability.StopsGradient ->
-              finding CauseKind.StopGradient b (sprintf "%s %s, which passes no gradient by request" lead (show b)) None
-          | Differentiability.PiecewiseConstant ->
-              finding CauseKind.PiecewiseConstant b (sprintf "%s %s: %s is piecewise constant, so its derivative is zero by definition" lead (show b) p.Name) None
-          | _ ->
-              let why =
-                  match attrs.TryFind "dtype" with
-                  | Some (Param.DType d) -> sprintf "a cast to %O is piecewise constant (its dtype attribute)" d
-                  | _ -> sprintf "its result is %O, which has no derivative" b.DType
-              finding CauseKind.PiecewiseConstant b (sprintf "%s %s: %s, so its derivative is zero" lead (show b) why) None ]
+    let kindOf (b: Node) =
+        match (primitiveOf b).Value with
+        | p, _ when p.Differentiability = Differentiability.StopsGradient -> CauseKind.StopGradient
+        | _ -> CauseKind.PiecewiseConstant
+    let shown = List.ofSeq (Seq.truncate perKind blockers)
+    let all =
+        let names = [ for b in shown -> sprintf "%s (%s)" (show b) (kindOf b).Name ]
+        String.Join(", ", if blockers.Count > shown.Length then names @ [ "…" ] else names)
+    shown |> List.mapi (fun k b ->
+        let p, attrs = (primitiveOf b).Value
+        let lead =
+            if blockers.Count = 1 then sprintf "every path from %s to the output passes through %s" (show w) (show b)
+            elif k = 0 then sprintf "every path from %s to the output passes through one of: %s; the paths through %s:" (show w) all (show b)
+            else sprintf "the paths from %s through %s:" (show w) (show b)
+        let why =
+            if kindOf b = CauseKind.StopGradient then "it passes no gradient by request"
+            elif p.Differentiability = Differentiability.PiecewiseConstant then sprintf "%s is piecewise constant, so its derivative is zero by definition" p.Name
+            else
+                match attrs.TryFind "dtype" with
+                | Some (Param.DType d) -> sprintf "a cast to %O is piecewise constant (its dtype attribute), so its derivative is zero" d
+                | _ -> sprintf "its result is %O, which has no derivative, so its derivative is zero" b.DType
+        let message =
+            if blockers.Count = 1 && kindOf b = CauseKind.StopGradient then lead + ", which passes no gradient by request"
+            elif blockers.Count = 1 then lead + ": " + why
+            else lead + " " + why
+        finding (kindOf b) b message None)
 
 // ---- Masking ----------------------------------------------------------------------------------------
 
