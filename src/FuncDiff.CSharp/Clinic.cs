@@ -22,7 +22,7 @@ public enum GradientStatus
     /// <summary>Some elements are exactly 0.</summary>
     PartlyZero,
 
-    /// <summary>Every |gᵢ| ≤ ε·max(1, |f|) / max(1, max|xⱼ|): a step as large as the input changes the value by less than its rounding error.</summary>
+    /// <summary>Every |gᵢ|·max|xⱼ| ≤ ε·|f| (max|xⱼ| taken as 1 when x is all zero): a step as large as the input changes the value by less than its rounding error. Relative: scaling the function or the input changes nothing.</summary>
     Tiny,
 
     /// <summary>Some element is NaN.</summary>

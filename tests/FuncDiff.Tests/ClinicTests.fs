@@ -165,10 +165,18 @@ let private causeTests =
             Expect.equal c.NodeText "exp(-1000 * x)" "the exp"
             Expect.equal c.Fraction (Some 0.5) "underflowed at x = 1"
         }
-        test "tiny: exp(-1000 * x) at 0.5 and 1 is below the threshold, and underflow says why" {
-            let d = only (explainText "sum(exp(-1000 * x))" [ "x", vector [ 0.5; 1.0 ] ] [ "x" ])
+        test "tiny: 1 + exp(-1000 * x) at 0.5 and 1 is below the threshold, and underflow says why" {
+            let d = only (explainText "1 + sum(exp(-1000 * x))" [ "x", vector [ 0.5; 1.0 ] ] [ "x" ])
             expectStatus GradientStatus.Tiny d
             Expect.equal (cause CauseKind.Underflow d).Fraction (Some 1.0) "both local derivatives are below ε"
+        }
+        test "tiny is scale-free: a tiny function or a tiny factor is not a tiny gradient" {
+            for text in [ "1e-30 * sum(x ^ 2)"; "sum(x * 1e-20)"; "sum(exp(-1000 * x))" ] do
+                let d = only (explainText text [ "x", vector [ 1.0; 2.0 ] ] [ "x" ])
+                Expect.notEqual d.Status GradientStatus.Tiny text
+            expectOk (explainText "1e-30 * sum(x ^ 2)" [ "x", vector [ 1.0; 2.0 ] ] [ "x" ])
+            expectStatus GradientStatus.Tiny (only (explainText "1 + 1e-20 * sum(x)" [ "x", vector [ 1.0; 2.0 ] ] [ "x" ]))
+            expectStatus GradientStatus.Tiny (only (explainText "1 + 1e-20 * sum(x)" [ "x", vector [ 0.0; 0.0 ] ] [ "x" ]))
         }
         test "saturation: tanh of a large argument" {
             let d = only (explainText "sum(tanh(20 * x))" [ "x", vector [ 2.0; 3.0 ] ] [ "x" ])
@@ -302,11 +310,24 @@ let private okWhenHealthy ((x: Expr, y: Expr, output: Expr), (tx: Tensor, ty: Te
         expectOk e
     healthy ==> lazy (check ())
 
+/// Scaling the output by a power of two (exact in floating point) changes no status: the rules are
+/// relative to the value.
+let private scaleFree (((x: Expr, y: Expr, output: Expr), (tx: Tensor, ty: Tensor)), k: int) =
+    let bindings = [ "x", tx; "y", ty ]
+    let scaled = output * (2.0 ** float k)
+    let finite (e: Explanation) =
+        Double.IsFinite (e.Value.ToFloat64Array()[0]) && e.Gradients |> List.forall (fun g -> g.ToFloat64Array() |> Array.forall Double.IsFinite)
+    let plain, big = explain bindings [ x; y ] output, explain bindings [ x; y ] scaled
+    (finite plain && finite big) ==> lazy (
+        Expect.equal [ for d in big.Diagnoses -> d.Status ] [ for d in plain.Diagnoses -> d.Status ] (sprintf "%O scaled by 2^%d" output k))
+
 let private propertyTests =
     let cases = Gen.zip smoothProgram (Gen.zip (Generators.tensor Domain.Any [| 3 |]) (Generators.tensor Domain.Any [| 3 |]))
     testList "property" [
         testPropertyWithConfig { FsCheckConfig.defaultConfig with maxTest = 100 } "on smooth programs whose gradient is finite and non-zero, explain is ok and gives grad's numbers"
             (Prop.forAll (Arb.fromGen cases) okWhenHealthy)
+        testPropertyWithConfig { FsCheckConfig.defaultConfig with maxTest = 100 } "scaling a smooth program's output by a power of two changes no status"
+            (Prop.forAll (Arb.fromGen (Gen.zip cases (Gen.choose (-100, 100)))) scaleFree)
     ]
 
 // ---- Checked evaluation -------------------------------------------------------------------------

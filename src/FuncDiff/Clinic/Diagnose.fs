@@ -49,7 +49,8 @@ let status (g: Tensor) (x: Tensor option) (value: Tensor) =
             t.ToFloat64Array() |> Array.filter Double.IsFinite |> Array.fold (fun m v -> max m (abs v)) 0.0
         let f = if value.DType.IsNumeric then finiteMax value else 0.0
         let xs = match x with Some t when t.DType.IsNumeric -> finiteMax t | _ -> 0.0
-        let threshold = epsilon g.DType * max 1.0 f / max 1.0 xs
+        // Relative in f and x both: scaling the function or the input never makes a gradient tiny.
+        let threshold = epsilon g.DType * f / (if xs > 0.0 then xs else 1.0)
         if gs |> Array.forall (fun v -> abs v <= threshold) then GradientStatus.Tiny
         elif Array.exists (fun v -> v = 0.0) gs then GradientStatus.PartlyZero
         else GradientStatus.Ok

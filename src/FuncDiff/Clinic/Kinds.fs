@@ -11,9 +11,10 @@ type GradientStatus =
     | Zero
     /// Some elements are exactly 0, the others are not tiny.
     | PartlyZero
-    /// Every |gᵢ| ≤ ε·max(1, |f|) / max(1, max|xⱼ|), ε the machine epsilon of the gradient's dtype, f
-    /// the value, x the input: a step as large as the input itself changes the value by less than its
-    /// rounding error. Some elements may be exactly zero, not all.
+    /// Every |gᵢ|·max|xⱼ| ≤ ε·|f|, ε the machine epsilon of the gradient's dtype, f the value, x the
+    /// input (max|xⱼ| taken as 1 when x is all zero): a step as large as the input itself changes the
+    /// value by less than its rounding error. Scale-free: multiplying f or x by a constant changes nothing,
+    /// and a value of 0 makes nothing tiny. Some elements may be exactly zero, not all.
     | Tiny
     /// Some element is NaN.
     | NaN
