@@ -141,6 +141,20 @@ let private causeTests =
             expectStatus GradientStatus.PartlyZero d
             Expect.equal (causesOf CauseKind.Masked d |> List.map (fun c -> c.NodeText)) [ "where([true, false, false], x, 0)" ] "the products' zeros are covered by other paths"
         }
+        test "no cause of zeros for a gradient with no zero element: relu's dead unit is healed by exp, the inf has its origin" {
+            let d = only (explainText "sum(relu(x) + exp(x))" [ "x", vector [ -1.0; 800.0 ] ] [ "x" ])
+            expectStatus GradientStatus.Inf d
+            Expect.isEmpty (causesOf CauseKind.Masked d) "no element is zero"
+            Expect.isNonEmpty (causesOf CauseKind.InfOrigin d) "exp overflows"
+            let d = only (explainText "sum(relu(x) + exp(x))" [ "x", vector [ -1000.0; 800.0 ] ] [ "x" ])
+            expectStatus GradientStatus.Inf d
+            Expect.equal (cause CauseKind.Masked d).Fraction (Some 0.5) "element 0 is exactly zero: relu and exp's underflow"
+        }
+        test "a share of one in a million is <0.1%, not 0%" {
+            let xs = Array.init 1_000_000 (fun i -> if i = 0 then -1.0 else 1.0)
+            let c = cause CauseKind.Masked (only (explainText "sum(relu(x))" [ "x", Tensor.ofArray xs ] [ "x" ]))
+            Expect.stringContains c.Message "1 of 1000000 elements (<0.1%)" "the count and a share that is not 0%"
+        }
         test "cancellation: sum(x - mean(x)) names both paths and their contributions" {
             let d = only (explainText "sum(x - mean(x))" [ "x", vector [ 1.0; 2.0; 3.0; 4.0 ] ] [ "x" ])
             expectStatus GradientStatus.Zero d

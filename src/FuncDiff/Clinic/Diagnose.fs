@@ -363,10 +363,13 @@ let diagnose (t: Trace.Trace) (show: Node -> string) (k: int) : Diagnosis =
                           backwardFinding t show Infinities reached; backwardFinding t show NaNs reached ]
                 | GradientStatus.Inf -> List.choose id [ forwardOrigin t show Infinities; backwardFinding t show Infinities reached ]
                 | _ -> []
+            // Causes of zero (and of tiny) elements explain nothing about a gradient with none: under
+            // nan or inf they would be noise.
+            let zeroish = st = GradientStatus.Tiny || g.ToFloat64Array() |> Array.exists (fun v -> v = 0.0)
             // A blocked path is a cause only when every path is blocked: a comparison inside where's
             // condition blocks a path of no consequence.
             (if everyPath then blocking show w blockers else [])
-            @ (if everyPath then []
+            @ (if everyPath || not zeroish then []
                else List.truncate perKind (masked t show reached @ zeroFactors t show reached) @ cancellation t show reached @ vanishing t show reached)
             @ origins
     { Wrt = w; Status = st; Findings = findings }

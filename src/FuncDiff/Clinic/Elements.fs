@@ -57,8 +57,16 @@ let short (t: Tensor) =
         let shown = if t.Size > 6 then shown[.. 4] @ [ "…" ] else shown
         "[" + String.Join(", ", shown) + "]"
 
+/// "75%", "66.7%"; a share that is not zero but rounds to 0% is "<0.1%", one that is not all but rounds
+/// to 100% is ">99.9%".
+let percent (fraction: float) =
+    let text = (100.0 * fraction).ToString("0.#", Globalization.CultureInfo.InvariantCulture)
+    if fraction > 0.0 && text = "0" then "<0.1%"
+    elif fraction < 1.0 && text = "100" then ">99.9%"
+    else text + "%"
+
 /// "3 of 4 elements (75%)".
 let share (count: int) (size: int) =
-    sprintf "%d of %d element%s (%s%%)" count size (if size = 1 then "" else "s") ((100.0 * float count / float size).ToString("0.#", Globalization.CultureInfo.InvariantCulture))
+    sprintf "%d of %d element%s (%s)" count size (if size = 1 then "" else "s") (percent (float count / float size))
 
 let isNonFinite (v: float) = not (Double.IsFinite v)

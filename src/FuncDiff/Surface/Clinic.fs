@@ -159,7 +159,7 @@ module Graphviz =
                     for f in (Diagnose.diagnose t NodeText.show k).Findings do
                         let note =
                             match f.Fraction with
-                            | Some share -> sprintf "%s %s%%" f.Kind.Name ((100.0 * share).ToString("0.#", Globalization.CultureInfo.InvariantCulture))
+                            | Some share -> sprintf "%s %s" f.Kind.Name (Elements.percent share)
                             | None -> f.Kind.Name
                         let previous = match marks.TryGetValue f.Node.Id with | true, m -> m.Note | _ -> None
                         let note = match previous with Some p when p <> note -> p + ", " + note | Some p -> p | None -> note
