@@ -205,6 +205,22 @@ let private causeTests =
                 expectStatus GradientStatus.PartlyZero d
                 Expect.equal (cause CauseKind.Saturation d).Fraction (Some 0.5) text
         }
+        test "saturation: a one-hot softmax passes back nothing" {
+            let d = only (explainText "sum(softmax(z) * [1, 0, 0])" [ "z", vector [ 1000.0; 0.0; -1000.0 ] ] [ "z" ])
+            expectStatus GradientStatus.Zero d
+            let c = cause CauseKind.Saturation d
+            Expect.equal c.NodeText "softmax(z)" "the softmax"
+            Expect.equal c.Fraction (Some 1.0) "one-hot at every element"
+            let d = only (explainText "sum(softmax(z) * [1, 0, 0])" [ "z", vector [ 50.0; 0.0; -50.0 ] ] [ "z" ])
+            expectStatus GradientStatus.Tiny d
+            Expect.equal (cause CauseKind.Saturation d).Fraction (Some 1.0) "within ε of one-hot"
+            let d = only (explainText "sum(logSoftmax(z) * [1, 0, 0])" [ "z", vector [ 1000.0; 0.0; -1000.0 ] ] [ "z" ])
+            expectStatus GradientStatus.Zero d
+            Expect.equal (cause CauseKind.Saturation d).NodeText "logSoftmax(z)" "logSoftmax of the winner"
+        }
+        test "saturation: a confident wrong answer's cross-entropy is ok" {
+            expectOk (explainText "-sum(logSoftmax(z) * [0, 1, 0])" [ "z", vector [ 50.0; 0.0; -50.0 ] ] [ "z" ])
+        }
         test "inf-origin: log at 0, forward and backward, with the element and the input value" {
             let d = only (explainText "sum(log(x))" [ "x", vector [ 1.0; 0.0 ] ] [ "x" ])
             expectStatus GradientStatus.Inf d

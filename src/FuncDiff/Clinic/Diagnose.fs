@@ -13,6 +13,8 @@
 ///                       4ε·Σ|contribution| at some element;
 ///   underflow,          exp, expm1, pow (base) / tanh, sigmoid, softplus on an open path whose local
 ///   saturation          derivative (the rule replayed with ones) is at most ε where the input is finite;
+///                       softmax / logSoftmax whose probabilities are within ε of 0 or 1 where what it
+///                       passes back is at most ε·max|cotangent| (one-hot saturation);
 ///   nan-, inf-origin    the first node, forward then backward, whose value (or whose contribution to an
 ///                       input's cotangent) is NaN from NaN-free inputs, or ±∞ from finite ones.
 /// An open path is one from the input that passes no stop-gradient or piecewise-constant node.
@@ -243,6 +245,37 @@ let private vanishing (t: Trace.Trace) (show: Node -> string) (reached: HashSet<
           | _ -> () ]
     |> List.truncate perKind
 
+/// softmax or logSoftmax on an open path whose probabilities are within ε of 0 or 1 (one-hot) where the
+/// cotangent it passes back, its rule replayed with its own cotangent, is at most ε·max|cotangent|.
+/// (Replaying with ones says nothing here: softmax's Jacobian sends ones to zero at every input.)
+let private oneHot (t: Trace.Trace) (show: Node -> string) (reached: HashSet<int64>) =
+    [ for c in t.Order do
+          match primitiveOf c with
+          | Some (p, _) when reached.Contains c.Id && (is p Normalization.softmaxP || is p Normalization.logSoftmaxP)
+                             && reached.Contains c.Inputs[0].Id && c.Shape.Size > 0 && anyNonZero (Trace.cotangent t c) ->
+              let input = c.Inputs[0]
+              let cot = Trace.cotangent t c
+              match (Trace.replay t show Trace.unobserved c cot)[0] with
+              | Some passed ->
+                  let passed = passed.ToFloat64Array()
+                  let out = t.Values[c.Id].ToFloat64Array()
+                  let probability = if is p Normalization.softmaxP then out else Array.map exp out
+                  let eps = epsilon c.DType
+                  let scale = cot.ToFloat64Array() |> Array.fold (fun m v -> max m (abs v)) 0.0
+                  let hits =
+                      [ for e in 0 .. out.Length - 1 do
+                            let q = probability[e]
+                            if (q <= eps || q >= 1.0 - eps) && abs passed[e] <= eps * scale then e ]
+                  if not hits.IsEmpty then
+                      let first = hits.Head
+                      let x = t.Values[input.Id].ToFloat64Array()
+                      let message =
+                          sprintf "%s is saturated (one-hot): its probabilities are within ε = %s of 0 or 1 at %s, where it passes back at most ε·max|cotangent| (probability %s at %s, where %s = %s)"
+                              (show c) (number eps) (share hits.Length out.Length) (number probability[first]) (indexText input.Shape first) (show input) (number x[first])
+                      yield finding CauseKind.Saturation c message (Some (float hits.Length / float out.Length))
+              | None -> ()
+          | _ -> () ]
+
 // ---- NaN and infinity origins -----------------------------------------------------------------------
 
 /// What counts as bad for an origin: NaN (from NaN-free inputs) or ±∞ (from finite inputs).
@@ -370,6 +403,7 @@ let diagnose (t: Trace.Trace) (show: Node -> string) (k: int) : Diagnosis =
             // condition blocks a path of no consequence.
             (if everyPath then blocking show w blockers else [])
             @ (if everyPath || not zeroish then []
-               else List.truncate perKind (masked t show reached @ zeroFactors t show reached) @ cancellation t show reached @ vanishing t show reached)
+               else List.truncate perKind (masked t show reached @ zeroFactors t show reached) @ cancellation t show reached
+                 @ List.truncate perKind (vanishing t show reached @ oneHot t show reached))
             @ origins
     { Wrt = w; Status = st; Findings = findings }

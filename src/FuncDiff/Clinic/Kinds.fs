@@ -51,7 +51,8 @@ type CauseKind =
     | Cancellation
     /// exp, expm1 or pow on the path has a local derivative at most ε (machine epsilon): it underflowed.
     | Underflow
-    /// tanh, sigmoid or softplus on the path has a local derivative at most ε: the activation is saturated.
+    /// tanh, sigmoid or softplus on the path has a local derivative at most ε: the activation is saturated;
+    /// or softmax / logSoftmax is one-hot within ε and passes back at most ε times its cotangent.
     | Saturation
     /// The first node where a NaN appears from NaN-free inputs, forward or backward.
     | NanOrigin
