@@ -20,6 +20,23 @@ internal static class ClinicCommands
     /// <summary><c>--format</c> of <c>graph</c>.</summary>
     public static readonly Option<string> Format = FormatOption();
 
+    /// <summary><c>--timeout</c> of <c>graph</c>: how long Graphviz's dot may draw, in seconds.</summary>
+    public static readonly Option<int> DotTimeout = TimeoutOption();
+
+    private static Option<int> TimeoutOption()
+    {
+        var timeout = new Option<int>("--timeout")
+        {
+            Description = "With --format svg: stop Graphviz's dot after this many seconds (large graphs can take it minutes)",
+            DefaultValueFactory = _ => 60,
+        };
+        timeout.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() <= 0) r.AddError("--timeout must be a positive number of seconds");
+        });
+        return timeout;
+    }
+
     /// <summary><c>--grad</c> of <c>graph</c>.</summary>
     public static readonly Option<bool> WithGradient = new("--grad") { Description = "Also draw the gradient graph (boxes) with respect to --wrt" };
 
@@ -85,11 +102,11 @@ internal static class ClinicCommands
             explainAt: explain ? problem.Values : null,
             wrt: [.. wrt.Select(w => w.Input)]);
         var format = parse.GetValue(Format) ?? "dot";
-        return new GraphReport(format, format == "svg" ? Svg(dot) : dot);
+        return new GraphReport(format, format == "svg" ? Svg(dot, parse.GetValue(DotTimeout)) : dot);
     }
 
     /// <summary>DOT drawn as SVG by Graphviz's <c>dot</c>.</summary>
-    private static string Svg(string dot)
+    private static string Svg(string dot, int timeoutSeconds)
     {
         var start = new ProcessStartInfo("dot", "-Tsvg")
         {
@@ -114,6 +131,12 @@ internal static class ClinicCommands
             process.StandardInput.Close();
             var svg = process.StandardOutput.ReadToEndAsync();
             var errors = process.StandardError.ReadToEndAsync();
+            if (!process.WaitForExit(TimeSpan.FromSeconds(timeoutSeconds)))
+            {
+                process.Kill(entireProcessTree: true);
+                throw new CliException(ErrorKind.Evaluation,
+                    $"Graphviz's dot did not finish drawing in {timeoutSeconds} s and was stopped; draw fewer nodes, raise --timeout, or print the DOT text with --format dot");
+            }
             process.WaitForExit();
             if (process.ExitCode != 0) throw new CliException(ErrorKind.Evaluation, $"Graphviz's dot failed: {errors.Result.Trim()}");
             return svg.Result;

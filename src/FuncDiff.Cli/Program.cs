@@ -259,7 +259,7 @@ internal static class Program
                 differentiates: true, float32: false, Check, sample, all),
             Define("explain", ClinicCommands.ExplainDescription, differentiates: true, float32: true, ClinicCommands.Explain),
             Define("graph", ClinicCommands.GraphDescription, differentiates: true, float32: true, ClinicCommands.Graph,
-                ClinicCommands.Format, ClinicCommands.WithGradient, ClinicCommands.WithDiagnosis),
+                ClinicCommands.Format, ClinicCommands.DotTimeout, ClinicCommands.WithGradient, ClinicCommands.WithDiagnosis),
             Demo.Command(output),
             Bench.Command(output, error),
         };

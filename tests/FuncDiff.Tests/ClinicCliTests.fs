@@ -139,6 +139,26 @@ Console.WriteLine((x * x).Sum().GradChecked(at, x).Gradients[x]);
             Expect.stringContains err "needs Graphviz's `dot` on the PATH" "says what is missing"
             Expect.isFalse (err.Contains "   at ") "no trace"
         }
+        test "graph --format svg stops a dot that takes longer than --timeout" {
+            if not (OperatingSystem.IsWindows()) then
+                let dir = Directory.CreateTempSubdirectory()
+                try
+                    let fake = Path.Combine(dir.FullName, "dot")
+                    File.WriteAllText(fake, "#!/bin/sh\nsleep 30\n")
+                    File.SetUnixFileMode(fake, UnixFileMode.UserRead ||| UnixFileMode.UserWrite ||| UnixFileMode.UserExecute)
+                    let start = ProcessStartInfo(host, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
+                    start.ArgumentList.Add cli.Value
+                    for a in [ "graph"; "sum(exp(x))"; "--at"; "x=[1,2]"; "--format"; "svg"; "--timeout"; "1" ] do start.ArgumentList.Add a
+                    start.Environment["PATH"] <- dir.FullName + string Path.PathSeparator + Environment.GetEnvironmentVariable "PATH"
+                    use p = Process.Start start
+                    let err = p.StandardError.ReadToEnd()
+                    p.WaitForExit()
+                    Expect.equal p.ExitCode 1 err
+                    Expect.stringContains err "did not finish drawing in 1 s" "says what happened"
+                    Expect.isFalse (err.Contains "   at ") "no trace"
+                finally
+                    dir.Delete true
+        }
         test "demo: every seed scenario with its diagnosis, as a table and as JSON" {
             let r = run [ "demo"; "--json" ]
             Expect.equal r.Code 0 r.Err

@@ -467,6 +467,25 @@ let private dotTests =
             Expect.stringContains text "shape=box" "gradient steps are boxes"
             Expect.stringContains text "style=dashed" "a zero path is dashed"
         }
+        test "without the gradient nothing is drawn as a gradient step, merged duplicates included" {
+            let x = input "x" [ 2 ]
+            for e in [ sum (exp x + exp x); sum (sin (sin (sin (sin (sin x))))) ] do
+                let text = Graphviz.ofExpr e
+                Expect.isFalse (text.Contains "shape=box") (sprintf "no boxes in\n%s" text)
+        }
+        test "a large gradient graph leaves the forward graph its share: inputs, output and half the rest" {
+            let x = input "x" [ 2 ]
+            let mutable y = x
+            for _ in 1 .. 300 do y <- sin y * x
+            let text = Graphviz.render { Graphviz.defaults with Gradient = true; MaxNodes = 60 } (sum y)
+            let nodes = text.Split('\n') |> Array.filter (fun l -> l.Contains "[label=")
+            Expect.isLessThanOrEqual nodes.Length 61 "the budget (and the note)"
+            Expect.exists nodes (fun l -> l.Contains "label=\"x\\nfloat64[2]\"") "the input"
+            Expect.exists nodes (fun l -> l.Contains "label=\"output\\n") "the output"
+            Expect.exists nodes (fun l -> l.Contains "∂/∂x") "the gradient root"
+            let forward = nodes |> Array.filter (fun l -> not (l.Contains "shape=box") && not (l.Contains "shape=note")) |> Array.length
+            Expect.isGreaterThanOrEqual forward 29 "the forward graph keeps half the budget"
+        }
     ]
 
 // ---- A million nodes deep ----------------------------------------------------------------------

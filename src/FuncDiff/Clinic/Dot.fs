@@ -1,7 +1,8 @@
 /// Expression graphs as Graphviz DOT. Each node is labelled with its op (an input's name, a small
 /// constant's value), shape and dtype; a run of four or more single-use steps of one shape is drawn as
 /// one node, so a million-node chain is a handful of nodes; labels are capped in length, and past
-/// maxNodes drawn nodes the ones farthest from the roots are left out, with a note saying how many.
+/// maxNodes drawn nodes the ones farthest from the roots are left out, with a note saying how many:
+/// roots, inputs and marked nodes always stay, and the forward graph keeps at least half of the rest.
 module internal FuncDiff.Core.Clinic.Dot
 
 open System
@@ -83,7 +84,24 @@ let render (o: Options) =
                 head[m.Id] <- m
                 members[m.Id] <- ResizeArray [ m ]
     let units = order |> Array.filter (fun n -> obj.ReferenceEquals(head[n.Id], n))
-    let shown = if units.Length <= o.MaxNodes then units else units[units.Length - o.MaxNodes ..]
+    let shown =
+        if units.Length <= o.MaxNodes then units
+        else
+            // Roots, inputs and marked nodes always; the rest of the budget is shared between the
+            // forward graph and the gradient graph, each keeping the units nearest its end, so a large
+            // gradient graph cannot push the expression itself out of the picture.
+            let must (u: Node) =
+                let last = members[u.Id][members[u.Id].Count - 1]
+                marked last || (match u.Op with Input _ -> true | _ -> false)
+            let kept = HashSet<int64>(units |> Seq.filter must |> Seq.map (fun u -> u.Id))
+            let budget = max 0 (o.MaxNodes - kept.Count)
+            let forwardRest = units |> Array.filter (fun u -> not (kept.Contains u.Id) && o.Forward.Contains u.Id)
+            let gradientRest = units |> Array.filter (fun u -> not (kept.Contains u.Id) && not (o.Forward.Contains u.Id))
+            let forwardShare = min forwardRest.Length (if gradientRest.Length = 0 then budget else max (budget / 2) (budget - gradientRest.Length))
+            let gradientShare = min gradientRest.Length (budget - forwardShare)
+            for u in forwardRest[forwardRest.Length - forwardShare ..] do kept.Add u.Id |> ignore
+            for u in gradientRest[gradientRest.Length - gradientShare ..] do kept.Add u.Id |> ignore
+            units |> Array.filter (fun u -> kept.Contains u.Id)
     let shownIds = HashSet<int64>(shown |> Seq.map (fun n -> n.Id))
     let hidden = units.Length - shown.Length
     let sb = StringBuilder()

@@ -145,16 +145,18 @@ module Graphviz =
                       match n.Op with
                       | Input _ when n.DType.IsFloat -> Expr n
                       | _ -> () ]
-        let forward = HashSet<int64>()
-        let canonical = Graph.canonicalize [ output.Node ]
-        for n in canonical.Order do forward.Add n.Id |> ignore
         let gradients = if options.Gradient && output.Rank = 0 then grad wrt output else []
-        let roots = ("output", output.Node) :: List.map2 (fun (w: Expr) (g: Expr) -> sprintf "∂/∂%s" (plain w.Node), g.Node) (List.truncate gradients.Length wrt) gradients
+        // One canonical graph for the picture, the trace and the forward set, so their node ids agree
+        // (canonicalizing twice gives a node merged from duplicates two different ids).
+        let canonical = Graph.canonicalize (output.Node :: [ for g in gradients -> g.Node ] @ [ for w in wrt -> w.Node ])
+        let out = canonical.Of output.Node
+        let forward = HashSet<int64>(Graph.reachable [ out ] |> Seq.map (fun n -> n.Id))
+        let roots = ("output", out) :: List.map2 (fun (w: Expr) (g: Expr) -> sprintf "∂/∂%s" (plain w.Node), canonical.Of g.Node) (List.truncate gradients.Length wrt) gradients
         let marks = Dictionary<int64, Dot.Mark>()
         let edge =
             match options.ExplainAt with
             | Some at when output.Rank = 0 && output.DType.IsFloat ->
-                let t = Trace.run at output.Node [ for w in wrt -> w.Node ]
+                let t = Trace.run at out [ for w in wrt -> canonical.Of w.Node ]
                 for k in 0 .. wrt.Length - 1 do
                     for f in (Diagnose.diagnose t NodeText.show k).Findings do
                         let note =
