@@ -185,6 +185,8 @@ public sealed class Explanation
         Value = new Tensor(core.Value);
         var gradients = new Dictionary<Expr, Tensor>();
         var i = 0;
+        // No wrt asked for: the core diagnosed every floating-point input.
+        if (wrt.Length == 0) wrt = [.. core.Diagnoses.Select(d => new Expr(d.Wrt))];
         foreach (var g in core.Gradients) gradients[wrt[i++]] = new Tensor(g);
         Gradients = gradients.AsReadOnly();
         Diagnostics = core.Diagnoses.Select((d, k) => new GradientDiagnosis(d, wrt[k])).ToArray();
@@ -211,7 +213,7 @@ public sealed partial class Expr
     /// <c>Console.WriteLine(loss.Explain(at, w, b));</c>
     /// </summary>
     /// <param name="at">A tensor for each input, by name.</param>
-    /// <param name="wrt">The nodes to diagnose the gradient with respect to.</param>
+    /// <param name="wrt">The nodes to diagnose the gradient with respect to; none: every floating-point input of this expression (as <c>funcdiff explain</c> without --wrt).</param>
     /// <exception cref="GradientException">This expression is not a scalar, or a node of <paramref name="wrt"/> is not floating point.</exception>
     /// <exception cref="InputException">An input is missing or bound to a tensor of another shape or dtype.</exception>
     public Explanation Explain(IReadOnlyDictionary<string, Tensor> at, params Expr[] wrt)

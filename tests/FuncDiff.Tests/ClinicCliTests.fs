@@ -71,12 +71,15 @@ var at = new Dictionary<string, Tensor> { ["x"] = Tensor.FromArray([4.0, 0.0, 1.
 try { Expr.Parse("sum(sqrt(x))", x).GradChecked(at, x); }
 catch (NonFiniteException ex) { Console.WriteLine($"{ex.Pass} {ex.ForwardNode} {ex.Index} {ex.SiteText}"); }
 Console.WriteLine((x * x).Sum().GradChecked(at, x).Gradients[x]);
+var all = (x * Expr.Input("w", 3)).Sum().Explain([("x", Tensor.FromArray([1.0, 0.0, 2.0])), ("w", Tensor.FromArray([3.0, 4.0, 5.0]))]);
+Console.WriteLine(string.Join(" ", all.Diagnostics.Select(g => $"{g.Wrt}:{g.StatusName}")) + " " + all.Gradients[x]);
 """
             let lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries)
             Expect.equal lines[0] "zero masked 1 tensor([0., 0., 0.])" "status, cause, fraction, gradient"
             Expect.equal lines[1] "True" "DOT"
             Expect.equal lines[2] "backward `sqrt(x)` [1] 1:5" "the backward origin, its forward node and position"
             Expect.equal lines[3] "tensor([8., 0., 2.])" "finite: the gradient"
+            Expect.equal lines[4] "x:ok w:partly-zero tensor([3., 4., 5.])" "no wrt: every float input, gradients by node"
         }
         test "docs/gradient-clinic.md shows what its commands print" {
             let runs = documentedRuns "gradient-clinic.md"

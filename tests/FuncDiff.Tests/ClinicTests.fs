@@ -243,6 +243,12 @@ let private causeTests =
             Expect.equal c.NodeText "x / x" "the division"
             Expect.stringContains c.Message "NaN at [0] from NaN-free inputs" "element 0"
         }
+        test "no wrt: every floating-point input, as the command line does" {
+            let x, w = input "x" [ 2 ], input "w" [ 2 ]
+            let e = explain [ "x", vector [ 1.0; 0.0 ]; "w", vector [ 3.0; 4.0 ] ] [] (sum (x * w))
+            Expect.equal [ for d in e.Diagnoses -> d.WrtText, d.Status ] [ "x", GradientStatus.Ok; "w", GradientStatus.PartlyZero ] "both inputs"
+            Expect.equal e.Gradients (sum (x * w) |> grad [ x; w ] |> evalMany [ "x", vector [ 1.0; 0.0 ]; "w", vector [ 3.0; 4.0 ] ]) "grad's numbers"
+        }
         test "nan-origin: an input that holds NaN" {
             let d = only (explainText "sum(x * 2)" [ "x", vector [ 1.0; nan ] ] [ "x" ])
             expectStatus GradientStatus.Ok d

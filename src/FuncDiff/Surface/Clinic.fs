@@ -68,12 +68,21 @@ let private dictionary (bindings: (string * Tensor) list) =
 
 let private plain (n: Node) = (NodeText.show n).Trim('`')
 
-/// The value, the gradients of a scalar output with respect to each of wrt, and for each a status and,
-/// unless it is ok, its causes: why the gradient is zero, partly zero, tiny, NaN or infinite. The rules
-/// are in docs/gradient-clinic.md. Errors as grad and eval: GradientException for a non-scalar output or
-/// a non-float wrt, InputException for a missing input.
+/// Every floating-point input of an expression, in the order the graph reaches them.
+let private floatInputs (output: Expr) =
+    [ for n in Graph.reachable [ output.Node ] do
+          match n.Op with
+          | Input _ when n.DType.IsFloat -> Expr n
+          | _ -> () ]
+
+/// The value, the gradients of a scalar output with respect to each of wrt (empty: every floating-point
+/// input of the output, as the command line does), and for each a status and, unless it is ok, its
+/// causes: why the gradient is zero, partly zero, tiny, NaN or infinite. The rules are in
+/// docs/gradient-clinic.md. Errors as grad and eval: GradientException for a non-scalar output or a
+/// non-float wrt, InputException for a missing input.
 let explainWith (bindings: IReadOnlyDictionary<string, Tensor>) (wrt: Expr list) (output: Expr) : Explanation =
     Sites.paused (fun () ->
+    let wrt = if wrt.IsEmpty then floatInputs output else wrt
     let t = Trace.run bindings output.Node [ for w in wrt -> w.Node ]
     let diagnoses =
         wrt |> List.mapi (fun k w ->
@@ -91,7 +100,8 @@ let explainWith (bindings: IReadOnlyDictionary<string, Tensor>) (wrt: Expr list)
                         Site = t.Site f.Node } ] })
     { Value = t.Values[t.Output.Id]; Gradients = t.Gradients; Diagnoses = diagnoses })
 
-/// explainWith, with the inputs' tensors by name: `loss |> explain [ "x", tx ] [ w; b ]`.
+/// explainWith, with the inputs' tensors by name: `loss |> explain [ "x", tx ] [ w; b ]` (`[]`: every
+/// floating-point input).
 let explain (bindings: (string * Tensor) list) (wrt: Expr list) (output: Expr) = explainWith (dictionary bindings) wrt output
 
 /// The values of several expressions, stopping at the first node whose value holds a NaN or ±∞ with a
@@ -138,13 +148,7 @@ module Graphviz =
     /// The DOT text of the output's graph as the options say.
     let render (options: Options) (output: Expr) =
         Sites.paused (fun () ->
-        let wrt =
-            if not options.Wrt.IsEmpty then options.Wrt
-            else
-                [ for n in Graph.reachable [ output.Node ] do
-                      match n.Op with
-                      | Input _ when n.DType.IsFloat -> Expr n
-                      | _ -> () ]
+        let wrt = if options.Wrt.IsEmpty then floatInputs output else options.Wrt
         let gradients = if options.Gradient && output.Rank = 0 then grad wrt output else []
         // One canonical graph for the picture, the trace and the forward set, so their node ids agree
         // (canonicalizing twice gives a node merged from duplicates two different ids).
