@@ -18,8 +18,10 @@ internal static class Demo
     /// <summary>One seed scenario: the question it answers, the seed it comes from, EXPR, --at and --wrt.</summary>
     public sealed record Scenario(string Seed, string Question, string Expression, string At, string? Wrt = null);
 
-    /// <summary>The scenarios, in the order the seeds ask them.</summary>
-    public static readonly IReadOnlyList<Scenario> Scenarios =
+    /// <summary>The scenarios by seed (a stable sort: a seed's questions in the order it asks them).</summary>
+    public static readonly IReadOnlyList<Scenario> Scenarios = Listed().OrderBy(s => s.Seed, StringComparer.Ordinal).ToList();
+
+    private static Scenario[] Listed() =>
     [
         new("000", "x - mean(x) has a zero gradient", "x - mean(x)", "x=[1,2,3,4]"),
         new("000", "... and so does its sum", "sum(x - mean(x))", "x=[1,2,3,4]"),
@@ -76,7 +78,8 @@ internal static class Demo
             ColorSystem = ColorSystemSupport.Detect,
             Interactive = InteractionSupport.No,
         });
-        // A pipe or a file has no width: wide enough for the messages, as a terminal usually is.
+        // A terminal's own width when there is one (Spectre detects it); a pipe or a file has none: wide
+        // enough for the messages, as a terminal usually is.
         if (!ReferenceEquals(output, Console.Out) || Console.IsOutputRedirected) console.Profile.Width = 160;
         console.Write(new Rule("[bold]FuncDiff gradient clinic[/]: why is my gradient zero, None or NaN?").LeftJustified());
         var table = new Table().Border(TableBorder.Rounded).ShowRowSeparators();

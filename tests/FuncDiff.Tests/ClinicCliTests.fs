@@ -166,6 +166,8 @@ Console.WriteLine(string.Join(" ", all.Diagnostics.Select(g => $"{g.Wrt}:{g.Stat
             let r = run [ "demo"; "--json" ]
             Expect.equal r.Code 0 r.Err
             let scenarios = [ for s in (json r).GetProperty("scenarios").EnumerateArray() -> s ]
+            let seeds = [ for s in scenarios -> s.GetProperty("seed").GetString() ]
+            Expect.equal seeds (List.sortWith (fun a b -> String.CompareOrdinal(a, b)) seeds) "by seed"
             let status (expression: string) =
                 let s = scenarios |> List.find (fun s -> s.GetProperty("expression").GetString() = expression)
                 [ for d in s.GetProperty("diagnostics").EnumerateArray() -> d.GetProperty("status").GetString(), [ for c in d.GetProperty("causes").EnumerateArray() -> c.GetProperty("kind").GetString() ] ]
