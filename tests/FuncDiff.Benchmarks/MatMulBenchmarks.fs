@@ -1,0 +1,65 @@
+/// Matrix products through the kernel entry points: the 512³ GEMM, the MLP's forward shapes, and the
+/// transposed products its backward pass needs.
+module FuncDiff.Benchmarks.MatMulBenchmarks
+
+open BenchmarkDotNet.Attributes
+open BenchmarkDotNet.Configs
+open BenchmarkDotNet.Jobs
+open BenchmarkDotNet.Toolchains.InProcess.Emit
+open FuncDiff
+open FuncDiff.Core
+open FuncDiff.Core.Kernels
+
+/// A short in-process job: a whole run takes a few minutes, and nothing is built at run time.
+type ShortConfig() as this =
+    inherit ManualConfig()
+    do
+        this.AddJob(Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance)) |> ignore
+        this.AddColumn(Throughput.GFlopsColumn()) |> ignore
+
+[<Config(typeof<ShortConfig>)>]
+type MatMul() =
+    let mutable a = Unchecked.defaultof<Tensor>
+    let mutable b = Unchecked.defaultof<Tensor>
+    let mutable out = Unchecked.defaultof<Tensor>
+    let mutable aDims = [||]
+    let mutable bDims = [||]
+    // The transposed operand as the backward pass materialises it today.
+    let mutable copy = Unchecked.defaultof<Tensor>
+
+    /// n x k x m: C[n, m] = A[n, k] · B[k, m].
+    [<Params("512x512x512", "64x784x256", "64x256x10")>]
+    member val Shape = "512x512x512" with get, set
+
+    [<Params("float64", "float32")>]
+    member val DType = "float64" with get, set
+
+    /// AB: C = A·B; AtB: C = Aᵀ·B with A stored [k, n]; ABt: C = A·Bᵀ with B stored [m, k].
+    [<Params("AB", "AtB", "ABt")>]
+    member val Layout = "AB" with get, set
+
+    [<GlobalSetup>]
+    member this.Setup() =
+        let n, k, m = Throughput.dims this.Shape
+        let dtype = if this.DType = "float32" then DType.Float32 else DType.Float64
+        aDims <- if this.Layout = "AtB" then [| k; n |] else [| n; k |]
+        bDims <- if this.Layout = "ABt" then [| m; k |] else [| k; m |]
+        a <- Tensor.randn 1 aDims |> Tensor.cast dtype
+        b <- Tensor.randn 2 bDims |> Tensor.cast dtype
+        out <- Tensor.Empty(Shape.Of [| n; m |], dtype)
+        copy <-
+            match this.Layout with
+            | "AtB" -> Tensor.Empty(Shape.Of [| n; k |], dtype)
+            | "ABt" -> Tensor.Empty(Shape.Of [| k; m |], dtype)
+            | _ -> a
+
+    [<Benchmark>]
+    member this.Product() =
+        match this.Layout with
+        | "AtB" ->
+            Movement.transpose a [| 1; 0 |] copy
+            MatMul.matmul copy [| aDims[1]; aDims[0] |] b bDims out
+        | "ABt" ->
+            Movement.transpose b [| 1; 0 |] copy
+            MatMul.matmul a aDims copy [| bDims[1]; bDims[0] |] out
+        | _ -> MatMul.matmul a aDims b bDims out
