@@ -14,10 +14,10 @@ open FuncDiff.Core.Kernels
 type ShortConfig() as this =
     inherit ManualConfig()
     do
+        this.Add(DefaultConfig.Instance)
         this.AddJob(Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance)) |> ignore
         this.AddColumn(Throughput.GFlopsColumn()) |> ignore
 
-[<Config(typeof<ShortConfig>)>]
 type MatMul() =
     let mutable a = Unchecked.defaultof<Tensor>
     let mutable b = Unchecked.defaultof<Tensor>
