@@ -13,6 +13,7 @@ let main argv =
             GraphTests.tests
             ErrorTests.tests
             EdgeCaseTests.tests
+            MatMulTests.tests
             TestingKitTests.tests
             AssemblyTests.tests
             ParserTests.tests

@@ -1,71 +1,362 @@
-/// Matrix products. Each matrix pair is a row-major GEMM: row i of C accumulates a_ip · row p of B
-/// (TensorPrimitives.MultiplyAdd), or, when C is narrow, dot products against a transposed B.
+/// Matrix products. Every element of C is one chain of fused multiply-adds in a fixed order,
+/// c ← fma(a_ip, b_pj, c) for p = 0 … k-1 starting from +0, whichever path computes it: the packed
+/// SIMD micro-kernels (AVX-512 or AVX2 width), the scalar loop, cache blocking over k, the strong-zero
+/// loop. A fused multiply-add rounds once, exactly, on every machine and at every JIT tier, so a
+/// product is bit-identical on every call and on machines with and without AVX-512; splitting the
+/// work over C's blocks would not change it either (k is never split).
 module internal FuncDiff.Core.Kernels.MatMul
 
+// The micro-kernels read packed panels and write C through native pointers into pinned arrays:
+// without bounds checks and address recomputation the inner loop is only loads and FMAs.
+#nowarn "9"
+
 open System
+open System.Buffers
 open System.Numerics
 open System.Numerics.Tensors
+open System.Runtime.CompilerServices
+open System.Runtime.Intrinsics
+open Microsoft.FSharp.NativeInterop
 open FuncDiff
 open FuncDiff.Core
 
-/// Below this many columns of C the dot-product form beats the row-update form.
-let private narrow = 16
+/// Which factor of each product term is the strong zero: a term whose factor on that side is
+/// exactly zero contributes exactly zero, even where the other factor is ±∞ or NaN.
+[<RequireQualifiedAccess>]
+type StrongZero =
+    | Neither
+    | Left
+    | Right
 
-let private gemm<'T when 'T :> IFloatingPointIeee754<'T>> (a: 'T[]) (aOff: int) (b: 'T[]) (bOff: int) (c: 'T[]) (cOff: int) (n: int) (k: int) (m: int) (bt: 'T[]) =
-    if m < narrow then
-        // Bᵀ makes every column of B contiguous for TensorPrimitives.Dot.
-        for p in 0 .. k - 1 do
-            for j in 0 .. m - 1 do bt[j * k + p] <- b[bOff + p * m + j]
-        for i in 0 .. n - 1 do
-            let row = ReadOnlySpan(a, aOff + i * k, k)
-            for j in 0 .. m - 1 do c[cOff + i * m + j] <- TensorPrimitives.Dot(row, ReadOnlySpan(bt, j * k, k))
+/// A matrix inside a storage array: element (r, c) at Offset + r·RowStride + c·ColStride. A transposed
+/// operand is the same storage with the strides swapped.
+[<Struct>]
+type private View<'T> = { Data: 'T[]; Offset: int; RowStride: int; ColStride: int }
+
+// ---- Micro-kernels --------------------------------------------------------------------------------
+// Inlined into the blocked loop: the JIT then sees one method whose loops run long enough in the
+// first call to be recompiled optimised on the stack (OSR); called separately, a micro-kernel ran
+// unoptimised (every vector load a call) for the first calls, making a first 512³ product 30× slower.
+
+/// fma for float64 and float32 vectors; the JIT resolves the type test per instantiation.
+[<MethodImpl(MethodImplOptions.AggressiveInlining)>]
+let private fma512<'T> (a: Vector512<'T>) (b: Vector512<'T>) (c: Vector512<'T>) : Vector512<'T> =
+    if Type.op_Equality(typeof<'T>, typeof<float>) then
+        Vector512.FusedMultiplyAdd(a.As<'T, float>(), b.As<'T, float>(), c.As<'T, float>()).As<float, 'T>()
     else
-        for i in 0 .. n - 1 do
-            let crow = Span(c, cOff + i * m, m)
-            crow.Clear()
-            for p in 0 .. k - 1 do
-                TensorPrimitives.MultiplyAdd(ReadOnlySpan(b, bOff + p * m, m), a[aOff + i * k + p], Span.op_Implicit crow, crow)
+        Vector512.FusedMultiplyAdd(a.As<'T, float32>(), b.As<'T, float32>(), c.As<'T, float32>()).As<float32, 'T>()
 
-/// The row-update GEMM in which a term whose b factor is exactly zero adds nothing, even where the a
-/// factor is ±∞ or NaN (the matrix form of mulNoNan). Only used when a has non-finite elements.
-let private gemmNoNan<'T when 'T :> IFloatingPointIeee754<'T>> (a: 'T[]) (aOff: int) (b: 'T[]) (bOff: int) (c: 'T[]) (cOff: int) (n: int) (k: int) (m: int) =
+[<MethodImpl(MethodImplOptions.AggressiveInlining)>]
+let private fma256<'T> (a: Vector256<'T>) (b: Vector256<'T>) (c: Vector256<'T>) : Vector256<'T> =
+    if Type.op_Equality(typeof<'T>, typeof<float>) then
+        Vector256.FusedMultiplyAdd(a.As<'T, float>(), b.As<'T, float>(), c.As<'T, float>()).As<float, 'T>()
+    else
+        Vector256.FusedMultiplyAdd(a.As<'T, float32>(), b.As<'T, float32>(), c.As<'T, float32>()).As<float32, 'T>()
+
+/// The AVX-512 tile: 8 rows by 3 vectors (24 float64 or 48 float32 columns), 24 accumulators of 32
+/// registers. c[r, j] (+)= Σ_p a[r·ars + p·acs] · b[p·24W + j] over kc steps; the tile's rows are ldc apart.
+let inline private kernel512<'T when 'T: unmanaged> (kc: int) (a: nativeptr<'T>) (ars: int) (acs: int) (b: nativeptr<'T>) (c: nativeptr<'T>) (ldc: int) (accumulate: bool) =
+    let w = Vector512<'T>.Count
+    let inline ld (p: nativeptr<'T>) (i: int) = Vector512.Load(NativePtr.add p i)
+    let mutable c00, c01, c02 = Vector512<'T>.Zero, Vector512<'T>.Zero, Vector512<'T>.Zero
+    let mutable c10, c11, c12 = Vector512<'T>.Zero, Vector512<'T>.Zero, Vector512<'T>.Zero
+    let mutable c20, c21, c22 = Vector512<'T>.Zero, Vector512<'T>.Zero, Vector512<'T>.Zero
+    let mutable c30, c31, c32 = Vector512<'T>.Zero, Vector512<'T>.Zero, Vector512<'T>.Zero
+    let mutable c40, c41, c42 = Vector512<'T>.Zero, Vector512<'T>.Zero, Vector512<'T>.Zero
+    let mutable c50, c51, c52 = Vector512<'T>.Zero, Vector512<'T>.Zero, Vector512<'T>.Zero
+    let mutable c60, c61, c62 = Vector512<'T>.Zero, Vector512<'T>.Zero, Vector512<'T>.Zero
+    let mutable c70, c71, c72 = Vector512<'T>.Zero, Vector512<'T>.Zero, Vector512<'T>.Zero
+    if accumulate then
+        c00 <- ld c 0; c01 <- ld c w; c02 <- ld c (2 * w)
+        c10 <- ld c ldc; c11 <- ld c (ldc + w); c12 <- ld c (ldc + 2 * w)
+        c20 <- ld c (2 * ldc); c21 <- ld c (2 * ldc + w); c22 <- ld c (2 * ldc + 2 * w)
+        c30 <- ld c (3 * ldc); c31 <- ld c (3 * ldc + w); c32 <- ld c (3 * ldc + 2 * w)
+        c40 <- ld c (4 * ldc); c41 <- ld c (4 * ldc + w); c42 <- ld c (4 * ldc + 2 * w)
+        c50 <- ld c (5 * ldc); c51 <- ld c (5 * ldc + w); c52 <- ld c (5 * ldc + 2 * w)
+        c60 <- ld c (6 * ldc); c61 <- ld c (6 * ldc + w); c62 <- ld c (6 * ldc + 2 * w)
+        c70 <- ld c (7 * ldc); c71 <- ld c (7 * ldc + w); c72 <- ld c (7 * ldc + 2 * w)
+    let mutable pa = a
+    let mutable pb = b
+    for _ in 1 .. kc do
+        let b0, b1, b2 = ld pb 0, ld pb w, ld pb (2 * w)
+        let x = Vector512.Create(NativePtr.read pa)
+        c00 <- fma512 x b0 c00; c01 <- fma512 x b1 c01; c02 <- fma512 x b2 c02
+        let x = Vector512.Create(NativePtr.get pa ars)
+        c10 <- fma512 x b0 c10; c11 <- fma512 x b1 c11; c12 <- fma512 x b2 c12
+        let x = Vector512.Create(NativePtr.get pa (2 * ars))
+        c20 <- fma512 x b0 c20; c21 <- fma512 x b1 c21; c22 <- fma512 x b2 c22
+        let x = Vector512.Create(NativePtr.get pa (3 * ars))
+        c30 <- fma512 x b0 c30; c31 <- fma512 x b1 c31; c32 <- fma512 x b2 c32
+        let x = Vector512.Create(NativePtr.get pa (4 * ars))
+        c40 <- fma512 x b0 c40; c41 <- fma512 x b1 c41; c42 <- fma512 x b2 c42
+        let x = Vector512.Create(NativePtr.get pa (5 * ars))
+        c50 <- fma512 x b0 c50; c51 <- fma512 x b1 c51; c52 <- fma512 x b2 c52
+        let x = Vector512.Create(NativePtr.get pa (6 * ars))
+        c60 <- fma512 x b0 c60; c61 <- fma512 x b1 c61; c62 <- fma512 x b2 c62
+        let x = Vector512.Create(NativePtr.get pa (7 * ars))
+        c70 <- fma512 x b0 c70; c71 <- fma512 x b1 c71; c72 <- fma512 x b2 c72
+        pa <- NativePtr.add pa acs
+        pb <- NativePtr.add pb (3 * w)
+    let inline st (v: Vector512<'T>) (i: int) = Vector512.Store(v, NativePtr.add c i)
+    st c00 0; st c01 w; st c02 (2 * w)
+    st c10 ldc; st c11 (ldc + w); st c12 (ldc + 2 * w)
+    st c20 (2 * ldc); st c21 (2 * ldc + w); st c22 (2 * ldc + 2 * w)
+    st c30 (3 * ldc); st c31 (3 * ldc + w); st c32 (3 * ldc + 2 * w)
+    st c40 (4 * ldc); st c41 (4 * ldc + w); st c42 (4 * ldc + 2 * w)
+    st c50 (5 * ldc); st c51 (5 * ldc + w); st c52 (5 * ldc + 2 * w)
+    st c60 (6 * ldc); st c61 (6 * ldc + w); st c62 (6 * ldc + 2 * w)
+    st c70 (7 * ldc); st c71 (7 * ldc + w); st c72 (7 * ldc + 2 * w)
+
+/// The AVX2 tile: 6 rows by 2 vectors (8 float64 or 16 float32 columns), 12 accumulators of 16
+/// registers; otherwise as kernel512.
+let inline private kernel256<'T when 'T: unmanaged> (kc: int) (a: nativeptr<'T>) (ars: int) (acs: int) (b: nativeptr<'T>) (c: nativeptr<'T>) (ldc: int) (accumulate: bool) =
+    let w = Vector256<'T>.Count
+    let inline ld (p: nativeptr<'T>) (i: int) = Vector256.Load(NativePtr.add p i)
+    let mutable c00, c01 = Vector256<'T>.Zero, Vector256<'T>.Zero
+    let mutable c10, c11 = Vector256<'T>.Zero, Vector256<'T>.Zero
+    let mutable c20, c21 = Vector256<'T>.Zero, Vector256<'T>.Zero
+    let mutable c30, c31 = Vector256<'T>.Zero, Vector256<'T>.Zero
+    let mutable c40, c41 = Vector256<'T>.Zero, Vector256<'T>.Zero
+    let mutable c50, c51 = Vector256<'T>.Zero, Vector256<'T>.Zero
+    if accumulate then
+        c00 <- ld c 0; c01 <- ld c w
+        c10 <- ld c ldc; c11 <- ld c (ldc + w)
+        c20 <- ld c (2 * ldc); c21 <- ld c (2 * ldc + w)
+        c30 <- ld c (3 * ldc); c31 <- ld c (3 * ldc + w)
+        c40 <- ld c (4 * ldc); c41 <- ld c (4 * ldc + w)
+        c50 <- ld c (5 * ldc); c51 <- ld c (5 * ldc + w)
+    let mutable pa = a
+    let mutable pb = b
+    for _ in 1 .. kc do
+        let b0, b1 = ld pb 0, ld pb w
+        let x = Vector256.Create(NativePtr.read pa)
+        c00 <- fma256 x b0 c00; c01 <- fma256 x b1 c01
+        let x = Vector256.Create(NativePtr.get pa ars)
+        c10 <- fma256 x b0 c10; c11 <- fma256 x b1 c11
+        let x = Vector256.Create(NativePtr.get pa (2 * ars))
+        c20 <- fma256 x b0 c20; c21 <- fma256 x b1 c21
+        let x = Vector256.Create(NativePtr.get pa (3 * ars))
+        c30 <- fma256 x b0 c30; c31 <- fma256 x b1 c31
+        let x = Vector256.Create(NativePtr.get pa (4 * ars))
+        c40 <- fma256 x b0 c40; c41 <- fma256 x b1 c41
+        let x = Vector256.Create(NativePtr.get pa (5 * ars))
+        c50 <- fma256 x b0 c50; c51 <- fma256 x b1 c51
+        pa <- NativePtr.add pa acs
+        pb <- NativePtr.add pb (2 * w)
+    let inline st (v: Vector256<'T>) (i: int) = Vector256.Store(v, NativePtr.add c i)
+    st c00 0; st c01 w
+    st c10 ldc; st c11 (ldc + w)
+    st c20 (2 * ldc); st c21 (2 * ldc + w)
+    st c30 (3 * ldc); st c31 (3 * ldc + w)
+    st c40 (4 * ldc); st c41 (4 * ldc + w)
+    st c50 (5 * ldc); st c51 (5 * ldc + w)
+
+// ---- Blocking -------------------------------------------------------------------------------------
+
+/// The register tile and cache blocks of the widest micro-kernel the machine runs.
+[<Struct>]
+type private Blocking =
+    { Wide: bool
+      /// Tile rows and columns.
+      MR: int
+      NR: int
+      /// Steps of k per packed panel of B.
+      KC: int
+      /// Rows of A per block (a multiple of MR), reused from L2 across the panels of B.
+      MC: int
+      /// Columns of B per packed block (a multiple of NR).
+      NC: int }
+
+/// Blocks measured on a 2-core AVX-512 machine (48 KiB L1, 2 MiB L2 per core): KC from 128 to 384
+/// and MC from 64 to 256 rows were within noise of each other at 512³.
+let private blocking<'T> (wide: bool) =
+    let mr, nr = if wide then 8, 3 * Vector512<'T>.Count else 6, 2 * Vector256<'T>.Count
+    { Wide = wide; MR = mr; NR = nr; KC = 256; MC = mr * 16; NC = nr * 128 }
+
+/// dst[q·dstStride] = src[q·srcStride] for q < count, by pointer steps (index arithmetic in the
+/// loop made the transposed packing three times slower).
+let private stridedCopy<'T when 'T: unmanaged> (src: nativeptr<'T>) (srcStride: int) (dst: nativeptr<'T>) (dstStride: int) (count: int) =
+    let mutable s = src
+    let mutable d = dst
+    for _ in 1 .. count do
+        NativePtr.write d (NativePtr.read s)
+        s <- NativePtr.add s srcStride
+        d <- NativePtr.add d dstStride
+
+/// Packs B[p0 .. p0+kc, j0 .. j0+nc) into panels of NR columns, each kc rows of NR contiguous
+/// elements, columns past the matrix zero.
+let private packB<'T when 'T: unmanaged> (bl: Blocking) (b: View<'T>) (p0: int) (kc: int) (j0: int) (nc: int) (dst: nativeptr<'T>) (src: nativeptr<'T>) =
+    let nr = bl.NR
+    for jp in 0 .. (nc + nr - 1) / nr - 1 do
+        let jj = j0 + jp * nr
+        let w = min nr (j0 + nc - jj)
+        let panel = NativePtr.add dst (jp * kc * nr)
+        let first = NativePtr.add src (b.Offset + p0 * b.RowStride + jj * b.ColStride)
+        if b.ColStride = 1 then
+            for p in 0 .. kc - 1 do
+                Span<'T>(NativePtr.toVoidPtr (NativePtr.add first (p * b.RowStride)), w).CopyTo(Span<'T>(NativePtr.toVoidPtr (NativePtr.add panel (p * nr)), w))
+        else
+            // A transposed B: each column is read along its storage row.
+            for t in 0 .. w - 1 do stridedCopy (NativePtr.add first (t * b.ColStride)) b.RowStride (NativePtr.add panel t) nr kc
+        if w < nr then
+            for p in 0 .. kc - 1 do Span<'T>(NativePtr.toVoidPtr (NativePtr.add panel (p * nr + w)), nr - w).Clear()
+
+/// Packs the rows i0 .. i0+h (h < MR) of A[., p0 .. p0+kc) as a panel of MR rows, kc steps of MR
+/// contiguous elements, rows past the matrix zero. Only the last, ragged panel of rows is packed:
+/// the micro-kernels read whole panels of A where they lie, at A's own strides.
+let private packA<'T when 'T: unmanaged> (bl: Blocking) (a: View<'T>) (i0: int) (h: int) (p0: int) (kc: int) (dst: nativeptr<'T>) (src: nativeptr<'T>) =
+    let mr = bl.MR
+    let first = NativePtr.add src (a.Offset + i0 * a.RowStride + p0 * a.ColStride)
+    for r in 0 .. h - 1 do stridedCopy (NativePtr.add first (r * a.RowStride)) a.ColStride (NativePtr.add dst r) mr kc
+    for p in 0 .. kc - 1 do Span<'T>(NativePtr.toVoidPtr (NativePtr.add dst (p * mr + h)), mr - h).Clear()
+
+/// Scratch for the products of one call: a packed block of B, a ragged panel of A and one tile,
+/// from the shared pool, sized for this product.
+type private Workspace<'T>(bl: Blocking, k: int, m: int) =
+    let pool = ArrayPool<'T>.Shared
+    let kc = min bl.KC k
+    member val A = pool.Rent(bl.MR * kc)
+    member val B = pool.Rent(kc * min bl.NC ((m + bl.NR - 1) / bl.NR * bl.NR))
+    member val Tile = pool.Rent(bl.MR * bl.NR)
+    interface IDisposable with
+        member w.Dispose() =
+            pool.Return w.A
+            pool.Return w.B
+            pool.Return w.Tile
+
+/// c[cOff ..] = A[n, k] · B[k, m] row-major by packed blocks (BLIS order: columns of B, then k, then
+/// rows of A, then tiles). k > 0. A tile past the matrix edge is computed whole in the tile buffer and
+/// only its valid part copied, so the micro-kernels never see a ragged edge.
+let private blocked<'T when 'T: unmanaged> (bl: Blocking) (ws: Workspace<'T>) (a: View<'T>) (b: View<'T>) (c: 'T[]) (cOff: int) (n: int) (k: int) (m: int) =
+    let mr, nr = bl.MR, bl.NR
+    use pRagged = fixed ws.A
+    use pPacked = fixed ws.B
+    use pTile = fixed ws.Tile
+    use pa = fixed a.Data
+    use pb = fixed b.Data
+    use pc = fixed c
+    let tile = ws.Tile
+    let mutable jc = 0
+    while jc < m do
+        let nc = min bl.NC (m - jc)
+        let mutable p0 = 0
+        while p0 < k do
+            let kc = min bl.KC (k - p0)
+            let accumulate = p0 > 0
+            packB bl b p0 kc jc nc pPacked pb
+            let mutable ic = 0
+            while ic < n do
+                let mc = min bl.MC (n - ic)
+                let rowPanels = (mc + mr - 1) / mr
+                let ragged = mc % mr
+                if ragged <> 0 then packA bl a (ic + mc - ragged) ragged p0 kc pRagged pa
+                for jp in 0 .. (nc + nr - 1) / nr - 1 do
+                    let j0 = jc + jp * nr
+                    let w = min nr (m - j0)
+                    let panelB = NativePtr.add pPacked (jp * kc * nr)
+                    for ip in 0 .. rowPanels - 1 do
+                        let i0 = ic + ip * mr
+                        let h = min mr (n - i0)
+                        let panelA, ars, acs =
+                            if h = mr then NativePtr.add pa (a.Offset + i0 * a.RowStride + p0 * a.ColStride), a.RowStride, a.ColStride
+                            else pRagged, 1, mr
+                        let full = h = mr && w = nr
+                        let out, ldc = if full then NativePtr.add pc (cOff + i0 * m + j0), m else pTile, nr
+                        if not full && accumulate then
+                            for r in 0 .. h - 1 do Span(c, cOff + (i0 + r) * m + j0, w).CopyTo(Span(tile, r * nr, w))
+                        if bl.Wide then kernel512 kc panelA ars acs panelB out ldc accumulate
+                        else kernel256 kc panelA ars acs panelB out ldc accumulate
+                        if not full then
+                            for r in 0 .. h - 1 do Span(tile, r * nr, w).CopyTo(Span(c, cOff + (i0 + r) * m + j0, w))
+                ic <- ic + bl.MC
+            p0 <- p0 + bl.KC
+        jc <- jc + bl.NC
+
+/// c[cOff ..] = A[n, k] · B[k, m] one element at a time in the same order as the micro-kernels, for
+/// products too small to pack, machines without 256-bit SIMD, and strong zeros against non-finite
+/// factors: with skipA (skipB) a term whose a (b) factor is exactly zero is left out.
+let private direct<'T when 'T :> IFloatingPointIeee754<'T>> (skipA: bool) (skipB: bool) (a: View<'T>) (b: View<'T>) (c: 'T[]) (cOff: int) (n: int) (k: int) (m: int) =
     for i in 0 .. n - 1 do
-        let crow = Span(c, cOff + i * m, m)
-        crow.Clear()
+        let row = cOff + i * m
+        Span(c, row, m).Clear()
         for p in 0 .. k - 1 do
-            let aip = a[aOff + i * k + p]
-            for j in 0 .. m - 1 do
-                let bpj = b[bOff + p * m + j]
-                if not ('T.IsZero bpj) then crow[j] <- crow[j] + aip * bpj
+            let aip = a.Data[a.Offset + i * a.RowStride + p * a.ColStride]
+            if not (skipA && 'T.IsZero aip) then
+                let bRow = b.Offset + p * b.RowStride
+                for j in 0 .. m - 1 do
+                    let bpj = b.Data[bRow + j * b.ColStride]
+                    if not (skipB && 'T.IsZero bpj) then c[row + j] <- 'T.FusedMultiplyAdd(aip, bpj, c[row + j])
 
-let private batched<'T when 'T :> IFloatingPointIeee754<'T>> (noNan: bool) (a: 'T[]) (aBatch: int[]) (b: 'T[]) (bBatch: int[]) (c: 'T[]) (cBatch: int[]) (n: int) (k: int) (m: int) =
-    // Where a is all finite, IEEE arithmetic already makes a zero b factor contribute zero.
-    let noNan = noNan && not (TensorPrimitives.IsFiniteAll(ReadOnlySpan a))
-    let bt = if m < narrow && not noNan then Array.zeroCreate<'T> (k * m) else [||]
+/// The code paths of a product. Best takes the widest micro-kernel the machine accelerates, or the
+/// scalar loop for products too small to pack; the others force one path (tests compare them).
+[<RequireQualifiedAccess>]
+type Path =
+    | Best
+    | Simd512
+    | Simd256
+    | Scalar
+
+/// Below this many multiply-adds the packing costs more than it saves.
+let private smallProduct = 4096L
+
+let private batched<'T when 'T: unmanaged and 'T :> IFloatingPointIeee754<'T>> (path: Path) (strongZero: StrongZero) (a: 'T[]) (aBatch: int[]) (transA: bool) (b: 'T[]) (bBatch: int[]) (transB: bool) (c: 'T[]) (cBatch: int[]) (n: int) (k: int) (m: int) =
+    // Where the other factor is all finite, IEEE arithmetic already makes a zero factor contribute zero.
+    let skipA = strongZero = StrongZero.Left && not (TensorPrimitives.IsFiniteAll(ReadOnlySpan b))
+    let skipB = strongZero = StrongZero.Right && not (TensorPrimitives.IsFiniteAll(ReadOnlySpan a))
+    let wide =
+        match path with
+        | Path.Best -> Vector512.IsHardwareAccelerated
+        | p -> p = Path.Simd512
+    let simd =
+        not skipA && not skipB && k > 0
+        && match path with
+           | Path.Best -> Vector256.IsHardwareAccelerated && int64 n * int64 k * int64 m >= smallProduct
+           | p -> p <> Path.Scalar
     if c.Length > 0 then
+        let bl = blocking<'T> wide
+        use ws = if simd then new Workspace<'T>(bl, k, m) else Unchecked.defaultof<_>
         Broadcast.rows cBatch [| aBatch; bBatch |] (fun o offs len inner ->
             for t in 0 .. len - 1 do
-                let aOff, bOff, cOff = (offs[0] + t * inner[0]) * n * k, (offs[1] + t * inner[1]) * k * m, (o + t) * n * m
-                if noNan then gemmNoNan a aOff b bOff c cOff n k m
-                else gemm a aOff b bOff c cOff n k m bt)
+                let av =
+                    { Data = a; Offset = (offs[0] + t * inner[0]) * n * k
+                      RowStride = (if transA then 1 else k); ColStride = (if transA then n else 1) }
+                let bv =
+                    { Data = b; Offset = (offs[1] + t * inner[1]) * k * m
+                      RowStride = (if transB then 1 else m); ColStride = (if transB then k else 1) }
+                let cOff = (o + t) * n * m
+                if simd then blocked bl ws av bv c cOff n k m
+                else direct skipA skipB av bv c cOff n k m)
 
-let private product (noNan: bool) (a: Tensor) (aDims: int[]) (b: Tensor) (bDims: int[]) (out: Tensor) =
+let private product (path: Path) (strongZero: StrongZero) (transA: bool) (a: Tensor) (aDims: int[]) (transB: bool) (b: Tensor) (bDims: int[]) (out: Tensor) =
     let ra, rb = aDims.Length, bDims.Length
-    let n, k, m = aDims[ra - 2], aDims[ra - 1], bDims[rb - 1]
+    let n, k = if transA then aDims[ra - 1], aDims[ra - 2] else aDims[ra - 2], aDims[ra - 1]
+    let m = if transB then bDims[rb - 2] else bDims[rb - 1]
     let aBatch, bBatch = aDims[.. ra - 3], bDims[.. rb - 3]
     let cBatch =
         match ShapeMath.tryBroadcast (Shape.Of aBatch) (Shape.Of bBatch) with
         | Ok s -> s.Dims
         | Error e -> invalidOp e
     match a.Data, b.Data, out.Data with
-    | (:? (float[]) as x), (:? (float[]) as y), (:? (float[]) as z) -> batched noNan x aBatch y bBatch z cBatch n k m
-    | (:? (float32[]) as x), (:? (float32[]) as y), (:? (float32[]) as z) -> batched noNan x aBatch y bBatch z cBatch n k m
+    | (:? (float[]) as x), (:? (float[]) as y), (:? (float[]) as z) -> batched path strongZero x aBatch transA y bBatch transB z cBatch n k m
+    | (:? (float32[]) as x), (:? (float32[]) as y), (:? (float32[]) as z) -> batched path strongZero x aBatch transA y bBatch transB z cBatch n k m
     | _ -> invalidOp (sprintf "matmul of %O is not supported" a.DType)
 
 /// out = a @ b for float tensors already viewed as [...batch, n, k] and [...batch, k, m] (1-D operands
 /// are given as [1, k] and [k, 1] by the caller); batch dimensions broadcast.
-let matmul a aDims b bDims out = product false a aDims b bDims out
+let matmul a aDims b bDims out = product Path.Best StrongZero.Neither false a aDims false b bDims out
 
 /// matmul, except that a product term whose b factor is exactly zero contributes exactly zero even
 /// where its a factor is ±∞ or NaN: derivative rules put the cotangent in b.
-let matmulNoNan a aDims b bDims out = product true a aDims b bDims out
+let matmulNoNan a aDims b bDims out = product Path.Best StrongZero.Right false a aDims false b bDims out
+
+/// out = op(a) @ op(b) on a chosen path, without materialising a transpose: op(x) swaps x's last two
+/// axes when its flag is set, so a is stored as [...batch, k, n] when transA (else [...batch, n, k])
+/// and b as [...batch, m, k] when transB (else [...batch, k, m]); batch dimensions broadcast.
+/// strongZero names the factor whose exact zeros contribute exactly zero against ±∞ and NaN (the
+/// cotangent of a derivative rule: on the left in g @ bᵀ, on the right in aᵀ @ g). Every path gives
+/// the same bits, equal to matmul of the materialised transposes.
+let matmulVia (path: Path) (strongZero: StrongZero) (transA: bool) (a: Tensor) (aDims: int[]) (transB: bool) (b: Tensor) (bDims: int[]) (out: Tensor) =
+    product path strongZero transA a aDims transB b bDims out
+
+/// matmulVia on the best path: the products of derivative rules (g @ bᵀ, aᵀ @ g) without transposes.
+let matmulTransposed strongZero transA a aDims transB b bDims out = matmulVia Path.Best strongZero transA a aDims transB b bDims out
