@@ -161,6 +161,12 @@ let private strongZeroTests =
             Expect.equal (Tensor.ofData [ 2; 3 ] (Array.ofList expectedA)) da "da"
             Expect.equal (Tensor.ofData [ 3; 2 ] (Array.ofList expectedB)) db "db"
         }
+        test "matmul accumulates with fused multiply-adds: a product that overflows alone does not" {
+            let x, y = input "x" [ 3 ], input "y" [ 3 ]
+            let at = [ "x", vector [ -infinity; 1.3364; 1e300 ]; "y", vector [ -0.399; 0.448; -1e300 ] ]
+            // fma(1e300, -1e300, ∞) is ∞: the exact product -1e600 never rounds to -∞ on its own.
+            Expect.equal (eval at (matmul x y) |> values) [ infinity ] "∞, where multiply-then-add gives ∞ - ∞ = NaN"
+        }
         test "the reported case: where([false, true], x @ w, 0) gives [1, 1] as with * and sum" {
             let x, w = input "x" [ 2 ], input "w" [ 2; 2 ]
             let at = [ "x", vector [ 1.0; 2.0 ]; "w", Tensor.create [ [ infinity; 1.0 ]; [ 1.0; 1.0 ] ] ]

@@ -310,7 +310,9 @@ let private oneHot : Reference =
             if indices.Data[ravel indices.Dims o[.. r - 1]] = float o[r] then 1.0 else 0.0)
 
 /// NumPy's matmul: a 1-D left operand is a row, a 1-D right one a column, and the added axis leaves
-/// the result; leading axes broadcast. With skipZeroY a term whose y factor is 0 adds nothing.
+/// the result; leading axes broadcast. With skipZeroY a term whose y factor is 0 adds nothing. Terms
+/// accumulate with fused multiply-adds in k order, as the kernel's contract says: a product that
+/// overflows alone (1e300 · -1e300) does not overflow inside the fma, so ∞ + that is ∞, not NaN.
 let private matmul (skipZeroY: bool) : Reference =
     fun _ xs ->
         let x, y = xs[0], xs[1]
@@ -325,7 +327,7 @@ let private matmul (skipZeroY: bool) : Reference =
                 let mutable s = 0.0
                 for p in 0 .. k - 1 do
                     let yv = at y2 (Array.append b [| p; j |])
-                    if not (skipZeroY && yv = 0.0) then s <- s + at x2 (Array.append b [| i; p |]) * yv
+                    if not (skipZeroY && yv = 0.0) then s <- Math.FusedMultiplyAdd(at x2 (Array.append b [| i; p |]), yv, s)
                 s)
         { product with Dims = Array.concat [ batch; (if x.Dims.Length = 1 then [||] else [| n |]); (if y.Dims.Length = 1 then [||] else [| m |]) ] }
 

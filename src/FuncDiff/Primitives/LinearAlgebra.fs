@@ -74,7 +74,7 @@ let private productForward (noNan: bool) =
         (if noNan then MatMul.matmulNoNan else MatMul.matmul) xs[0] am xs[1] bm out
 
 let matmulP =
-    { primitive "matmul" Family.LinearAlgebra "The matrix product over the last two axes, with NumPy broadcasting of the leading (batch) axes; a 1-D operand is promoted to a row (left) or column (right) and the added axis removed from the result." with
+    { primitive "matmul" Family.LinearAlgebra "The matrix product over the last two axes, with NumPy broadcasting of the leading (batch) axes; a 1-D operand is promoted to a row (left) or column (right) and the added axis removed from the result. Each element is one chain of fused multiply-adds in order along the inner axis, the same on every call and machine (so 1e300 · -1e300 added to ∞ gives ∞: the fma does not overflow)." with
         Inputs = [ "x"; "y" ]
         Notation = Infix("@", 3)
         Infer = productInfer
