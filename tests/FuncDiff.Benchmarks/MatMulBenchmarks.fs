@@ -4,18 +4,15 @@ module FuncDiff.Benchmarks.MatMulBenchmarks
 
 open BenchmarkDotNet.Attributes
 open BenchmarkDotNet.Configs
-open BenchmarkDotNet.Jobs
-open BenchmarkDotNet.Toolchains.InProcess.Emit
 open FuncDiff
 open FuncDiff.Core
 open FuncDiff.Core.Kernels
 
-/// A short in-process job: a whole run takes a few minutes, and nothing is built at run time.
-type ShortConfig() as this =
+/// The default configuration plus the GFLOP/s column.
+type ThroughputConfig() as this =
     inherit ManualConfig()
     do
         this.Add(DefaultConfig.Instance)
-        this.AddJob(Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance)) |> ignore
         this.AddColumn(Throughput.GFlopsColumn()) |> ignore
 
 type MatMul() =

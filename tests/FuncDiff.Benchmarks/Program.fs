@@ -2,9 +2,9 @@ module FuncDiff.Benchmarks.Program
 
 open BenchmarkDotNet.Running
 
-/// dotnet run -c Release --project tests/FuncDiff.Benchmarks -- --filter '*'
-/// (a short in-process job unless the command line names another, e.g. --job medium)
+/// dotnet run -c Release --project tests/FuncDiff.Benchmarks -- --filter '*' --job short --inProcess
+/// (a few minutes; without --job short, BenchmarkDotNet's default job takes about ten)
 [<EntryPoint>]
 let main argv =
-    BenchmarkSwitcher.FromAssembly(typeof<MatMulBenchmarks.MatMul>.Assembly).Run(argv, MatMulBenchmarks.ShortConfig()) |> ignore
+    BenchmarkSwitcher.FromAssembly(typeof<MatMulBenchmarks.MatMul>.Assembly).Run(argv, MatMulBenchmarks.ThroughputConfig()) |> ignore
     0
