@@ -36,7 +36,8 @@ type private View<'T> = { Data: 'T[]; Offset: int; RowStride: int; ColStride: in
 // ---- Micro-kernels --------------------------------------------------------------------------------
 // Inlined into the blocked loop: the JIT then sees one method whose loops run long enough in the
 // first call to be recompiled optimised on the stack (OSR); called separately, a micro-kernel ran
-// unoptimised (every vector load a call) for the first calls, making a first 512³ product 30× slower.
+// unoptimised (every vector load a call) until tiering replaced it, and the first few 512³ products
+// took 70–140 ms instead of 4.
 
 /// fma for float64 and float32 vectors; the JIT resolves the type test per instantiation.
 [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
@@ -201,41 +202,54 @@ let private packB<'T when 'T: unmanaged> (bl: Blocking) (b: View<'T>) (p0: int) 
         if w < nr then
             for p in 0 .. kc - 1 do Span<'T>(NativePtr.toVoidPtr (NativePtr.add panel (p * nr + w)), nr - w).Clear()
 
-/// Packs the rows i0 .. i0+h (h < MR) of A[., p0 .. p0+kc) as a panel of MR rows, kc steps of MR
-/// contiguous elements, rows past the matrix zero. Only the last, ragged panel of rows is packed:
-/// the micro-kernels read whole panels of A where they lie, at A's own strides.
+/// Packs the rows i0 .. i0+h (h ≤ MR) of A[., p0 .. p0+kc) at dst as a panel of MR rows, kc steps of
+/// MR contiguous elements, rows past the matrix zero.
 let private packA<'T when 'T: unmanaged> (bl: Blocking) (a: View<'T>) (i0: int) (h: int) (p0: int) (kc: int) (dst: nativeptr<'T>) (src: nativeptr<'T>) =
     let mr = bl.MR
     let first = NativePtr.add src (a.Offset + i0 * a.RowStride + p0 * a.ColStride)
-    for r in 0 .. h - 1 do stridedCopy (NativePtr.add first (r * a.RowStride)) a.ColStride (NativePtr.add dst r) mr kc
-    for p in 0 .. kc - 1 do Span<'T>(NativePtr.toVoidPtr (NativePtr.add dst (p * mr + h)), mr - h).Clear()
+    if a.RowStride = 1 then
+        for p in 0 .. kc - 1 do stridedCopy (NativePtr.add first (p * a.ColStride)) 1 (NativePtr.add dst (p * mr)) 1 h
+    else
+        for r in 0 .. h - 1 do stridedCopy (NativePtr.add first (r * a.RowStride)) a.ColStride (NativePtr.add dst r) mr kc
+    if h < mr then
+        for p in 0 .. kc - 1 do Span<'T>(NativePtr.toVoidPtr (NativePtr.add dst (p * mr + h)), mr - h).Clear()
 
-/// Scratch for the products of one call: a packed block of B, a ragged panel of A and one tile,
-/// from the shared pool, sized for this product.
-type private Workspace<'T>(bl: Blocking, k: int, m: int) =
+/// Scratch for the products of one call: a packed block of B, a packed block of A (or its ragged
+/// last panel) and one tile, from the shared pool, sized for this product.
+type private Workspace<'T>(bl: Blocking, n: int, k: int, m: int) =
     let pool = ArrayPool<'T>.Shared
     let kc = min bl.KC k
-    member val A = pool.Rent(bl.MR * kc)
-    member val B = pool.Rent(kc * min bl.NC ((m + bl.NR - 1) / bl.NR * bl.NR))
-    member val Tile = pool.Rent(bl.MR * bl.NR)
+    member val A = pool.Rent(kc * min bl.MC ((n + bl.MR - 1) / bl.MR * bl.MR))
+    // 64 bytes more than needed, for aligning the vector loads of packed B and of the tile.
+    member val B = pool.Rent(kc * min bl.NC ((m + bl.NR - 1) / bl.NR * bl.NR) + 64)
+    member val Tile = pool.Rent(bl.MR * bl.NR + 64)
     interface IDisposable with
         member w.Dispose() =
             pool.Return w.A
             pool.Return w.B
             pool.Return w.Tile
 
+/// p advanced to the next multiple of 64 bytes: an unaligned 512-bit load straddles two cache lines.
+let private aligned<'T when 'T: unmanaged> (p: nativeptr<'T>) =
+    let misaligned = int (NativePtr.toNativeInt p &&& 63n)
+    if misaligned = 0 then p else NativePtr.add p ((64 - misaligned) / sizeof<'T>)
+
 /// c[cOff ..] = A[n, k] · B[k, m] row-major by packed blocks (BLIS order: columns of B, then k, then
 /// rows of A, then tiles). k > 0. A tile past the matrix edge is computed whole in the tile buffer and
 /// only its valid part copied, so the micro-kernels never see a ragged edge.
 let private blocked<'T when 'T: unmanaged> (bl: Blocking) (ws: Workspace<'T>) (a: View<'T>) (b: View<'T>) (c: 'T[]) (cOff: int) (n: int) (k: int) (m: int) =
     let mr, nr = bl.MR, bl.NR
-    use pRagged = fixed ws.A
-    use pPacked = fixed ws.B
-    use pTile = fixed ws.Tile
+    // Whole panels of a row-major A are read where they lie (the rows stream through the prefetcher);
+    // a transposed A is packed, as its kc steps of one panel lie a row of A apart, and at power-of-two
+    // widths all in one L1 set.
+    let packAll = a.ColStride <> 1
+    use pPackedA = fixed ws.A
+    use pPackedB = fixed ws.B
+    use pTileArray = fixed ws.Tile
+    let pPacked, pTile = aligned pPackedB, aligned pTileArray
     use pa = fixed a.Data
     use pb = fixed b.Data
     use pc = fixed c
-    let tile = ws.Tile
     let mutable jc = 0
     while jc < m do
         let nc = min bl.NC (m - jc)
@@ -249,7 +263,9 @@ let private blocked<'T when 'T: unmanaged> (bl: Blocking) (ws: Workspace<'T>) (a
                 let mc = min bl.MC (n - ic)
                 let rowPanels = (mc + mr - 1) / mr
                 let ragged = mc % mr
-                if ragged <> 0 then packA bl a (ic + mc - ragged) ragged p0 kc pRagged pa
+                if packAll then
+                    for ip in 0 .. rowPanels - 1 do packA bl a (ic + ip * mr) (min mr (mc - ip * mr)) p0 kc (NativePtr.add pPackedA (ip * kc * mr)) pa
+                elif ragged <> 0 then packA bl a (ic + mc - ragged) ragged p0 kc pPackedA pa
                 for jp in 0 .. (nc + nr - 1) / nr - 1 do
                     let j0 = jc + jp * nr
                     let w = min nr (m - j0)
@@ -258,16 +274,17 @@ let private blocked<'T when 'T: unmanaged> (bl: Blocking) (ws: Workspace<'T>) (a
                         let i0 = ic + ip * mr
                         let h = min mr (n - i0)
                         let panelA, ars, acs =
-                            if h = mr then NativePtr.add pa (a.Offset + i0 * a.RowStride + p0 * a.ColStride), a.RowStride, a.ColStride
-                            else pRagged, 1, mr
+                            if packAll then NativePtr.add pPackedA (ip * kc * mr), 1, mr
+                            elif h = mr then NativePtr.add pa (a.Offset + i0 * a.RowStride + p0 * a.ColStride), a.RowStride, a.ColStride
+                            else pPackedA, 1, mr
                         let full = h = mr && w = nr
                         let out, ldc = if full then NativePtr.add pc (cOff + i0 * m + j0), m else pTile, nr
                         if not full && accumulate then
-                            for r in 0 .. h - 1 do Span(c, cOff + (i0 + r) * m + j0, w).CopyTo(Span(tile, r * nr, w))
+                            for r in 0 .. h - 1 do Span(c, cOff + (i0 + r) * m + j0, w).CopyTo(Span<'T>(NativePtr.toVoidPtr (NativePtr.add pTile (r * nr)), w))
                         if bl.Wide then kernel512 kc panelA ars acs panelB out ldc accumulate
                         else kernel256 kc panelA ars acs panelB out ldc accumulate
                         if not full then
-                            for r in 0 .. h - 1 do Span(tile, r * nr, w).CopyTo(Span(c, cOff + (i0 + r) * m + j0, w))
+                            for r in 0 .. h - 1 do Span<'T>(NativePtr.toVoidPtr (NativePtr.add pTile (r * nr)), w).CopyTo(Span(c, cOff + (i0 + r) * m + j0, w))
                 ic <- ic + bl.MC
             p0 <- p0 + bl.KC
         jc <- jc + bl.NC
@@ -314,7 +331,7 @@ let private batched<'T when 'T: unmanaged and 'T :> IFloatingPointIeee754<'T>> (
            | p -> p <> Path.Scalar
     if c.Length > 0 then
         let bl = blocking<'T> wide
-        use ws = if simd then new Workspace<'T>(bl, k, m) else Unchecked.defaultof<_>
+        use ws = if simd then new Workspace<'T>(bl, n, k, m) else Unchecked.defaultof<_>
         Broadcast.rows cBatch [| aBatch; bBatch |] (fun o offs len inner ->
             for t in 0 .. len - 1 do
                 let av =
