@@ -240,9 +240,9 @@ let private aligned<'T when 'T: unmanaged> (p: nativeptr<'T>) =
 let private blocked<'T when 'T: unmanaged> (bl: Blocking) (ws: Workspace<'T>) (a: View<'T>) (b: View<'T>) (c: 'T[]) (cOff: int) (n: int) (k: int) (m: int) =
     let mr, nr = bl.MR, bl.NR
     // Whole panels of a row-major A are read where they lie (the rows stream through the prefetcher);
-    // a transposed A is packed, as its kc steps of one panel lie a row of A apart, and at power-of-two
-    // widths all in one L1 set.
-    let packAll = a.ColStride <> 1
+    // a transposed A is packed when more than one panel of B reuses it, as the kc steps of one of its
+    // panels lie a row of A apart, and at power-of-two widths all in one L1 set.
+    let packAll = a.ColStride <> 1 && m > nr
     use pPackedA = fixed ws.A
     use pPackedB = fixed ws.B
     use pTileArray = fixed ws.Tile
