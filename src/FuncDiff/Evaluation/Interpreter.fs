@@ -7,7 +7,7 @@ open System.Collections.Generic
 open FuncDiff
 
 /// Checks that every input of the graph is bound to a tensor of its declared shape and dtype.
-let private checkInputs (bindings: IReadOnlyDictionary<string, Tensor>) (order: Node[]) =
+let checkInputs (bindings: IReadOnlyDictionary<string, Tensor>) (order: Node[]) =
     for n in order do
         match n.Op with
         | Input name ->
@@ -21,21 +21,6 @@ let private checkInputs (bindings: IReadOnlyDictionary<string, Tensor>) (order: 
                 raise (InputException(name, sprintf "input '%s' is declared with shape %O but bound to a tensor of shape %O" name n.Shape t.Shape))
             | _ -> ()
         | _ -> ()
-
-/// Runs one primitive's kernel into a fresh tensor. Whatever a kernel raises reaches the caller as a
-/// FuncDiff error naming the operation: an int32 overflow, an allocation that does not fit, or a bug.
-let private run (p: Primitive) (attrs: Map<string, Param>) (args: Tensor[]) (n: Node) =
-    try
-        let out = Tensor.Empty(n.Shape, n.DType)
-        // An empty result needs no work (and some span kernels refuse empty spans).
-        if out.Size > 0 then p.Forward attrs args out
-        out
-    with
-    | :? FuncDiffException as e when e.Message.StartsWith(p.Name + ":") -> reraise ()
-    | :? OverflowException as e -> raise (EvaluationException(sprintf "%s: %s" p.Name e.Message, e))
-    | e ->
-        let inputs = String.Join(", ", args |> Array.map (fun t -> sprintf "%O%O" t.DType t.Shape))
-        raise (EvaluationException(sprintf "%s failed on %s giving %s: %s" p.Name inputs n.TypeText e.Message, e))
 
 /// The values of the roots given tensors for the inputs, by name. Extra bindings are ignored.
 /// `observe` sees every distinct node once, in evaluation order, with its inputs' values and its own
@@ -54,7 +39,7 @@ let evaluateObserved (observe: Node -> Tensor[] -> Tensor -> unit) (bindings: IR
             match n.Op with
             | Input name -> bindings[name]
             | Const t -> t
-            | Apply (p, attrs) -> run p attrs args n
+            | Apply (p, attrs) -> Invoke.fresh p attrs args n
         observe n args value
         values[n.Id] <- value
         for i in n.Inputs do

@@ -195,7 +195,7 @@ let inputsOf (x: Expr) =
 let evalMany (bindings: (string * Tensor) list) (xs: Expr list) =
     let d = Dictionary<string, Tensor>()
     for name, t in bindings do d[name] <- t
-    Interpreter.evaluate d (nodes xs)
+    Plans.evaluate d (nodes xs)
 
 /// The value of an expression given tensors for its inputs, by name.
 let eval (bindings: (string * Tensor) list) (x: Expr) = evalMany bindings [ x ] |> List.head

@@ -1,0 +1,101 @@
+/// Compiled plans as the way expressions are evaluated: a plan with a pool of workspaces for callers on
+/// several threads, and a bounded cache so that evaluating the same expressions again reuses their plan.
+module internal FuncDiff.Core.Plans
+
+open System
+open System.Collections.Concurrent
+open System.Collections.Generic
+open FuncDiff
+open FuncDiff.Core.Plan
+open FuncDiff.Core.Execute
+
+/// Workspaces larger than this are not kept between runs: a one-off evaluation of a huge graph should
+/// not hold its memory afterwards.
+let private keptBytes = 256L <<< 20
+
+/// A plan and the workspaces it lends out, one per concurrent run.
+[<Sealed>]
+type Compiled(plan: Plan) =
+    let pool = ConcurrentBag<Workspace>()
+
+    member _.Plan = plan
+
+    /// A workspace for one run at a time; give it back with Return.
+    member _.Rent() =
+        match pool.TryTake() with
+        | true, w -> w
+        | _ -> Workspace plan
+
+    member _.Return(w: Workspace) =
+        if w.Bytes <= keptBytes && pool.Count < Environment.ProcessorCount then pool.Add w
+
+    /// Runs in the workspace on tensors bound by name: the roots' values, owned by the workspace.
+    member _.RunIn(w: Workspace, bindings: IReadOnlyDictionary<string, Tensor>) : Tensor[] =
+        Interpreter.checkInputs bindings plan.Inputs
+        let gathered = w.Inputs
+        for i in 0 .. plan.Inputs.Length - 1 do
+            match plan.Inputs[i].Op with
+            | Input name -> gathered[i] <- bindings[name]
+            | _ -> ()
+        w.Run gathered
+
+    /// The roots' values as tensors of their own (values the workspace owns are copied out).
+    member c.Evaluate(bindings: IReadOnlyDictionary<string, Tensor>) : Tensor list =
+        let w = c.Rent()
+        let results =
+            try
+                c.RunIn(w, bindings) |> Array.mapi (fun r t ->
+                    match plan.Storage[plan.Roots[r]] with
+                    | Storage.Bound _ | Storage.Fixed _ -> t
+                    | _ -> Tensor(t.Shape, t.DType, t.Data.Clone() :?> Array))
+            finally
+                c.Return w
+        List.ofArray results
+
+/// A list of roots compared structurally, so a rebuilt but equal expression finds its plan.
+[<CustomEquality; NoComparison>]
+type private Key =
+    { Roots: Node list
+      Hash: int }
+    override k.GetHashCode() = k.Hash
+    override k.Equals(other: obj) =
+        match other with
+        | :? Key as o -> o.Hash = k.Hash && o.Roots.Length = k.Roots.Length && List.forall2 (fun a b -> Node.StructurallyEqual(a, b)) k.Roots o.Roots
+        | _ -> false
+
+/// How many plans the cache keeps (least recently used first out).
+let capacity = 64
+
+let private cache = Dictionary<Key, LinkedListNode<Key * Compiled>>()
+let private recency = LinkedList<Key * Compiled>()
+
+/// The plan for the roots, compiled on first use and kept while it is among the most recently used.
+let cached (roots: Node list) : Compiled =
+    let key = { Roots = roots; Hash = roots |> List.fold (fun h (r: Node) -> HashCode.Combine(h, r.Hash)) 17 }
+    let found =
+        lock cache (fun () ->
+            match cache.TryGetValue key with
+            | true, entry ->
+                recency.Remove entry
+                recency.AddFirst entry
+                Some (snd entry.Value)
+            | _ -> None)
+    match found with
+    | Some c -> c
+    | None ->
+        // Compiled outside the lock: a slow compile must not stall other threads' evaluations.
+        let compiled = Compiled(Plan.compile roots)
+        lock cache (fun () ->
+            match cache.TryGetValue key with
+            | true, entry -> snd entry.Value
+            | _ ->
+                cache[key] <- recency.AddFirst((key, compiled))
+                if cache.Count > capacity then
+                    let last = recency.Last
+                    recency.RemoveLast()
+                    cache.Remove(fst last.Value) |> ignore
+                compiled)
+
+/// The values of the roots given tensors for the inputs, by name, through the cached plan.
+let evaluate (bindings: IReadOnlyDictionary<string, Tensor>) (roots: Node list) : Tensor list =
+    (cached roots).Evaluate bindings
