@@ -39,6 +39,14 @@ public sealed partial class Expr
     /// <exception cref="EvaluationException">Evaluation failed on the data.</exception>
     public static IReadOnlyList<Tensor> EvalMany(IEnumerable<Expr> outputs, IReadOnlyDictionary<string, Tensor> inputs) =>
         Evaluation.Run(CoresOf(outputs), Evaluation.Bind(inputs));
+
+    /// <summary>
+    /// Compiles expressions into a <see cref="Plan"/> to run many times, e.g. a loss and its gradients in a training
+    /// loop. <see cref="EvalMany(IEnumerable{Expr}, IReadOnlyDictionary{string, Tensor})"/> already reuses plans
+    /// through a cache; hold a plan to run it in a <see cref="Workspace"/> without allocating.
+    /// </summary>
+    /// <param name="outputs">The expressions to compute; results have their order.</param>
+    public static Plan Compile(params IEnumerable<Expr> outputs) => new(Compilation.compile(CoresOf(outputs)));
 }
 
 internal static class Evaluation

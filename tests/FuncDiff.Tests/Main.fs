@@ -14,6 +14,7 @@ let main argv =
             ErrorTests.tests
             EdgeCaseTests.tests
             MatMulTests.tests
+            PlanTests.tests
             TestingKitTests.tests
             AssemblyTests.tests
             ParserTests.tests

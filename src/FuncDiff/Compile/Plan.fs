@@ -24,9 +24,7 @@ type Step =
     { Primitive: Primitive
       Attributes: Map<string, Param>
       Args: int[]
-      Output: int
-      /// The kernel does not promise to write every element, so a reused buffer is zeroed first.
-      Clear: bool }
+      Output: int }
 
 /// The plan for a list of roots.
 type Plan =
@@ -40,9 +38,6 @@ type Plan =
       Buffers: struct (DType * int)[]
       /// The value of each root, in the order the roots were given.
       Roots: int[] }
-
-/// Entries whose kernels write every element of their result, so a reused buffer needs no zeroing.
-let private writesEveryElement (p: Primitive) = p.Family = Family.Elementwise
 
 /// The plan for the roots: simplified, deduplicated, scheduled, with buffers assigned by liveness.
 let compile (roots: Node list) : Plan =
@@ -73,7 +68,7 @@ let compile (roots: Node list) : Plan =
         [| for i in 0 .. values.Length - 1 do
                match values[i].Op, storage[i] with
                | Apply (p, attrs), Storage.Buffer _ ->
-                   { Primitive = p; Attributes = attrs; Output = i; Clear = not (writesEveryElement p)
+                   { Primitive = p; Attributes = attrs; Output = i
                      Args = values[i].Inputs |> Array.map (fun x -> index[x.Id]) }
                | _ -> () |]
     // The last step that reads each storage owner, directly or through a view; roots are never released.

@@ -37,6 +37,17 @@ type Workspace(plan: Plan) =
     /// Scratch for the bound inputs in the plan's input order.
     member val Inputs: Tensor[] = Array.zeroCreate plan.Inputs.Length
 
+    /// Fills every buffer with values no kernel should leave behind (NaN, -1, true), so tests can see a
+    /// kernel that relies on its result being zeroed.
+    member internal _.Scribble() =
+        for b in buffers do
+            match b with
+            | :? (float[]) as a -> Array.fill a 0 a.Length nan
+            | :? (float32[]) as a -> Array.fill a 0 a.Length nanf
+            | :? (int[]) as a -> Array.fill a 0 a.Length -1
+            | :? (bool[]) as a -> Array.fill a 0 a.Length true
+            | _ -> ()
+
     /// Binds input i; views of it are remade only when its storage changes.
     member private _.Bind(i: int, t: Tensor) =
         if not (obj.ReferenceEquals(bound[i], t)) then
@@ -53,8 +64,6 @@ type Workspace(plan: Plan) =
         for i in 0 .. inputs.Length - 1 do w.Bind(i, inputs[i])
         for s in 0 .. plan.Steps.Length - 1 do
             let step = plan.Steps[s]
-            let out = values[step.Output]
-            if step.Clear then Array.Clear out.Data
-            Invoke.into step.Primitive step.Attributes args[s] out
+            Invoke.into step.Primitive step.Attributes args[s] values[step.Output]
         for r in 0 .. plan.Roots.Length - 1 do results[r] <- values[plan.Roots[r]]
         results

@@ -96,6 +96,9 @@ let cached (roots: Node list) : Compiled =
                     cache.Remove(fst last.Value) |> ignore
                 compiled)
 
+/// How many plans the cache holds.
+let count () = lock cache (fun () -> cache.Count)
+
 /// The values of the roots given tensors for the inputs, by name, through the cached plan.
 let evaluate (bindings: IReadOnlyDictionary<string, Tensor>) (roots: Node list) : Tensor list =
     (cached roots).Evaluate bindings

@@ -134,7 +134,8 @@ and [<ReferenceEquality>] internal Primitive =
       /// Checks input shapes and dtypes, normalises attributes and gives the result's shape and dtype.
       /// Raises RuleError with a message; construction adds the op's name.
       Infer: Map<string, Param> -> Node[] -> Map<string, Param> * Shape * DType
-      /// Writes the result into a fresh tensor of the inferred shape and dtype.
+      /// Writes every element of the result into a tensor of the inferred shape and dtype, whatever it
+      /// held before: plans reuse buffers (a kernel that accumulates clears first).
       Forward: Map<string, Param> -> Tensor[] -> Tensor -> unit
       /// The vector-Jacobian product, written as expressions: one slot per input, None where no
       /// cotangent flows (piecewise-constant, integer or boolean inputs).

@@ -1,0 +1,104 @@
+namespace FuncDiff;
+
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using CorePlan = FuncDiff.Compilation.Plan;
+using CoreTensor = FuncDiff.Tensors.Tensor;
+using CoreWorkspace = FuncDiff.Compilation.Workspace;
+using static FuncDiff.Interop;
+
+/// <summary>
+/// Outputs compiled once and run many times: simplified exactly (constant folding; ×1, reshape-to-same-shape
+/// and transpose-of-transpose removed), common subexpressions merged, scheduled, and given buffers that are
+/// reused as soon as their last reader has run. Values are bit-identical to <see cref="Expr.EvalMany(IEnumerable{Expr}, IReadOnlyDictionary{string, Tensor})"/>,
+/// which itself runs through a cache of plans. Safe to run from several threads at once.
+/// </summary>
+/// <example><code>
+/// var plan = Expr.Compile([loss, .. loss.Grad(w, b).Values]);
+/// var workspace = plan.CreateWorkspace().Bind("w", tw).Bind("b", tb);
+/// IReadOnlyList&lt;Tensor&gt; values = plan.Run(workspace); // allocates nothing after the first run
+/// </code></example>
+public sealed class Plan
+{
+    internal Plan(CorePlan core) => Core = core;
+
+    internal CorePlan Core { get; }
+
+    /// <summary>The names of the inputs the plan reads.</summary>
+    public IReadOnlyList<string> InputNames => [.. Core.Inputs.Select(i => i.Item1)];
+
+    /// <summary>How many kernel calls a run makes.</summary>
+    public int Steps => Core.Steps;
+
+    /// <summary>How many intermediate buffers a workspace holds (fewer than <see cref="Steps"/>: buffers are reused).</summary>
+    public int Buffers => Core.Buffers;
+
+    /// <summary>The outputs' values as tensors of their own, given tensors for the inputs by name.</summary>
+    /// <param name="inputs">A tensor for each input the plan reads; extra inputs are ignored, a name given twice is an error.</param>
+    /// <exception cref="InputException">An input is missing, given twice, or bound to a tensor of another shape or dtype.</exception>
+    /// <exception cref="EvaluationException">Evaluation failed on the data.</exception>
+    public IReadOnlyList<Tensor> Eval(params (string Name, Tensor Value)[] inputs) => Wrap(Core.Run(Evaluation.Bind(inputs)));
+
+    /// <summary>The outputs' values as tensors of their own, given tensors for the inputs by name.</summary>
+    /// <param name="inputs">A tensor for each input the plan reads; extra inputs are ignored.</param>
+    /// <exception cref="InputException">An input is missing or bound to a tensor of another shape or dtype.</exception>
+    /// <exception cref="EvaluationException">Evaluation failed on the data.</exception>
+    public IReadOnlyList<Tensor> Eval(IReadOnlyDictionary<string, Tensor> inputs) => Wrap(Core.Run(Evaluation.Bind(inputs)));
+
+    /// <summary>A new workspace: the memory of one run at a time. Give each thread its own.</summary>
+    public Workspace CreateWorkspace() => new(this, Core.CreateWorkspace());
+
+    /// <summary>
+    /// Runs in the workspace on the tensors bound to it. The results are the workspace's own tensors, overwritten by
+    /// its next run (copy what must outlive it); after the first run with the same input tensors, a run allocates
+    /// nothing on the managed heap.
+    /// </summary>
+    /// <param name="workspace">A workspace this plan created.</param>
+    /// <exception cref="InputException">An input is not bound, or bound to a tensor of another shape or dtype.</exception>
+    /// <exception cref="EvaluationException">Evaluation failed on the data.</exception>
+    public IReadOnlyList<Tensor> Run(Workspace workspace)
+    {
+        ArgumentNullException.ThrowIfNull(workspace);
+        if (workspace.Plan != this) throw new FuncDiffException("this workspace was created by another plan; use plan.CreateWorkspace()");
+        return workspace.Wrap(Core.Run(workspace.Core));
+    }
+
+    private static Tensor[] Wrap(IEnumerable<CoreTensor> values) => [.. values.Select(v => new Tensor(v))];
+}
+
+/// <summary>The memory of one run of a <see cref="Plan"/>, and the tensors bound to its inputs.</summary>
+public sealed class Workspace
+{
+    private Tensor[] results = [];
+
+    internal Workspace(Plan plan, CoreWorkspace core) => (Plan, Core) = (plan, core);
+
+    internal Plan Plan { get; }
+
+    internal CoreWorkspace Core { get; }
+
+    /// <summary>The bytes its buffers hold.</summary>
+    public long Bytes => Core.Bytes;
+
+    /// <summary>Binds an input for the next runs; returns this workspace, so binds chain.</summary>
+    /// <param name="name">An input the plan reads.</param>
+    /// <param name="value">Its tensor, of the declared shape and dtype.</param>
+    /// <exception cref="InputException">The plan reads no input of that name (the message suggests the closest one).</exception>
+    public Workspace Bind(string name, Tensor value)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(value);
+        Core.Bind(name, value.Core);
+        return this;
+    }
+
+    // The same wrappers while the core tensors are the same, so a run allocates nothing here either.
+    internal IReadOnlyList<Tensor> Wrap(IReadOnlyList<CoreTensor> values)
+    {
+        if (results.Length != values.Count) results = new Tensor[values.Count];
+        for (var i = 0; i < results.Length; i++)
+            if (results[i] is null || !ReferenceEquals(results[i].Core, values[i])) results[i] = new Tensor(values[i]);
+        return results;
+    }
+}

@@ -1,0 +1,168 @@
+/// Compiled plans against the interpreter they must agree with bit for bit: every catalogue entry with
+/// its derivative, random programs with shared subexpressions, reused workspaces, several threads.
+module FuncDiff.Tests.PlanTests
+
+open System
+open System.Collections.Generic
+open System.Threading.Tasks
+open Expecto
+open FsCheck
+open FsCheck.FSharp
+open FuncDiff
+open FuncDiff.Core
+open FuncDiff.Core.Primitives
+open FuncDiff.Tests.Specs
+
+let private dict (pairs: (string * Tensor) list) =
+    let d = Dictionary<string, Tensor>()
+    for k, v in pairs do d[k] <- v
+    d :> IReadOnlyDictionary<string, Tensor>
+
+/// Runs the roots both ways and fails unless every value is bitwise equal (Tensor equality is bitwise,
+/// NaN payloads and signed zeros included). The workspace's buffers hold garbage before each run, so a
+/// kernel that relies on a zeroed result, or a buffer reused too early, shows up.
+let private agree (what: string) (bindings: IReadOnlyDictionary<string, Tensor>) (roots: Node list) =
+    let expected = Interpreter.evaluate bindings roots
+    let compiled = Plans.Compiled(Plan.compile roots)
+    let w = compiled.Rent()
+    for run in 1 .. 2 do
+        w.Scribble()
+        let got = compiled.RunIn(w, bindings) |> List.ofArray
+        List.iteri2 (fun i (e: Tensor) (g: Tensor) ->
+            if not (e.Equals g) then failwithf "%s, root %d, run %d: the plan gives\n%O\nthe interpreter\n%O" what i run g e) expected got
+    Expect.equal (compiled.Evaluate bindings) expected what
+
+/// The value and the vjp with a seeded cotangent, for each float input.
+let private withDerivatives (output: Node) (inputs: Node list) =
+    let wrt = inputs |> List.filter (fun i -> i.DType.IsFloat)
+    if not output.DType.IsFloat || wrt.IsEmpty then [ output ]
+    else output :: Reverse.vjp [ output ] [ Rules.constant (Tensor.randn 3 (output.Shape.ToArray()) |> Tensor.cast output.DType) ] wrt
+
+let private catalogue =
+    testList "every catalogue entry, value and derivative" [
+        for spec in Specs.all ->
+            testPropertyWithConfig { FsCheckConfig.defaultConfig with maxTest = 30 } spec.Label (Prop.forAll (Arb.fromGen spec.Case) (fun case ->
+                let p = (Registry.tryFind spec.Name).Value
+                let inputs = case.Inputs |> List.mapi (fun i t -> Rules.input (sprintf "a%d" i) t.Shape t.DType)
+                let bindings = dict [ for i, t in List.indexed case.Inputs -> sprintf "a%d" i, t ]
+                agree spec.Label bindings (withDerivatives (Rules.apply p case.Attributes inputs) inputs)))
+    ]
+
+/// A random program over x: [3, 4] and y: [4], mixing elementwise maps, broadcasting, views, transposes
+/// (twice, so simplification has work), reductions, products and constants, with values reused.
+let private program : Gen<Expr * Expr * Expr> =
+    gen {
+        let x, y = input "x" [ 3; 4 ], input "y" [ 4 ]
+        let! steps = Gen.choose (1, 12)
+        let pool = ResizeArray [ x; x * y; exp (constant (Tensor.create [ 0.5; 1.0; 1.5; 2.0 ])) + x ]
+        for _ in 1 .. steps do
+            let! i = Gen.choose (0, pool.Count - 1)
+            let! j = Gen.choose (0, pool.Count - 1)
+            let! k = Gen.choose (0, 13)
+            let a, b = pool[i], pool[j]
+            pool.Add(
+                match k with
+                | 0 -> a + b
+                | 1 -> a * b - y
+                | 2 -> tanh a * 1.0
+                | 3 -> (a.Transpose()).Transpose() + a
+                | 4 -> (a |> reshape [ 12 ] |> reshape [ 3; 4 ]) * b
+                | 5 -> a.Sum(axis = 0) |> broadcastTo [ 3; 4 ]
+                | 6 -> sin a / (2.0 + cos b)
+                | 7 -> matmul (matmul a (b.Transpose())) (broadcastTo [ 3; 4 ] y) / 10.0
+                | 8 -> where (a .> b) a (b * 0.5)
+                | 9 -> a.Softmax(axis = 1)
+                | 10 -> exp (-(a * a))
+                | 11 -> a.Max(axis = 1, keepDims = true) - a
+                | 12 -> log (1.0 + a * a) * stopGradient b
+                | _ -> a ** 3.0 + a ** 2.0)
+        return x, y, pool[pool.Count - 1].Sum()
+    }
+
+let private programs =
+    let cases = Gen.zip program (Gen.zip (Generators.tensor Domain.Any [| 3; 4 |]) (Generators.tensor Domain.Any [| 4 |]))
+    testPropertyWithConfig { FsCheckConfig.defaultConfig with maxTest = 150 } "random programs: value and gradients as the interpreter gives them"
+        (Prop.forAll (Arb.fromGen cases) (fun ((x, y, f), (tx, ty)) ->
+            let roots = f :: grad [ x; y ] f
+            agree (string f) (dict [ "x", tx; "y", ty ]) [ for r in roots -> r.Node ]))
+
+let private memory =
+    testList "memory" [
+        test "a chain of 1000 elementwise steps needs a few buffers, not 1000" {
+            let x = input "x" [ 100 ]
+            let mutable y = x
+            for _ in 1 .. 1000 do y <- tanh y * 0.5 + y
+            let plan = compile [ y ]
+            Expect.isGreaterThanOrEqual plan.Steps 2000 "two kernels per link (the constant is folded)"
+            Expect.isLessThanOrEqual plan.Buffers 3 "buffers are reused once their last reader has run"
+            Expect.equal (plan.Run [ "x", Tensor.linspace -1.0 1.0 100 ]) [ eval [ "x", Tensor.linspace -1.0 1.0 100 ] y |> fun t -> t ] "same values"
+        }
+        test "views of an input follow the tensor bound to it" {
+            let x = input "x" [ 2; 3 ]
+            let plan = compile [ reshape [ 6 ] x * 2.0 ]
+            let w = plan.CreateWorkspace()
+            for k in 1 .. 3 do
+                let t = Tensor.randn k [ 2; 3 ]
+                let got = plan.Run(w, dict [ "x", t ])
+                Expect.equal (got[0].ToFloat64Array()) (t.ToFloat64Array() |> Array.map (fun v -> v * 2.0)) (sprintf "run %d" k)
+        }
+        test "reshape, broadcast to the same shape and ×1 cost no kernel call" {
+            let x = input "x" [ 4 ]
+            Expect.equal (compile [ exp x |> sum |> grad [ x ] |> List.head ]).Steps 1 "the gradient of sum(exp x) is exp x: one step"
+            Expect.equal (compile [ (x |> reshape [ 2; 2 ] |> reshape [ 4 ]) * 1.0 ]).Steps 0 "nothing to compute"
+        }
+        test "results copied out by Run are not overwritten by the next run" {
+            let x = input "x" [ 3 ]
+            let plan = compile [ x * x ]
+            let first = plan.Run [ "x", Tensor.create [ 1.0; 2.0; 3.0 ] ]
+            plan.Run [ "x", Tensor.create [ 4.0; 5.0; 6.0 ] ] |> ignore
+            Expect.equal (first.Head.ToFloat64Array()) [| 1.0; 4.0; 9.0 |] "the first results are the caller's"
+        }
+        test "the cache keeps a bounded number of plans" {
+            let x = input "x" [ 2 ]
+            for k in 1 .. Plans.capacity + 10 do eval [ "x", Tensor.create [ 1.0; 2.0 ] ] (x * float k) |> ignore
+            Expect.isLessThanOrEqual (Plans.count ()) Plans.capacity "least recently used plans are dropped"
+        }
+    ]
+
+let private threads =
+    test "one plan run from eight threads at once gives each its own values" {
+        let x = input "x" [ 1000 ]
+        let f = sum (tanh x * exp (-(x * x)) + log (1.0 + x * x))
+        let plan = compile (f :: grad [ x ] f)
+        let inputs = [| for k in 1 .. 8 -> Tensor.randn k [ 1000 ] |]
+        let expected = inputs |> Array.map (fun t -> Interpreter.evaluate (dict [ "x", t ]) [ for r in f :: grad [ x ] f -> r.Node ])
+        let results = Array.zeroCreate 8
+        Parallel.For(0, 8, fun k ->
+            for _ in 1 .. 50 do results[k] <- plan.Run [ "x", inputs[k] ]) |> ignore
+        for k in 0 .. 7 do Expect.equal results[k] expected[k] (sprintf "thread %d" k)
+    }
+
+let private errors =
+    testList "errors" [
+        test "an unbound input names itself" {
+            let x = input "x" [ 2 ]
+            let plan = compile [ x * 2.0 ]
+            let e = Expect.throwsC (fun () -> plan.Run(plan.CreateWorkspace()) |> ignore) id
+            Expect.isTrue (e :? InputException && e.Message.Contains "'x'") e.Message
+        }
+        test "binding a name the plan does not read suggests the closest" {
+            let weights = input "weights" [ 2 ]
+            let plan = compile [ weights * 2.0 ]
+            let e = Expect.throwsC (fun () -> plan.CreateWorkspace().Bind("wieghts", Tensor.create [ 1.0; 2.0 ]) |> ignore) id
+            Expect.stringContains e.Message "did you mean 'weights'?" e.Message
+        }
+        test "a workspace belongs to its plan" {
+            let x = input "x" [ 2 ]
+            let other = (compile [ x + 1.0 ]).CreateWorkspace()
+            Expect.throwsT<FuncDiffException> (fun () -> (compile [ x * 3.0 ]).Run(other) |> ignore) "refused"
+        }
+        test "a kernel failure in a plan names the operation, as the interpreter's does" {
+            let i = inputOf DType.Int32 "i" [ 1 ]
+            let big = Tensor.cast DType.Int32 (Tensor.create [ 2e9 ])
+            let e = Expect.throwsC (fun () -> eval [ "i", big ] (i + i) |> ignore) id
+            Expect.isTrue (e :? EvaluationException && e.Message.StartsWith "add") e.Message
+        }
+    ]
+
+let tests = testList "plans" [ catalogue; programs; memory; threads; errors ]
