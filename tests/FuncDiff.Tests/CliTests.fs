@@ -143,18 +143,45 @@ let private close (actual: float list) (expected: float list) (message: string) 
 
 // ---- Tests -------------------------------------------------------------------------------------
 
+/// The fields bench prints without --ratio, in order: the peer harness's names, so the two read together.
+let private peerFields = [ "name"; "dtype"; "median_ms"; "min_ms"; "reps"; "value"; "grad_norm"; "allocated_bytes_per_op" ]
+
 let private subcommands =
     testList "subcommands" [
         test "bench times a peer workload and reports the peer harness's fields" {
             let r = ok [ "bench"; "ew1k"; "--reps"; "3"; "--warmup"; "0" ]
-            for field in [ "name"; "dtype"; "median_ms"; "min_ms"; "reps"; "value"; "grad_norm"; "allocated_bytes_per_op" ] do
-                Expect.isTrue (fst (r.TryGetProperty field)) (sprintf "field %s" field)
+            Expect.equal [ for p in r.EnumerateObject() -> p.Name ] peerFields "exactly these fields, in this order"
             // The value of Σ tanh(x)·exp(-x²) + log(1 + x²) over linspace(-3, 3, 1000), by a plain loop.
             let expected = Seq.init 1000 (fun i -> -3.0 + 6.0 * float i / 999.0) |> Seq.sumBy (fun x -> tanh x * exp (-x * x) + log (1.0 + x * x))
             Expect.floatClose Accuracy.high (r.GetProperty("value").GetDouble()) expected "the value"
             Expect.isLessThanOrEqual (r.GetProperty("min_ms").GetDouble()) (r.GetProperty("median_ms").GetDouble()) "min ≤ median"
             let unknown = run [ "bench"; "nonsense" ]
             Expect.equal unknown.Code 2 "an unknown workload is bad usage"
+        }
+        test "bench --ratio times the function alone too and adds the ratio after the peer's fields" {
+            let r = ok [ "bench"; "ew1k"; "--reps"; "3"; "--warmup"; "0"; "--ratio" ]
+            let added = [ "function_median_ms"; "function_min_ms"; "function_allocated_bytes_per_op"; "grad_to_function_ratio" ]
+            Expect.equal [ for p in r.EnumerateObject() -> p.Name ] (peerFields @ added) "the peer's fields unchanged, the new ones after them"
+            let number (name: string) = r.GetProperty(name).GetDouble()
+            let expected = Seq.init 1000 (fun i -> -3.0 + 6.0 * float i / 999.0) |> Seq.sumBy (fun x -> tanh x * exp (-x * x) + log (1.0 + x * x))
+            Expect.floatClose Accuracy.high (number "value") expected "the value is still the gradient run's"
+            let ratio = number "grad_to_function_ratio"
+            Expect.isTrue (Double.IsFinite ratio && ratio > 0.0) (sprintf "the ratio is positive and finite: %g" ratio)
+            Expect.isLessThanOrEqual (number "function_min_ms") (number "function_median_ms") "min ≤ median for the function"
+            Expect.isGreaterThanOrEqual (r.GetProperty("function_allocated_bytes_per_op").GetInt64()) 0L "bytes are counted"
+            // The ratio is gradient over function, of the medians printed (rounded to 1e-4 ms), not the other way round.
+            let m, f = number "median_ms", number "function_median_ms"
+            if f > 1e-3 then
+                Expect.isTrue (ratio >= (m - 5e-5) / (f + 5e-5) && ratio <= (m + 5e-5) / (f - 5e-5)) (sprintf "ratio %g = %g / %g" ratio m f)
+            // Text, one repetition (the median of one): the ratio is on its own line.
+            let text = run [ "bench"; "rosenbrock1000"; "--reps"; "1"; "--warmup"; "0"; "--ratio" ]
+            Expect.equal text.Code 0 (describe text)
+            let lines = text.Out.Trim().Split('\n')
+            Expect.equal lines.Length 2 "the gradient's line, then the function's"
+            Expect.stringStarts lines[1] "function alone: median " "the function's line"
+            let printed = lines[1].Substring(lines[1].LastIndexOf ' ' + 1)
+            let parsed, value = Double.TryParse(printed, Globalization.NumberStyles.Float, Globalization.CultureInfo.InvariantCulture)
+            Expect.isTrue (parsed && Double.IsFinite value && value > 0.0) (sprintf "a positive finite ratio ends the line: %s" lines[1])
         }
         test "eval prints the value with its shape and dtype" {
             let value = ok [ "eval"; "x * 2 + w"; "--at"; "x=[[1, 2], [3, 4]]; w=0.5" ] |> field "value"
