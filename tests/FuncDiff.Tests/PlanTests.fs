@@ -86,6 +86,63 @@ let private programs =
             let roots = f :: grad [ x; y ] f
             agree (string f) (dict [ "x", tx; "y", ty ]) [ for r in roots -> r.Node ]))
 
+/// A random elementwise program over vectors of n elements and a scalar, as large as fusion and the
+/// two-thread split need, with its gradient.
+let private largeProgram (n: int) : Gen<Expr list * (string * Tensor) list> =
+    gen {
+        let x, y, s = input "x" [ n ], input "y" [ n ], input "s" []
+        let! steps = Gen.choose (1, 10)
+        let pool = ResizeArray [ x; y; x * s ]
+        for _ in 1 .. steps do
+            let! i = Gen.choose (0, pool.Count - 1)
+            let! j = Gen.choose (0, pool.Count - 1)
+            let! k = Gen.choose (0, 15)
+            let a, b = pool[i], pool[j]
+            pool.Add(
+                match k with
+                | 0 -> tanh a + b
+                | 1 -> exp (-(a * a)) * s
+                | 2 -> log1p (a * a) - b
+                | 3 -> sin a * cos b
+                | 4 -> sqrt (abs a + 1.0)
+                | 5 -> a ** 3.0 + a ** 2.0
+                | 6 -> where (a .> b) a (b * 0.5)
+                | 7 -> maximum a b + relu a
+                | 8 -> sigmoid a * softplus b
+                | 9 -> a / (1.0 + b * b)
+                | 10 -> cast DType.Float64 (cast DType.Float32 a) + expm1 (tanh b)
+                | 11 -> square a - signum b
+                | 12 -> (a |> reshape [ n; 1 ] |> reshape [ n ]) * b
+                | 13 -> a * a.Sum() / float n
+                | 14 -> stopGradient a * b
+                | _ -> -a + s)
+        let f = pool[pool.Count - 1].Sum()
+        let! tx = Generators.tensor Domain.Any [| n |]
+        let! ty = Generators.tensor Domain.Any [| n |]
+        let! ts = Generators.tensor Domain.Any [||]
+        return f :: grad [ x; y; s ] f, [ "x", tx; "y", ty; "s", ts ]
+    }
+
+let private fusion =
+    testList "fused elementwise groups" [
+        for n in [ Fuse.minimumSize; 10_007; Execute.parallelMinimum; 70_001 ] do
+            testPropertyWithConfig { FsCheckConfig.defaultConfig with maxTest = 15 } (sprintf "random programs over %d elements give the interpreter's bits" n)
+                (Prop.forAll (Arb.fromGen (largeProgram n)) (fun (roots, bindings) -> agree (string roots.Head) (dict bindings) [ for r in roots -> r.Node ]))
+        test "an elementwise chain becomes one fused step" {
+            let x = input "x" [ 100_000 ]
+            let f = sum (tanh x * exp (-(x * x)) + log (1.0 + x * x))
+            let plan = Plan.compile [ for r in f :: grad [ x ] f -> r.Node ]
+            let groups = plan.Steps |> Array.choose (function Steps.Fused g -> Some g | _ -> None)
+            Expect.isNonEmpty groups "fused"
+            Expect.isGreaterThanOrEqual (groups |> Array.sumBy (fun g -> g.Calls.Length)) 10 "most of the elementwise work is fused"
+            let describe =
+                plan.Steps |> Array.map (function
+                    | Steps.Kernel c -> sprintf "%s%O" c.Primitive.Name plan.Values[c.Output].Shape
+                    | Steps.Fused g -> sprintf "fused[%s -> %d exports]" (String.Join(" ", g.Calls |> Array.map (fun c -> c.Primitive.Name))) g.Exports.Length)
+            Expect.isTrue (plan.Buffers.Length <= 4) (sprintf "values that stay inside a group need no buffer: %d buffers for %s" plan.Buffers.Length (String.Join("; ", describe)))
+        }
+    ]
+
 let private memory =
     testList "memory" [
         test "a chain of 1000 elementwise steps needs a few buffers, not 1000" {
@@ -165,4 +222,4 @@ let private errors =
         }
     ]
 
-let tests = testList "plans" [ catalogue; programs; memory; threads; errors ]
+let tests = testList "plans" [ catalogue; programs; fusion; memory; threads; errors ]

@@ -4,8 +4,98 @@
 module internal FuncDiff.Core.Execute
 
 open System
+open System.Runtime.ExceptionServices
+open System.Threading
 open FuncDiff
+open FuncDiff.Core.Steps
 open FuncDiff.Core.Plan
+
+/// Fused groups at least this large split their blocks between two threads. Elementwise results do not
+/// depend on the split, so the values are the same whoever runs which block.
+let parallelMinimum = 1 <<< 16
+
+/// Runs an action on a pool thread and waits for it, without allocating per use.
+[<Sealed>]
+type private Helper(action: Action) =
+    let finished = new ManualResetEventSlim(false)
+    let mutable failure: ExceptionDispatchInfo = null
+
+    member h.Start() =
+        finished.Reset()
+        failure <- null
+        ThreadPool.UnsafeQueueUserWorkItem(h, false) |> ignore
+
+    member _.Wait() =
+        finished.Wait()
+        if not (isNull failure) then failure.Throw()
+
+    interface IThreadPoolWorkItem with
+        member _.Execute() =
+            try
+                try action.Invoke()
+                with e -> failure <- ExceptionDispatchInfo.Capture e
+            finally
+                finished.Set()
+
+/// One fused group's block tensors and argument arrays, per thread and per block length.
+[<Sealed>]
+type private GroupRun(group: Group, plan: Plan, values: Tensor[]) =
+    let owner (v: int) = match plan.Storage[v] with Storage.View o -> o | _ -> v
+    let blocks = group.Size / Fuse.blockSize
+    // The last block takes the remainder too, so no block is shorter than blockSize.
+    let lengths = [| Fuse.blockSize; group.Size - (blocks - 1) * Fuse.blockSize |]
+    let threads = if group.Size >= parallelMinimum && Environment.ProcessorCount > 1 && blocks > 1 then 2 else 1
+    let fresh (v: int) (length: int) = Tensor(Shape.Of [| length |], plan.Values[v].DType, Tensor.Allocate(plan.Values[v].DType, length))
+    let memberIndex = group.Calls |> Array.mapi (fun i c -> c.Output, i) |> dict
+    // lanes[thread][variant]: (member blocks, import blocks, args per call)
+    let lanes =
+        Array.init threads (fun _ ->
+            lengths |> Array.map (fun length ->
+                let outs = group.Calls |> Array.map (fun c -> fresh c.Output length)
+                let imports = group.Imports |> Array.map (fun v -> fresh v length)
+                let args =
+                    group.Calls |> Array.map (fun c ->
+                        c.Args |> Array.map (fun a ->
+                            match memberIndex.TryGetValue(owner a) with
+                            | true, m -> outs[m]
+                            | _ ->
+                                match Array.tryFindIndex ((=) a) group.Imports with
+                                | Some j -> imports[j]
+                                | None -> Unchecked.defaultof<Tensor>))
+                struct (outs, imports, args)))
+    // Argument slots that read a single-element value from outside: refreshed each run, since an input's
+    // tensor changes between runs.
+    let scalarSlots =
+        [| for lane in lanes do
+               for struct (_, _, args) in lane do
+                   for i in 0 .. group.Calls.Length - 1 do
+                       for k in 0 .. group.Calls[i].Args.Length - 1 do
+                           if obj.ReferenceEquals(args[i][k], null) then struct (args[i], k, group.Calls[i].Args[k]) |]
+    let exportMember = group.Exports |> Array.map (fun v -> memberIndex[v])
+
+    let run (thread: int) (first: int) (last: int) =
+        for k in first .. last - 1 do
+            let variant = if k = blocks - 1 then 1 else 0
+            let struct (outs, imports, args) = lanes[thread][variant]
+            let offset = k * Fuse.blockSize
+            let length = lengths[variant]
+            for j in 0 .. imports.Length - 1 do Array.Copy(values[group.Imports[j]].Data, offset, imports[j].Data, 0, length)
+            for i in 0 .. group.Calls.Length - 1 do
+                let c = group.Calls[i]
+                Invoke.into c.Primitive c.Attributes args[i] outs[i]
+            for e in 0 .. exportMember.Length - 1 do
+                Array.Copy(outs[exportMember[e]].Data, 0, values[group.Exports[e]].Data, offset, length)
+
+    let half = blocks / 2
+    let helper = if threads = 2 then Helper(Action(fun () -> run 1 half blocks)) else Unchecked.defaultof<_>
+
+    member _.Run() =
+        for struct (args, k, v) in scalarSlots do args[k] <- values[v]
+        if threads = 2 then
+            helper.Start()
+            run 0 0 half
+            helper.Wait()
+        else run 0 0 blocks
 
 /// The buffers, value tensors and argument arrays of one run of a plan.
 [<Sealed; AllowNullLiteral>]
@@ -21,14 +111,18 @@ type Workspace(plan: Plan) =
             | Storage.Bound i -> followers[i].Add v; Unchecked.defaultof<Tensor>
             | Storage.Fixed t -> if v = storageOf v then t else tensorOver v t.Data
             | Storage.Buffer b -> tensorOver v buffers[b]
+            | Storage.Block -> Unchecked.defaultof<Tensor>
             | Storage.View _ -> invalidOp "a view of a view")
-    let args = plan.Steps |> Array.map (fun s -> s.Args |> Array.map (fun a -> values[a]))
-    // Where each value is read, so that a newly bound input reaches its readers.
+    let args = plan.Steps |> Array.map (function Kernel c -> c.Args |> Array.map (fun a -> values[a]) | Fused _ -> [||])
+    let groups = plan.Steps |> Array.map (function Fused g -> GroupRun(g, plan, values) | Kernel _ -> Unchecked.defaultof<_>)
+    // Where each value is read by a kernel step, so that a newly bound input reaches its readers.
     let readers = Array.init plan.Values.Length (fun _ -> ResizeArray<struct (int * int)>())
-    do plan.Steps |> Array.iteri (fun s step -> step.Args |> Array.iteri (fun k a -> readers[a].Add(struct (s, k))))
+    do plan.Steps |> Array.iteri (fun s step ->
+        match step with
+        | Kernel c -> c.Args |> Array.iteri (fun k a -> readers[a].Add(struct (s, k)))
+        | Fused _ -> ())
     let bound: Tensor[] = Array.zeroCreate plan.Inputs.Length
     let results: Tensor[] = Array.zeroCreate plan.Roots.Length
-
     let isBound (v: int) = match plan.Storage[v] with Storage.Bound _ -> true | _ -> false
 
     member _.Plan = plan
@@ -63,7 +157,8 @@ type Workspace(plan: Plan) =
     member w.Run(inputs: Tensor[]) : Tensor[] =
         for i in 0 .. inputs.Length - 1 do w.Bind(i, inputs[i])
         for s in 0 .. plan.Steps.Length - 1 do
-            let step = plan.Steps[s]
-            Invoke.into step.Primitive step.Attributes args[s] values[step.Output]
+            match plan.Steps[s] with
+            | Kernel c -> Invoke.into c.Primitive c.Attributes args[s] values[c.Output]
+            | Fused _ -> groups[s].Run()
         for r in 0 .. plan.Roots.Length - 1 do results[r] <- values[plan.Roots[r]]
         results

@@ -7,6 +7,7 @@ open System.Collections.Concurrent
 open System.Collections.Generic
 open FuncDiff
 open FuncDiff.Core.Plan
+open FuncDiff.Core.Steps
 open FuncDiff.Core.Execute
 
 /// Workspaces larger than this are not kept between runs: a one-off evaluation of a huge graph should

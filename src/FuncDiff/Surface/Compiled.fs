@@ -41,7 +41,7 @@ type Plan internal (compiled: Plans.Compiled) =
     /// The names of the inputs the plan reads, with their declared shapes and dtypes.
     member _.Inputs = [ for n in plan.Inputs -> (match n.Op with Input name -> name | _ -> ""), n.Shape, n.DType ]
     /// How many kernel calls a run makes.
-    member _.Steps = plan.Steps.Length
+    member _.Steps = plan.Calls
     /// How many intermediate buffers a workspace holds (fewer than steps: buffers are reused).
     member _.Buffers = plan.Buffers.Length
 

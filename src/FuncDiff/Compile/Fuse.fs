@@ -1,0 +1,99 @@
+/// Elementwise fusion: elementwise calls over the same large element count, scheduled back to back, become
+/// one group that the executor runs block by block. A block is never shorter than a SIMD kernel's widest
+/// vector, so every element goes through the same code path as in a whole-tensor call, and the values
+/// are bit-identical to the interpreter's.
+module internal FuncDiff.Core.Fuse
+
+open System.Collections.Generic
+open FuncDiff
+open FuncDiff.Core.Steps
+
+/// Elements per block: a few blocks of every member fit in the L2 cache.
+let blockSize = 2048
+
+/// Groups smaller than this run as plain calls: their tensors already fit in cache.
+let minimumSize = 4 * blockSize
+
+/// A call that can run on blocks: an elementwise built-in whose inputs are either as large as its result
+/// (read element for element) or a single element. int32 results stay out: their overflow errors name
+/// the element, which a block would misplace.
+let private fusible (values: Node[]) (c: Call) =
+    let out = values[c.Output]
+    let size = out.Shape.Size
+    c.Primitive.Family = Family.Elementwise && not (Simplify.isView c.Primitive)
+    && size >= minimumSize && out.DType <> DType.Int32
+    && c.Args |> Array.forall (fun a -> let s = values[a].Shape in s.Size = size || (s.Size = 1 && s.Rank <= 1))
+
+/// The schedule with fused groups. `owner` maps a value to the value whose storage it uses (itself, or
+/// the source of a view); `rooted` says which owners the roots need.
+let schedule (values: Node[]) (owner: int[]) (rooted: HashSet<int>) (calls: Call[]) : Step[] =
+    // Calls are reordered (any topological order computes the same values) so that fusible calls over
+    // one element count run back to back: a loss's backward pass then joins its forward pass instead of
+    // waiting behind the reduction between them. Ties go to the original order.
+    let producer = Dictionary<int, int>()
+    calls |> Array.iteri (fun i c -> producer[c.Output] <- i)
+    let waiting = Array.zeroCreate calls.Length
+    let consumers = Array.init calls.Length (fun _ -> ResizeArray<int>())
+    calls |> Array.iteri (fun i c ->
+        for a in c.Args |> Array.map (fun a -> owner[a]) |> Array.distinct do
+            match producer.TryGetValue a with
+            | true, p -> waiting[i] <- waiting[i] + 1; consumers[p].Add i
+            | _ -> ())
+    let isFusible = calls |> Array.map (fusible values)
+    let sizeOf (i: int) = values[calls[i].Output].Shape.Size
+    let ready = SortedSet<int>()
+    let readyFusible = Dictionary<int, SortedSet<int>>()
+    let makeReady (i: int) =
+        ready.Add i |> ignore
+        if isFusible[i] then
+            match readyFusible.TryGetValue(sizeOf i) with
+            | true, set -> set.Add i |> ignore
+            | _ -> readyFusible[sizeOf i] <- SortedSet [ i ]
+    for i in 0 .. calls.Length - 1 do
+        if waiting[i] = 0 then makeReady i
+    let runs = ResizeArray<ResizeArray<Call>>()
+    let mutable current = ResizeArray<Call>()
+    let mutable currentSize = -1
+    while ready.Count > 0 do
+        let next =
+            match readyFusible.TryGetValue currentSize with
+            | true, set when set.Count > 0 -> set.Min
+            | _ ->
+                if current.Count > 0 then runs.Add current
+                current <- ResizeArray<Call>()
+                ready.Min
+        ready.Remove next |> ignore
+        if isFusible[next] then
+            readyFusible[sizeOf next].Remove next |> ignore
+            currentSize <- sizeOf next
+            current.Add calls[next]
+        else
+            runs.Add(ResizeArray [ calls[next] ])
+            currentSize <- -1
+        for c in consumers[next] do
+            waiting[c] <- waiting[c] - 1
+            if waiting[c] = 0 then makeReady c
+    if current.Count > 0 then runs.Add current
+    let runOf = Dictionary<int, int>()
+    runs |> Seq.iteri (fun r run -> for c in run do runOf[c.Output] <- r)
+    // Which owners are read by a call outside their own run.
+    let readOutside = HashSet<int>()
+    runs |> Seq.iteri (fun r run ->
+        for c in run do
+            for a in c.Args do
+                match runOf.TryGetValue owner[a] with
+                | true, r' when r' = r -> ()
+                | _ -> readOutside.Add owner[a] |> ignore)
+    [| for run in runs do
+           // A group of one would only add copies.
+           if run.Count = 1 then Kernel run[0]
+           else
+               let members = HashSet<int>(run |> Seq.map (fun c -> c.Output))
+               let outside = run |> Seq.collect (fun c -> c.Args) |> Seq.filter (fun a -> not (members.Contains owner[a])) |> Seq.distinct |> Array.ofSeq
+               let size = values[run[0].Output].Shape.Size
+               Fused
+                   { Calls = run.ToArray()
+                     Size = size
+                     Imports = outside |> Array.filter (fun a -> values[a].Shape.Size = size)
+                     Scalars = outside |> Array.filter (fun a -> values[a].Shape.Size <> size)
+                     Exports = run |> Seq.map (fun c -> c.Output) |> Seq.filter (fun v -> readOutside.Contains v || rooted.Contains v) |> Array.ofSeq } |]

@@ -1,0 +1,55 @@
+/// What a compiled plan is made of: kernel calls, fused groups of them, and where each value lives.
+module internal FuncDiff.Core.Steps
+
+open FuncDiff
+
+/// Where a value lives while a plan runs.
+[<RequireQualifiedAccess>]
+type Storage =
+    /// The tensor bound to the plan's input with this index.
+    | Bound of input: int
+    /// A constant the plan owns.
+    | Fixed of Tensor
+    /// A workspace buffer, written by the step that computes the value.
+    | Buffer of buffer: int
+    /// The storage of another value (never itself a view), read in this value's shape.
+    | View of value: int
+    /// Only the blocks of a fused group: no reader outside the group needs all of it at once.
+    | Block
+
+/// One kernel call: the output value is computed from the argument values.
+type Call =
+    { Primitive: Primitive
+      Attributes: Map<string, Param>
+      Args: int[]
+      Output: int }
+
+/// Elementwise calls over one element count, run together block by block so that intermediate values
+/// stay in cache: each call runs on a block of every input at a time instead of on whole tensors.
+type Group =
+    { Calls: Call[]
+      /// The element count of every call's result.
+      Size: int
+      /// Values from outside the group read at full size: each block reads its slice.
+      Imports: int[]
+      /// Values from outside the group with one element, read whole by every block.
+      Scalars: int[]
+      /// Results read after the group (or roots): each block writes its slice to their buffers.
+      Exports: int[] }
+
+/// One step of a plan's schedule.
+type Step =
+    | Kernel of Call
+    | Fused of Group
+
+    /// The values the step reads from outside itself.
+    member s.Reads =
+        match s with
+        | Kernel c -> c.Args
+        | Fused g -> Array.append g.Imports g.Scalars
+
+    /// The values the step writes to workspace buffers.
+    member s.Writes =
+        match s with
+        | Kernel c -> [| c.Output |]
+        | Fused g -> g.Exports
