@@ -1,4 +1,5 @@
-/// Kernels against their scalar definitions: the SIMD mulNoNan bit for bit.
+/// Kernels against their scalar definitions: the SIMD mulNoNan bit for bit, and pow's small integer
+/// exponents against exact powers (BigInteger) and, at IEEE's edge values, against Math.Pow bit for bit.
 module FuncDiff.Tests.KernelProperties
 
 open System
@@ -61,4 +62,82 @@ let private mulNoNanTests =
                 Expect.equal (bits got) (bits want) "broadcast along columns"
             } ]
 
-let tests = testList "Kernel properties" [ mulNoNanTests ]
+// ---- pow with small integer exponents -------------------------------------------------------------
+
+/// v = m·2ᵉ with an integer m (v finite and non-zero).
+let private decompose (v: float) =
+    let b = BitConverter.DoubleToInt64Bits v
+    let e = int ((b >>> 52) &&& 0x7FFL)
+    let f = b &&& 0xFFFFFFFFFFFFFL
+    let m = if e = 0 then f else f ||| (1L <<< 52)
+    let m = if v < 0.0 then -m else m
+    BigInteger m, (if e = 0 then -1074 else e - 1075)
+
+let private pow2 (e: int) = BigInteger.Pow(BigInteger 2, e)
+
+/// |r - xⁿ| in units of r's last place, exactly (r normal).
+let private ulpError (x: float) (n: int) (r: float) =
+    let mx, ex = decompose x
+    let mr, er = decompose r
+    let k = abs n
+    // r - xⁿ as num / den; for n < 0, xⁿ = 2^(-ex·k) / mx^k.
+    let num, den =
+        if n >= 0 then
+            let e = min er (ex * k)
+            mr * pow2 (er - e) - BigInteger.Pow(mx, k) * pow2 (ex * k - e), pow2 (er - e)
+        else
+            let mk = BigInteger.Pow(mx, k)
+            let e = min er (-ex * k)
+            mr * mk * pow2 (er - e) - pow2 (-ex * k - e), mk * pow2 (er - e)
+    let num, den = BigInteger.Abs num, BigInteger.Abs den
+    float (num * pow2 40 / den) / Math.Pow(2.0, 40.0)
+
+let private powTests =
+    testList "pow with small integer exponents" [
+        test "float64 results are within 0.5 ulp plus 2⁻³⁰ of the exact power, for every |n| ≤ 16" {
+            let rng = Random(11)
+            let mutable worst = 0.0
+            for n in -16 .. 16 do
+                // Bases whose powers stay in the normal range the multiplications cover.
+                let limit = if n = 0 then 900 else 900 / abs n
+                let xs = Array.init 2000 (fun _ -> (if rng.Next 2 = 0 then -1.0 else 1.0) * (1.0 + rng.NextDouble()) * Math.Pow(2.0, float (rng.Next(-limit, limit))))
+                let got = (forward "pow" [ Tensor.ofData [| xs.Length |] xs; Tensor.scalar (float n) ]).ToFloat64Array()
+                for i in 0 .. xs.Length - 1 do
+                    Expect.equal got[i] (Power.integer xs[i] n) "the span form gives the element rule"
+                    if n <> 0 then
+                        let e = ulpError xs[i] n got[i]
+                        worst <- max worst e
+                        if e > 0.5 + Math.Pow(2.0, -30.0) then failtestf "%.17g ^ %d = %.17g, %.6f ulp from the exact power" xs[i] n got[i] e
+                    else Expect.equal got[i] 1.0 "x⁰"
+            Expect.isLessThan worst 0.5000001 "the worst error"
+        }
+        test "float32 results are within 1 ulp of Math.Pow rounded to float32" {
+            let rng = Random(12)
+            for n in -16 .. 16 do
+                let limit = if n = 0 then 60 else 60 / abs n
+                let xs = Array.init 2000 (fun _ -> float32 ((if rng.Next 2 = 0 then -1.0 else 1.0) * (1.0 + rng.NextDouble()) * Math.Pow(2.0, float (rng.Next(-limit, limit)))))
+                let got = (forward "pow" [ Tensor.ofData [| xs.Length |] xs; Tensor.cast DType.Float32 (Tensor.scalar (float n)) ]).ToArray<float32>()
+                for i in 0 .. xs.Length - 1 do
+                    let want = float32 (Math.Pow(float xs[i], float n))
+                    let apart = abs (BitConverter.SingleToInt32Bits got[i] - BitConverter.SingleToInt32Bits want)
+                    if apart > 1 then failtestf "%.9g ^ %d = %.9g, Math.Pow gives %.9g" xs[i] n got[i] want
+        }
+        test "at IEEE's edge values every form equals Math.Pow bit for bit" {
+            let edges =
+                [| 0.0; -0.0; infinity; -infinity; nan; 1.0; -1.0; 2.0; -2.0; 0.5; -3.0; 5e-324; -5e-324; 2.2250738585072014e-308
+                   -2.2250738585072014e-308; Double.MaxValue; -Double.MaxValue; 1e-160; -1e-160; 1e160; -1e160; 1e-20; 1e20; -1e20; 1e300; -1e-300 |]
+            for n in -16 .. 16 do
+                let exponent = float n
+                let want = edges |> Array.map (fun x -> Math.Pow(x, exponent))
+                let same (what: string) (got: float[]) =
+                    for i in 0 .. edges.Length - 1 do
+                        let ok = (Double.IsNaN want[i] && Double.IsNaN got[i]) || BitConverter.DoubleToInt64Bits want[i] = BitConverter.DoubleToInt64Bits got[i]
+                        if not ok then failtestf "%s: %.17g ^ %d = %.17g, Math.Pow gives %.17g" what edges[i] n got[i] want[i]
+                same "span-scalar" ((forward "pow" [ Tensor.ofData [| edges.Length |] edges; Tensor.scalar exponent ]).ToFloat64Array())
+                same "span-span" ((forward "pow" [ Tensor.ofData [| edges.Length |] edges; Tensor.ofData [| edges.Length |] (Array.create edges.Length exponent) ]).ToFloat64Array())
+                let scalarSpan = edges |> Array.map (fun x -> (forward "pow" [ Tensor.scalar x; Tensor.ofData [| 2 |] [| exponent; 0.5 |] ]).ToFloat64Array()[0])
+                same "scalar-span" scalarSpan
+        }
+    ]
+
+let tests = testList "Kernel properties" [ mulNoNanTests; powTests ]

@@ -167,18 +167,12 @@ let floorP = steps "floor" "The largest integer ≤ x; piecewise constant." { ne
 let ceilP = steps "ceil" "The smallest integer ≥ x; piecewise constant." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Ceiling(x, y) }
 let roundP = steps "round" "x rounded to the nearest integer, halves to even (as NumPy); piecewise constant." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Round(x, y) }
 
-let private powKernel =
-    { new FloatBinary with
-        member _.SS(a, b, d) = TensorPrimitives.Pow(a, b, d)
-        member _.ST(a, b, d) = TensorPrimitives.Pow(a, b, d)
-        member _.TS(a, b, d) = TensorPrimitives.Pow(a, b, d) }
-
 let powP =
-    { primitive "pow" Family.Elementwise "xʸ with broadcasting (IEEE pow: x⁰ = 1 for every x, NaN for negative x and non-integer y). d/dx = y·xʸ⁻¹, taken as 0 where y = 0 (x⁰ is constant, so 0⁰'s derivative and every higher derivative of x¹ at 0 are 0, not 0·∞); d/dy = xʸ·log x, taken as 0 where x = 0." with
+    { primitive "pow" Family.Elementwise "xʸ with broadcasting (IEEE pow: x⁰ = 1 for every x, NaN for negative x and non-integer y). An integer y with |y| ≤ 16 is computed by multiplication in double-word arithmetic: within 0.5 ulp plus a few units in 2⁻¹⁰⁰ of the exact power (so correctly rounded unless the power lies that close to a midpoint), and the library pow's value at ±0, ±∞, NaN and wherever the result overflows, is subnormal or is below 2⁻⁹¹⁶ (2⁻⁷⁸ in float32). d/dx = y·xʸ⁻¹, taken as 0 where y = 0 (x⁰ is constant, so 0⁰'s derivative and every higher derivative of x¹ at 0 are 0, not 0·∞); d/dy = xʸ·log x, taken as 0 where x = 0." with
         Inputs = [ "x"; "y" ]
         Notation = Infix("^", 5)
         Infer = binaryInfer requireFloat
-        Forward = fun _ xs out -> floatBinary powKernel xs[0] xs[1] out
+        Forward = fun _ xs out -> floatBinary Power.kernel xs[0] xs[1] out
         Vjp = fun v ->
             let x, y, g = v.Inputs[0], v.Inputs[1], v.Cotangent
             let zero = scalarLike x 0.0
