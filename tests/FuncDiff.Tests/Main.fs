@@ -13,6 +13,8 @@ let main argv =
             GraphTests.tests
             ErrorTests.tests
             EdgeCaseTests.tests
+            AllocationTests.tests
+            KernelProperties.tests
             MatMulTests.tests
             PlanTests.tests
             TestingKitTests.tests

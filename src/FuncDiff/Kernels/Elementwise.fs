@@ -24,9 +24,9 @@ type Rows<'A, 'B, 'O> =
 
 /// A binary operation for every float dtype.
 type FloatBinary =
-    abstract SS<'T when 'T :> IFloatingPointIeee754<'T>> : ReadOnlySpan<'T> * ReadOnlySpan<'T> * Span<'T> -> unit
-    abstract ST<'T when 'T :> IFloatingPointIeee754<'T>> : ReadOnlySpan<'T> * 'T * Span<'T> -> unit
-    abstract TS<'T when 'T :> IFloatingPointIeee754<'T>> : 'T * ReadOnlySpan<'T> * Span<'T> -> unit
+    abstract SS<'T when 'T :> IFloatingPointIeee754<'T> and 'T: unmanaged> : ReadOnlySpan<'T> * ReadOnlySpan<'T> * Span<'T> -> unit
+    abstract ST<'T when 'T :> IFloatingPointIeee754<'T> and 'T: unmanaged> : ReadOnlySpan<'T> * 'T * Span<'T> -> unit
+    abstract TS<'T when 'T :> IFloatingPointIeee754<'T> and 'T: unmanaged> : 'T * ReadOnlySpan<'T> * Span<'T> -> unit
 
 /// A binary operation for every numeric dtype.
 type NumericBinary =
@@ -38,56 +38,79 @@ type NumericBinary =
 type ElementTest =
     abstract Test<'T when 'T :> INumber<'T>> : 'T * 'T -> bool
 
-type private FloatRows<'T when 'T :> IFloatingPointIeee754<'T>>(op: FloatBinary) =
+// The adapters are structs, so lifting an operation to rows allocates nothing.
+[<Struct>]
+type private FloatRows<'T when 'T :> IFloatingPointIeee754<'T> and 'T: unmanaged>(op: FloatBinary) =
     interface Rows<'T, 'T, 'T> with
         member _.SS(a, b, d) = op.SS(a, b, d)
         member _.ST(a, b, d) = op.ST(a, b, d)
         member _.TS(a, b, d) = op.TS(a, b, d)
 
+[<Struct>]
 type private NumericRows<'T when 'T :> INumber<'T>>(op: NumericBinary) =
     interface Rows<'T, 'T, 'T> with
         member _.SS(a, b, d) = op.SS(a, b, d)
         member _.ST(a, b, d) = op.ST(a, b, d)
         member _.TS(a, b, d) = op.TS(a, b, d)
 
+[<Struct>]
 type private CompareRows<'T when 'T :> INumber<'T>>(op: ElementTest) =
     interface Rows<'T, 'T, bool> with
         member _.SS(a, b, d) = for i in 0 .. d.Length - 1 do d[i] <- op.Test(a[i], b[i])
         member _.ST(a, b, d) = for i in 0 .. d.Length - 1 do d[i] <- op.Test(a[i], b)
         member _.TS(a, b, d) = for i in 0 .. d.Length - 1 do d[i] <- op.Test(a, b[i])
 
+[<Struct>]
+type private LogicalRows(f: bool -> bool -> bool) =
+    interface Rows<bool, bool, bool> with
+        member _.SS(x, y, d) = for i in 0 .. d.Length - 1 do d[i] <- f x[i] y[i]
+        member _.ST(x, y, d) = for i in 0 .. d.Length - 1 do d[i] <- f x[i] y
+        member _.TS(x, y, d) = for i in 0 .. d.Length - 1 do d[i] <- f x y[i]
+
 let private unsupported (what: string) (t: Tensor) =
     invalidOp (sprintf "%s kernel has no %O implementation (the shape rule should have refused it)" what t.DType)
 
 /// Applies a row operation to two broadcast inputs: whole spans when the shapes allow, else row by row.
-let binaryRows (op: Rows<'A, 'B, 'O>) (a: 'A[]) (aDims: int[]) (b: 'B[]) (bDims: int[]) (out: 'O[]) (outDims: int[]) =
-    if a.Length = out.Length && b.Length = out.Length then op.SS(ReadOnlySpan a, ReadOnlySpan b, Span out)
-    elif a.Length = 1 && b.Length = out.Length then op.TS(a[0], ReadOnlySpan b, Span out)
-    elif b.Length = 1 && a.Length = out.Length then op.ST(ReadOnlySpan a, b[0], Span out)
+let binaryRows<'R, 'A, 'B, 'O when 'R :> Rows<'A, 'B, 'O>> (op: 'R) (a: ReadOnlySpan<'A>) (aDims: int[]) (b: ReadOnlySpan<'B>) (bDims: int[]) (out: Span<'O>) (outDims: int[]) =
+    if a.Length = out.Length && b.Length = out.Length then op.SS(a, b, out)
+    elif a.Length = 1 && b.Length = out.Length then op.TS(a[0], b, out)
+    elif b.Length = 1 && a.Length = out.Length then op.ST(a, b[0], out)
     else
-        Broadcast.rows outDims [| aDims; bDims |] (fun o offs len inner ->
-            let dst = Span(out, o, len)
-            match inner[0], inner[1] with
-            | 1, 1 -> op.SS(ReadOnlySpan(a, offs[0], len), ReadOnlySpan(b, offs[1], len), dst)
-            | 1, _ -> op.ST(ReadOnlySpan(a, offs[0], len), b[offs[1]], dst)
-            | _, 1 -> op.TS(a[offs[0]], ReadOnlySpan(b, offs[1], len), dst)
-            | _ ->
-                op.TS(a[offs[0]], ReadOnlySpan(b, offs[1], 1), dst.Slice(0, 1))
-                dst.Fill dst[0])
+        let w = Broadcast.Rows.Rent()
+        try
+            w.Start(outDims, aDims, bDims, null)
+            let len = w.RowLength
+            let ia, ib = w.Inner 0, w.Inner 1
+            for _ in 1 .. w.RowCount do
+                let dst = out.Slice(w.OutOffset, len)
+                let oa, ob = w.Offset 0, w.Offset 1
+                if ia = 1 && ib = 1 then op.SS(a.Slice(oa, len), b.Slice(ob, len), dst)
+                elif ia = 1 then op.ST(a.Slice(oa, len), b[ob], dst)
+                elif ib = 1 then op.TS(a[oa], b.Slice(ob, len), dst)
+                else
+                    op.TS(a[oa], b.Slice(ob, 1), dst.Slice(0, 1))
+                    dst.Fill dst[0]
+                w.Advance()
+        finally
+            Broadcast.Rows.Return w
 
 /// int32 results are computed in int64 and narrowed here, so an overflow is an error naming the
 /// element, never a wrapped value (int32 × int32 and every sum of at most 2³¹ of them fit in int64).
-let narrowInt32 (dims: int[]) (wide: int64[]) (out: int[]) =
-    for i in 0 .. wide.Length - 1 do
+let narrowInt32 (dims: int[]) (wide: ReadOnlySpan<int64>) (out: int[]) =
+    for i in 0 .. out.Length - 1 do
         let v = wide[i]
         if v < int64 Int32.MinValue || v > int64 Int32.MaxValue then
             raise (OverflowException(sprintf "int32 overflow: the result at %s would be %d, outside the int32 range [%d, %d]; cast to float64 first for a wider range" (ShapeMath.indexText dims i) v Int32.MinValue Int32.MaxValue))
         out[i] <- int v
 
-let private widen (a: int[]) = Array.map int64 a
+/// a widened into pooled scratch (return it to ArrayPool<int64>.Shared).
+let private widen (a: int[]) =
+    let wide = ArrayPool<int64>.Shared.Rent a.Length
+    for i in 0 .. a.Length - 1 do wide[i] <- int64 a[i]
+    wide
 
-let private run2 (op: Rows<'A, 'B, 'O>) (a: Tensor) (b: Tensor) (out: Tensor) =
-    binaryRows op (a.As<'A>()) a.Shape.Dims (b.As<'B>()) b.Shape.Dims (out.As<'O>()) out.Shape.Dims
+let private run2<'R, 'A, 'B, 'O when 'R :> Rows<'A, 'B, 'O>> (op: 'R) (a: Tensor) (b: Tensor) (out: Tensor) =
+    binaryRows op (ReadOnlySpan(a.As<'A>())) a.Shape.Dims (ReadOnlySpan(b.As<'B>())) b.Shape.Dims (Span(out.As<'O>())) out.Shape.Dims
 
 /// out = op(x) for a float tensor.
 let floatUnary (op: FloatUnary) (x: Tensor) (out: Tensor) =
@@ -102,9 +125,15 @@ let numericUnary (op: NumericUnary) (x: Tensor) (out: Tensor) =
     | (:? (float[]) as a), (:? (float[]) as d) -> op.Run(ReadOnlySpan a, Span d)
     | (:? (float32[]) as a), (:? (float32[]) as d) -> op.Run(ReadOnlySpan a, Span d)
     | (:? (int[]) as a), (:? (int[]) as d) ->
-        let wide = Array.zeroCreate<int64> d.Length
-        op.Run(ReadOnlySpan(widen a), Span wide)
-        narrowInt32 out.Shape.Dims wide d
+        let pool = ArrayPool<int64>.Shared
+        let wa = widen a
+        let wide = pool.Rent d.Length
+        try
+            op.Run(ReadOnlySpan(wa, 0, a.Length), Span(wide, 0, d.Length))
+            narrowInt32 out.Shape.Dims (ReadOnlySpan(wide, 0, d.Length)) d
+        finally
+            pool.Return wa
+            pool.Return wide
     | _ -> unsupported "numeric unary" x
 
 /// out = op(a, b) with broadcasting, for float tensors of one dtype.
@@ -120,9 +149,17 @@ let numericBinary (op: NumericBinary) (a: Tensor) (b: Tensor) (out: Tensor) =
     | DType.Float64 -> run2 (NumericRows<float> op) a b out
     | DType.Float32 -> run2 (NumericRows<float32> op) a b out
     | DType.Int32 ->
-        let wide = Array.zeroCreate<int64> out.Size
-        binaryRows (NumericRows<int64> op) (widen (a.As<int>())) a.Shape.Dims (widen (b.As<int>())) b.Shape.Dims wide out.Shape.Dims
-        narrowInt32 out.Shape.Dims wide (out.As<int>())
+        let pool = ArrayPool<int64>.Shared
+        let x, y = a.As<int>(), b.As<int>()
+        let wa, wb = widen x, widen y
+        let wide = pool.Rent out.Size
+        try
+            binaryRows (NumericRows<int64> op) (ReadOnlySpan(wa, 0, x.Length)) a.Shape.Dims (ReadOnlySpan(wb, 0, y.Length)) b.Shape.Dims (Span(wide, 0, out.Size)) out.Shape.Dims
+            narrowInt32 out.Shape.Dims (ReadOnlySpan(wide, 0, out.Size)) (out.As<int>())
+        finally
+            pool.Return wa
+            pool.Return wb
+            pool.Return wide
     | _ -> unsupported "numeric binary" out
 
 /// out = test(a, b) as bool with broadcasting, for numeric tensors of one dtype.
@@ -134,13 +171,7 @@ let compare (op: ElementTest) (a: Tensor) (b: Tensor) (out: Tensor) =
     | _ -> unsupported "comparison" a
 
 /// out = f(a, b) for bool tensors with broadcasting.
-let logical (f: bool -> bool -> bool) (a: Tensor) (b: Tensor) (out: Tensor) =
-    let rows =
-        { new Rows<bool, bool, bool> with
-            member _.SS(x, y, d) = for i in 0 .. d.Length - 1 do d[i] <- f x[i] y[i]
-            member _.ST(x, y, d) = for i in 0 .. d.Length - 1 do d[i] <- f x[i] y
-            member _.TS(x, y, d) = for i in 0 .. d.Length - 1 do d[i] <- f x y[i] }
-    run2 rows a b out
+let logical (f: bool -> bool -> bool) (a: Tensor) (b: Tensor) (out: Tensor) = run2 (LogicalRows f) a b out
 
 /// out = not x for a bool tensor.
 let logicalNot (x: Tensor) (out: Tensor) =
@@ -149,13 +180,24 @@ let logicalNot (x: Tensor) (out: Tensor) =
 
 let private select<'T> (c: Tensor) (a: Tensor) (b: Tensor) (out: Tensor) =
     let cs, xs, ys, d = c.As<bool>(), a.As<'T>(), b.As<'T>(), out.As<'T>()
-    Broadcast.rows out.Shape.Dims [| c.Shape.Dims; a.Shape.Dims; b.Shape.Dims |] (fun o offs len inner ->
-        let mutable ci, xi, yi = offs[0], offs[1], offs[2]
-        for i in o .. o + len - 1 do
-            d[i] <- if cs[ci] then xs[xi] else ys[yi]
-            ci <- ci + inner[0]
-            xi <- xi + inner[1]
-            yi <- yi + inner[2])
+    let w = Broadcast.Rows.Rent()
+    try
+        w.Start(out.Shape.Dims, c.Shape.Dims, a.Shape.Dims, b.Shape.Dims)
+        let len = w.RowLength
+        let ic, ix, iy = w.Inner 0, w.Inner 1, w.Inner 2
+        for _ in 1 .. w.RowCount do
+            let o = w.OutOffset
+            let mutable ci = w.Offset 0
+            let mutable xi = w.Offset 1
+            let mutable yi = w.Offset 2
+            for i in o .. o + len - 1 do
+                d[i] <- if cs[ci] then xs[xi] else ys[yi]
+                ci <- ci + ic
+                xi <- xi + ix
+                yi <- yi + iy
+            w.Advance()
+    finally
+        Broadcast.Rows.Return w
 
 /// out = cond ? a : b elementwise with broadcasting over all three.
 let where (c: Tensor) (a: Tensor) (b: Tensor) (out: Tensor) =
@@ -165,20 +207,28 @@ let where (c: Tensor) (a: Tensor) (b: Tensor) (out: Tensor) =
     | DType.Int32 -> select<int> c a b out
     | DType.Bool -> select<bool> c a b out
 
+let private broadcastCopy<'T> (src: 'T[]) (srcDims: int[]) (dst: 'T[]) (dstDims: int[]) =
+    if src.Length = dst.Length then Array.blit src 0 dst 0 src.Length
+    elif src.Length = 1 then Array.fill dst 0 dst.Length src[0]
+    else
+        let w = Broadcast.Rows.Rent()
+        try
+            w.Start(dstDims, srcDims, null, null)
+            let len = w.RowLength
+            for _ in 1 .. w.RowCount do
+                if w.Inner 0 = 1 then Array.blit src (w.Offset 0) dst w.OutOffset len
+                else Array.fill dst w.OutOffset len src[w.Offset 0]
+                w.Advance()
+        finally
+            Broadcast.Rows.Return w
+
 /// Copies x into out, broadcasting x to out's shape.
 let broadcastInto (x: Tensor) (out: Tensor) =
-    let copy (src: 'T[]) (dst: 'T[]) =
-        if src.Length = dst.Length then Array.blit src 0 dst 0 src.Length
-        elif src.Length = 1 then Array.fill dst 0 dst.Length src[0]
-        else
-            Broadcast.rows out.Shape.Dims [| x.Shape.Dims |] (fun o offs len inner ->
-                if inner[0] = 1 then Array.blit src offs[0] dst o len
-                else Array.fill dst o len src[offs[0]])
     match x.Data, out.Data with
-    | (:? (float[]) as s), (:? (float[]) as d) -> copy s d
-    | (:? (float32[]) as s), (:? (float32[]) as d) -> copy s d
-    | (:? (int[]) as s), (:? (int[]) as d) -> copy s d
-    | (:? (bool[]) as s), (:? (bool[]) as d) -> copy s d
+    | (:? (float[]) as s), (:? (float[]) as d) -> broadcastCopy s x.Shape.Dims d out.Shape.Dims
+    | (:? (float32[]) as s), (:? (float32[]) as d) -> broadcastCopy s x.Shape.Dims d out.Shape.Dims
+    | (:? (int[]) as s), (:? (int[]) as d) -> broadcastCopy s x.Shape.Dims d out.Shape.Dims
+    | (:? (bool[]) as s), (:? (bool[]) as d) -> broadcastCopy s x.Shape.Dims d out.Shape.Dims
     | _ -> unsupported "broadcast" x
 
 /// out = x converted to out's dtype: floats to int32 truncate toward zero and saturate (NaN gives 0),
@@ -208,10 +258,28 @@ let cast (x: Tensor) (out: Tensor) =
 let private scaled<'T when 'T :> IFloatingPointIeee754<'T>> (a: 'T) (g: 'T) =
     if 'T.IsZero g then 'T.Zero else a * g
 
-/// a·g, except that an exact zero g gives an exact zero even where a is ±∞ or NaN. One-sided: a zero
+/// mulNoNan with a span of a: whole vectors select +0 where g is ±0 (its definition, element by element).
+let private mulNoNanSpans<'T when 'T :> IFloatingPointIeee754<'T> and 'T: unmanaged> (a: ReadOnlySpan<'T>) (aScalar: 'T) (aIsSpan: bool) (g: ReadOnlySpan<'T>) (d: Span<'T>) =
+    let w = Vector<'T>.Count
+    let mutable i = 0
+    if Vector.IsHardwareAccelerated then
+        let va0 = Vector<'T>(aScalar)
+        while i <= d.Length - w do
+            let vg = Vector<'T>(g.Slice(i, w))
+            let va = if aIsSpan then Vector<'T>(a.Slice(i, w)) else va0
+            Vector.ConditionalSelect(Vector.Equals(vg, Vector<'T>.Zero), Vector<'T>.Zero, Vector.Multiply(va, vg)).CopyTo(d.Slice(i, w))
+            i <- i + w
+    while i < d.Length do
+        d[i] <- scaled (if aIsSpan then a[i] else aScalar) g[i]
+        i <- i + 1
+
+/// a·g, except that an exact zero g (+0 or -0) gives +0 even where a is ±∞ or NaN. One-sided: a zero
 /// a times a non-finite g is IEEE's NaN, so a zero local derivative never hides a non-finite cotangent.
 let mulNoNan =
     { new FloatBinary with
-        member _.SS(a, b, d) = for i in 0 .. d.Length - 1 do d[i] <- scaled a[i] b[i]
-        member _.ST(a, b, d) = for i in 0 .. d.Length - 1 do d[i] <- scaled a[i] b
-        member _.TS(a, b, d) = for i in 0 .. d.Length - 1 do d[i] <- scaled a b[i] }
+        member _.SS<'T when 'T :> IFloatingPointIeee754<'T> and 'T: unmanaged>(a: ReadOnlySpan<'T>, b: ReadOnlySpan<'T>, d: Span<'T>) =
+            mulNoNanSpans a 'T.Zero true b d
+        member _.ST<'T when 'T :> IFloatingPointIeee754<'T> and 'T: unmanaged>(a: ReadOnlySpan<'T>, b: 'T, d: Span<'T>) =
+            if 'T.IsZero b then d.Clear() else Tensors.TensorPrimitives.Multiply(a, b, d)
+        member _.TS<'T when 'T :> IFloatingPointIeee754<'T> and 'T: unmanaged>(a: 'T, b: ReadOnlySpan<'T>, d: Span<'T>) =
+            mulNoNanSpans ReadOnlySpan<'T>.Empty a false b d }

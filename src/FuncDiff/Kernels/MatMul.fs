@@ -215,19 +215,24 @@ let private packA<'T when 'T: unmanaged> (bl: Blocking) (a: View<'T>) (i0: int) 
         for p in 0 .. kc - 1 do Span<'T>(NativePtr.toVoidPtr (NativePtr.add dst (p * mr + h)), mr - h).Clear()
 
 /// Scratch for the products of one call: a packed block of B, a packed block of A (or its ragged
-/// last panel) and one tile, from the shared pool, sized for this product.
-type private Workspace<'T>(bl: Blocking, n: int, k: int, m: int) =
+/// last panel) and one tile, from the shared pool, sized for this product. Give it back with release.
+[<Struct>]
+type private Workspace<'T> = { A: 'T[]; B: 'T[]; Tile: 'T[] }
+
+let private workspace<'T> (bl: Blocking) (n: int) (k: int) (m: int) =
     let pool = ArrayPool<'T>.Shared
     let kc = min bl.KC k
-    member val A = pool.Rent(kc * min bl.MC ((n + bl.MR - 1) / bl.MR * bl.MR))
-    // 64 bytes more than needed, for aligning the vector loads of packed B and of the tile.
-    member val B = pool.Rent(kc * min bl.NC ((m + bl.NR - 1) / bl.NR * bl.NR) + 64)
-    member val Tile = pool.Rent(bl.MR * bl.NR + 64)
-    interface IDisposable with
-        member w.Dispose() =
-            pool.Return w.A
-            pool.Return w.B
-            pool.Return w.Tile
+    { A = pool.Rent(kc * min bl.MC ((n + bl.MR - 1) / bl.MR * bl.MR))
+      // 64 bytes more than needed, for aligning the vector loads of packed B and of the tile.
+      B = pool.Rent(kc * min bl.NC ((m + bl.NR - 1) / bl.NR * bl.NR) + 64)
+      Tile = pool.Rent(bl.MR * bl.NR + 64) }
+
+let private release<'T> (ws: Workspace<'T>) =
+    let pool = ArrayPool<'T>.Shared
+    if not (isNull ws.A) then
+        pool.Return ws.A
+        pool.Return ws.B
+        pool.Return ws.Tile
 
 /// p advanced to the next multiple of 64 bytes: an unaligned 512-bit load straddles two cache lines.
 let private aligned<'T when 'T: unmanaged> (p: nativeptr<'T>) =
@@ -316,7 +321,9 @@ type Path =
 /// Below this many multiply-adds the packing costs more than it saves.
 let private smallProduct = 4096L
 
-let private batched<'T when 'T: unmanaged and 'T :> IFloatingPointIeee754<'T>> (path: Path) (strongZero: StrongZero) (a: 'T[]) (aBatch: int[]) (transA: bool) (b: 'T[]) (bBatch: int[]) (transB: bool) (c: 'T[]) (cBatch: int[]) (n: int) (k: int) (m: int) =
+/// C[batch] = op(A[batch]) · op(B[batch]) for every batch index of cDims' first cRank axes, A's and B's
+/// batch axes (their first aRank and bRank) broadcast against it.
+let private batched<'T when 'T: unmanaged and 'T :> IFloatingPointIeee754<'T>> (path: Path) (strongZero: StrongZero) (a: 'T[]) (aDims: int[]) (aRank: int) (transA: bool) (b: 'T[]) (bDims: int[]) (bRank: int) (transB: bool) (c: 'T[]) (cDims: int[]) (cRank: int) (n: int) (k: int) (m: int) =
     // Where the other factor is all finite, IEEE arithmetic already makes a zero factor contribute zero.
     let skipA = strongZero = StrongZero.Left && not (TensorPrimitives.IsFiniteAll(ReadOnlySpan b))
     let skipB = strongZero = StrongZero.Right && not (TensorPrimitives.IsFiniteAll(ReadOnlySpan a))
@@ -331,35 +338,48 @@ let private batched<'T when 'T: unmanaged and 'T :> IFloatingPointIeee754<'T>> (
            | p -> p <> Path.Scalar
     if c.Length > 0 then
         let bl = blocking<'T> wide
-        use ws = if simd then new Workspace<'T>(bl, n, k, m) else Unchecked.defaultof<_>
-        Broadcast.rows cBatch [| aBatch; bBatch |] (fun o offs len inner ->
-            for t in 0 .. len - 1 do
-                let av =
-                    { Data = a; Offset = (offs[0] + t * inner[0]) * n * k
-                      RowStride = (if transA then 1 else k); ColStride = (if transA then n else 1) }
-                let bv =
-                    { Data = b; Offset = (offs[1] + t * inner[1]) * k * m
-                      RowStride = (if transB then 1 else m); ColStride = (if transB then k else 1) }
-                let cOff = (o + t) * n * m
-                if simd then blocked bl ws av bv c cOff n k m
-                else direct skipA skipB av bv c cOff n k m)
+        let ws = if simd then workspace<'T> bl n k m else Unchecked.defaultof<_>
+        let rows = Broadcast.Rows.Rent()
+        try
+            rows.StartPrefix(cDims, cRank, aDims, aRank, bDims, bRank)
+            let len = rows.RowLength
+            let ia, ib = rows.Inner 0, rows.Inner 1
+            for _ in 1 .. rows.RowCount do
+                let o, oa, ob = rows.OutOffset, rows.Offset 0, rows.Offset 1
+                for t in 0 .. len - 1 do
+                    let av =
+                        { Data = a; Offset = (oa + t * ia) * n * k
+                          RowStride = (if transA then 1 else k); ColStride = (if transA then n else 1) }
+                    let bv =
+                        { Data = b; Offset = (ob + t * ib) * k * m
+                          RowStride = (if transB then 1 else m); ColStride = (if transB then k else 1) }
+                    let cOff = (o + t) * n * m
+                    if simd then blocked bl ws av bv c cOff n k m
+                    else direct skipA skipB av bv c cOff n k m
+                rows.Advance()
+        finally
+            Broadcast.Rows.Return rows
+            release ws
 
+/// A 1-D left operand is a row [1, k] and a 1-D right operand a column [k, 1] (stored alike whether
+/// or not they are marked transposed); out's shape is the broadcast batch, then n and m unless dropped.
 let private product (path: Path) (strongZero: StrongZero) (transA: bool) (a: Tensor) (aDims: int[]) (transB: bool) (b: Tensor) (bDims: int[]) (out: Tensor) =
     let ra, rb = aDims.Length, bDims.Length
-    let n, k = if transA then aDims[ra - 1], aDims[ra - 2] else aDims[ra - 2], aDims[ra - 1]
-    let m = if transB then bDims[rb - 2] else bDims[rb - 1]
-    let aBatch, bBatch = aDims[.. ra - 3], bDims[.. rb - 3]
-    let cBatch =
-        match ShapeMath.tryBroadcast (Shape.Of aBatch) (Shape.Of bBatch) with
-        | Ok s -> s.Dims
-        | Error e -> invalidOp e
+    let n, k =
+        if ra = 1 then 1, aDims[0]
+        elif transA then aDims[ra - 1], aDims[ra - 2]
+        else aDims[ra - 2], aDims[ra - 1]
+    let m = if rb = 1 then 1 elif transB then bDims[rb - 2] else bDims[rb - 1]
+    let aBatch, bBatch = max 0 (ra - 2), max 0 (rb - 2)
+    // out's shape starts with the broadcast batch axes, whether or not it keeps n and m.
+    let cDims, cRank = out.Shape.Dims, max aBatch bBatch
     match a.Data, b.Data, out.Data with
-    | (:? (float[]) as x), (:? (float[]) as y), (:? (float[]) as z) -> batched path strongZero x aBatch transA y bBatch transB z cBatch n k m
-    | (:? (float32[]) as x), (:? (float32[]) as y), (:? (float32[]) as z) -> batched path strongZero x aBatch transA y bBatch transB z cBatch n k m
+    | (:? (float[]) as x), (:? (float[]) as y), (:? (float[]) as z) -> batched path strongZero x aDims aBatch transA y bDims bBatch transB z cDims cRank n k m
+    | (:? (float32[]) as x), (:? (float32[]) as y), (:? (float32[]) as z) -> batched path strongZero x aDims aBatch transA y bDims bBatch transB z cDims cRank n k m
     | _ -> invalidOp (sprintf "matmul of %O is not supported" a.DType)
 
-/// out = a @ b for float tensors already viewed as [...batch, n, k] and [...batch, k, m] (1-D operands
-/// are given as [1, k] and [k, 1] by the caller); batch dimensions broadcast.
+/// out = a @ b for float tensors [...batch, n, k] and [...batch, k, m]; a 1-D a is a row [1, k] and a
+/// 1-D b a column [k, 1] (as given or viewed so); batch dimensions broadcast.
 let matmul a aDims b bDims out = product Path.Best StrongZero.Neither false a aDims false b bDims out
 
 /// matmul, except that a product term whose b factor is exactly zero contributes exactly zero even

@@ -4,6 +4,7 @@
 module internal FuncDiff.Core.Kernels.Reduction
 
 open System
+open System.Buffers
 open System.Numerics
 open System.Numerics.Tensors
 open FuncDiff
@@ -48,44 +49,55 @@ let private block<'T when 'T :> INumber<'T>> (r: Reducer) (src: 'T[]) (outer: in
             ReadOnlySpan(src, o * n * inner, inner).CopyTo acc
             for k in 1 .. n - 1 do accumulate (r, acc, ReadOnlySpan(src, (o * n + k) * inner, inner))
 
-/// Groups of adjacent axes after dropping size-1 axes: (size, reduced?) with neighbours of one kind merged.
-let private groups (dims: int[]) (reduced: bool[]) =
-    let gs = ResizeArray<struct (int * bool)>()
-    for i in 0 .. dims.Length - 1 do
-        if dims[i] <> 1 then
-            if gs.Count > 0 && (let struct (_, k) = gs[gs.Count - 1] in k = reduced[i]) then
-                let struct (d, k) = gs[gs.Count - 1]
-                gs[gs.Count - 1] <- struct (d * dims[i], k)
-            else gs.Add(struct (dims[i], reduced[i]))
-    gs
+/// True when the first count groups of g (g[2j] = size, g[2j + 1] = 1 where reduced) hold a reduced
+/// one; the index of the last of them, else -1.
+let private lastReduced (g: int[]) (count: int) =
+    let mutable j = count - 1
+    while j >= 0 && g[2 * j + 1] = 0 do j <- j - 1
+    j
 
 let private reduceTyped<'T when 'T :> INumber<'T>> (r: Reducer) (x: 'T[]) (dims: int[]) (axes: int[]) (out: 'T[]) =
-    let reduced = Array.init dims.Length (fun i -> Array.contains i axes)
-    let gs = groups dims reduced
-    // A reduced axis of size 0 empties everything: the result is the identity.
-    if gs |> Seq.exists (fun (struct (d, k)) -> k && d = 0) then Array.fill out 0 out.Length (identity<'T> r)
-    elif out.Length = 0 then ()
-    else
-        // Reduce the innermost reduced block first, then the next one out, until none is left.
-        let mutable current = x
-        let mutable shape = List.ofSeq gs
-        let rec lastReduced i (l: struct (int * bool) list) acc =
-            match l with
-            | [] -> acc
-            | struct (_, k) :: rest -> lastReduced (i + 1) rest (if k then i else acc)
-        let mutable idx = lastReduced 0 shape -1
-        if idx < 0 then Array.blit x 0 out 0 out.Length
-        while idx >= 0 do
-            let sizes = shape |> List.map (fun (struct (d, _)) -> d)
-            let outer = sizes |> List.take idx |> List.fold (*) 1
-            let n = sizes[idx]
-            let inner = sizes |> List.skip (idx + 1) |> List.fold (*) 1
-            shape <- List.removeAt idx shape
-            let next = lastReduced 0 shape -1
-            let dst = if next < 0 then out else Array.zeroCreate<'T> (outer * inner)
-            block r current outer n inner dst
-            current <- dst
-            idx <- next
+    // Groups of adjacent axes after dropping size-1 axes, neighbours of one kind (kept or reduced)
+    // merged, in pooled scratch: g[2j] is a group's size, g[2j + 1] is 1 when it is reduced.
+    let ints = ArrayPool<int>.Shared
+    let g = ints.Rent(2 * max 1 dims.Length)
+    try
+        let mutable count = 0
+        for i in 0 .. dims.Length - 1 do
+            if dims[i] <> 1 then
+                let k = if Array.contains i axes then 1 else 0
+                if count > 0 && g[2 * count - 1] = k then g[2 * count - 2] <- g[2 * count - 2] * dims[i]
+                else
+                    g[2 * count] <- dims[i]
+                    g[2 * count + 1] <- k
+                    count <- count + 1
+        let mutable emptied = false
+        for j in 0 .. count - 1 do
+            if g[2 * j + 1] = 1 && g[2 * j] = 0 then emptied <- true
+        // A reduced axis of size 0 empties everything: the result is the identity.
+        if emptied then Array.fill out 0 out.Length (identity<'T> r)
+        elif out.Length = 0 then ()
+        else
+            // Reduce the innermost reduced block first, then the next one out, until none is left.
+            let mutable idx = lastReduced g count
+            if idx < 0 then Array.blit x 0 out 0 out.Length
+            let mutable current = x
+            while idx >= 0 do
+                let mutable outer = 1
+                for j in 0 .. idx - 1 do outer <- outer * g[2 * j]
+                let n = g[2 * idx]
+                let mutable inner = 1
+                for j in idx + 1 .. count - 1 do inner <- inner * g[2 * j]
+                Array.Copy(g, 2 * idx + 2, g, 2 * idx, 2 * (count - idx - 1))
+                count <- count - 1
+                let next = lastReduced g count
+                let dst = if next < 0 then out else ArrayPool<'T>.Shared.Rent(outer * inner)
+                block r current outer n inner dst
+                if not (obj.ReferenceEquals(current, x)) then ArrayPool<'T>.Shared.Return current
+                current <- dst
+                idx <- next
+    finally
+        ints.Return g
 
 /// out = reduction of x over axes (kept as size-1 axes or dropped: out's layout is the same).
 let reduce (r: Reducer) (x: Tensor) (axes: int[]) (out: Tensor) =
@@ -108,17 +120,22 @@ let reduce (r: Reducer) (x: Tensor) (axes: int[]) (out: Tensor) =
                 approx |> Array.iteri (fun i v ->
                     if v > float Int32.MaxValue || v < float Int32.MinValue then
                         raise (OverflowException(sprintf "int32 overflow: the product at %s would be about %.6g, outside the int32 range [%d, %d]; cast to float64 first for a wider range" (ShapeMath.indexText out.Shape.Dims i) v Int32.MinValue Int32.MaxValue)))
-            Elementwise.narrowInt32 out.Shape.Dims wide d
+            Elementwise.narrowInt32 out.Shape.Dims (ReadOnlySpan wide) d
     | _ -> invalidOp (sprintf "reduction of %O is not supported" x.DType)
 
 /// The number of elements each output element of a reduction summarises.
-let count (dims: int[]) (axes: int[]) = axes |> Array.fold (fun acc a -> acc * dims[a]) 1
+let count (dims: int[]) (axes: int[]) =
+    let mutable n = 1
+    for a in axes do n <- n * dims[a]
+    n
 
 /// (outer, n, inner) around one axis of dims.
 let around (dims: int[]) (axis: int) =
-    let outer = Array.fold (*) 1 dims[.. axis - 1]
-    let inner = Array.fold (*) 1 dims[axis + 1 ..]
-    outer, dims[axis], inner
+    let mutable outer = 1
+    for i in 0 .. axis - 1 do outer <- outer * dims[i]
+    let mutable inner = 1
+    for i in axis + 1 .. dims.Length - 1 do inner <- inner * dims[i]
+    struct (outer, dims[axis], inner)
 
 /// The index of the first maximum (or minimum) of n elements at start, start + stride, …; the first NaN
 /// wins, and -0 ties with +0 (as in max and min), so the first of them is the one.
@@ -140,12 +157,9 @@ let private argTyped<'T when 'T :> INumber<'T>> (isMax: bool) (x: 'T[]) (outer: 
             out[o * inner + j] <- firstExtreme isMax x (o * n * inner + j) inner n
 
 /// out (int32) = index of the first maximum (or minimum) along axis; the first NaN wins if there is one.
-/// axis = None searches the flattened tensor.
-let argExtreme (isMax: bool) (x: Tensor) (axis: int option) (out: Tensor) =
-    let outer, n, inner =
-        match axis with
-        | Some a -> around x.Shape.Dims a
-        | None -> 1, x.Size, 1
+/// axis = -1 searches the flattened tensor.
+let argExtreme (isMax: bool) (x: Tensor) (axis: int) (out: Tensor) =
+    let struct (outer, n, inner) = if axis >= 0 then around x.Shape.Dims axis else struct (1, x.Size, 1)
     let d = out.As<int>()
     match x.Data with
     | :? (float[]) as a -> argTyped isMax a outer n inner d

@@ -5,6 +5,7 @@
 module internal FuncDiff.Core.Kernels.SoftMax
 
 open System
+open System.Buffers
 open System.Numerics
 open System.Numerics.Tensors
 open FuncDiff
@@ -47,59 +48,97 @@ let private accumulate<'T when 'T :> IFloatingPointIeee754<'T>> (x: 'T[], base':
                 TensorPrimitives.Add(ro total, ro dst, total)
 
 let private run<'T when 'T :> IFloatingPointIeee754<'T>> (log: bool) (x: 'T[]) (outer: int) (n: int) (inner: int) (y: 'T[]) =
-    let shift = Array.zeroCreate<'T> inner
-    let total = Array.zeroCreate<'T> inner
-    let scratch = Array.zeroCreate<'T> (if inner = 1 then n else inner)
-    if n > 0 then
-        for o in 0 .. outer - 1 do
-            let base' = o * n * inner
-            accumulate (x, base', n, inner, Span shift, Span total, y, base', log, Span scratch)
-            if log then TensorPrimitives.Log(ReadOnlySpan total, Span total)
-            if inner = 1 then
-                let row = Span(y, base', n)
-                if log then TensorPrimitives.Subtract(ro row, total[0], row)
-                else TensorPrimitives.Divide(ro row, total[0], row)
-            else
-                for k in 0 .. n - 1 do
-                    let row = Span(y, base' + k * inner, inner)
-                    if log then TensorPrimitives.Subtract(ro row, ReadOnlySpan total, row)
-                    else TensorPrimitives.Divide(ro row, ReadOnlySpan total, row)
+    let pool = ArrayPool<'T>.Shared
+    let shift = pool.Rent inner
+    let total = pool.Rent inner
+    let width = if inner = 1 then n else inner
+    let scratch = pool.Rent width
+    try
+        if n > 0 then
+            for o in 0 .. outer - 1 do
+                let base' = o * n * inner
+                accumulate (x, base', n, inner, Span(shift, 0, inner), Span(total, 0, inner), y, base', log, Span(scratch, 0, width))
+                if log then TensorPrimitives.Log(ReadOnlySpan(total, 0, inner), Span(total, 0, inner))
+                if inner = 1 then
+                    let row = Span(y, base', n)
+                    if log then TensorPrimitives.Subtract(ro row, total[0], row)
+                    else TensorPrimitives.Divide(ro row, total[0], row)
+                else
+                    for k in 0 .. n - 1 do
+                        let row = Span(y, base' + k * inner, inner)
+                        if log then TensorPrimitives.Subtract(ro row, ReadOnlySpan(total, 0, inner), row)
+                        else TensorPrimitives.Divide(ro row, ReadOnlySpan(total, 0, inner), row)
+    finally
+        pool.Return shift
+        pool.Return total
+        pool.Return scratch
 
 /// out = softmax (or log-softmax) of x along axis.
 let softmax (log: bool) (x: Tensor) (axis: int) (out: Tensor) =
-    let outer, n, inner = Reduction.around x.Shape.Dims axis
+    let struct (outer, n, inner) = Reduction.around x.Shape.Dims axis
     match x.Data, out.Data with
     | (:? (float[]) as a), (:? (float[]) as d) -> run log a outer n inner d
     | (:? (float32[]) as a), (:? (float32[]) as d) -> run log a outer n inner d
     | _ -> invalidOp (sprintf "softmax of %O is not supported" x.DType)
 
 let private lse<'T when 'T :> IFloatingPointIeee754<'T>> (x: 'T[]) (outer: int) (n: int) (y: 'T[]) =
-    let logits = Array.zeroCreate<'T> n
-    let scratch = Array.zeroCreate<'T> n
-    let shift = [| 'T.Zero |]
-    let total = [| 'T.Zero |]
-    for o in 0 .. outer - 1 do
-        if n = 0 then y[o] <- 'T.NegativeInfinity
-        else
-            // logits is a scratch copy of x - shift; only the total is kept.
-            accumulate (x, o * n, n, 1, Span shift, Span total, logits, 0, true, Span scratch)
-            y[o] <- 'T.Log total[0] + shift[0]
+    let pool = ArrayPool<'T>.Shared
+    let logits = pool.Rent n
+    let scratch = pool.Rent n
+    let shift = pool.Rent 1
+    let total = pool.Rent 1
+    try
+        for o in 0 .. outer - 1 do
+            if n = 0 then y[o] <- 'T.NegativeInfinity
+            else
+                // logits is a scratch copy of x - shift; only the total is kept.
+                accumulate (x, o * n, n, 1, Span(shift, 0, 1), Span(total, 0, 1), logits, 0, true, Span(scratch, 0, n))
+                y[o] <- 'T.Log total[0] + shift[0]
+    finally
+        pool.Return logits
+        pool.Return scratch
+        pool.Return shift
+        pool.Return total
+
+let private lseMoved<'T when 'T :> IFloatingPointIeee754<'T>> (x: Tensor) (perm: int[]) (identity: bool) (outer: int) (n: int) (y: 'T[]) =
+    if identity then lse (x.As<'T>()) outer n y
+    else
+        let moved = ArrayPool<'T>.Shared.Rent x.Size
+        try
+            Movement.transposeInto x perm moved
+            lse moved outer n y
+        finally
+            ArrayPool<'T>.Shared.Return moved
 
 /// out = log Σ exp x over the given axes (out's layout is that of the kept axes).
-/// The reduced axes are first moved last by a transpose, so each output is one contiguous row.
+/// The reduced axes (sorted) are first moved last by a transpose into pooled scratch, so each output
+/// is one contiguous row.
 let logsumexp (x: Tensor) (axes: int[]) (out: Tensor) =
     let dims = x.Shape.Dims
-    let kept = [| for i in 0 .. dims.Length - 1 do if not (Array.contains i axes) then i |]
-    let perm = Array.append kept (Array.sort axes)
-    let moved =
-        if perm = Array.init dims.Length id then x
-        else
-            let t = Tensor.Empty(Shape.Of(perm |> Array.map (fun p -> dims[p])), x.DType)
-            Movement.transpose x perm t
-            t
-    let outer = kept |> Array.fold (fun acc i -> acc * dims[i]) 1
-    let n = axes |> Array.fold (fun acc i -> acc * dims[i]) 1
-    match moved.Data, out.Data with
-    | (:? (float[]) as a), (:? (float[]) as d) -> lse a outer n d
-    | (:? (float32[]) as a), (:? (float32[]) as d) -> lse a outer n d
-    | _ -> invalidOp (sprintf "logsumexp of %O is not supported" x.DType)
+    let r = dims.Length
+    let ints = ArrayPool<int>.Shared
+    let perm = ints.Rent(max 1 r)
+    try
+        // The kept axes in order, then the reduced ones in ascending order.
+        let mutable j = 0
+        let mutable outer = 1
+        let mutable n = 1
+        for i in 0 .. r - 1 do
+            if not (Array.contains i axes) then
+                perm[j] <- i
+                j <- j + 1
+                outer <- outer * dims[i]
+        for i in 0 .. r - 1 do
+            if Array.contains i axes then
+                perm[j] <- i
+                j <- j + 1
+                n <- n * dims[i]
+        let mutable identity = true
+        for i in 0 .. r - 1 do
+            if perm[i] <> i then identity <- false
+        match out.Data with
+        | :? (float[]) as d -> lseMoved x perm identity outer n d
+        | :? (float32[]) as d -> lseMoved x perm identity outer n d
+        | _ -> invalidOp (sprintf "logsumexp of %O is not supported" x.DType)
+    finally
+        ints.Return perm

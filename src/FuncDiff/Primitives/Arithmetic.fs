@@ -43,13 +43,41 @@ let unaryInfer (require: string -> Node -> unit) =
 let unbroadcast (v: VjpArgs) (da: Node) (db: Node) =
     [ Some (sumTo v.Inputs[0].Shape da); Some (sumTo v.Inputs[1].Shape db) ]
 
+// ---- Kernels (values, so a forward call builds nothing) -----------------------------------------
+
+let private negKernel = { new NumericUnary with member _.Run(x, y) = TensorPrimitives.Negate(x, y) }
+
+let private addKernel =
+    { new NumericBinary with
+        member _.SS(a, b, d) = TensorPrimitives.Add(a, b, d)
+        member _.ST(a, b, d) = TensorPrimitives.Add(a, b, d)
+        member _.TS(a, b, d) = TensorPrimitives.Add(b, a, d) }
+
+let private subKernel =
+    { new NumericBinary with
+        member _.SS(a, b, d) = TensorPrimitives.Subtract(a, b, d)
+        member _.ST(a, b, d) = TensorPrimitives.Subtract(a, b, d)
+        member _.TS(a, b, d) = TensorPrimitives.Subtract(a, b, d) }
+
+let private mulKernel =
+    { new NumericBinary with
+        member _.SS(a, b, d) = TensorPrimitives.Multiply(a, b, d)
+        member _.ST(a, b, d) = TensorPrimitives.Multiply(a, b, d)
+        member _.TS(a, b, d) = TensorPrimitives.Multiply(b, a, d) }
+
+let private divKernel =
+    { new FloatBinary with
+        member _.SS(a, b, d) = TensorPrimitives.Divide(a, b, d)
+        member _.ST(a, b, d) = TensorPrimitives.Divide(a, b, d)
+        member _.TS(a, b, d) = TensorPrimitives.Divide(a, b, d) }
+
 // ---- Entries ------------------------------------------------------------------------------------
 
 let negP =
     { primitive "neg" Family.Elementwise "-x." with
         Notation = Prefix("-", 4)
         Infer = unaryInfer requireNumeric
-        Forward = fun _ xs out -> numericUnary { new NumericUnary with member _.Run(x, y) = TensorPrimitives.Negate(x, y) } xs[0] out
+        Forward = fun _ xs out -> numericUnary negKernel xs[0] out
         Vjp = fun v -> [ Some (neg v.Cotangent) ] }
 
 let addP =
@@ -57,14 +85,7 @@ let addP =
         Inputs = [ "x"; "y" ]
         Notation = Infix("+", 2)
         Infer = binaryInfer requireNumeric
-        Forward =
-            fun _ xs out ->
-                numericBinary
-                    { new NumericBinary with
-                        member _.SS(a, b, d) = TensorPrimitives.Add(a, b, d)
-                        member _.ST(a, b, d) = TensorPrimitives.Add(a, b, d)
-                        member _.TS(a, b, d) = TensorPrimitives.Add(b, a, d) }
-                    xs[0] xs[1] out
+        Forward = fun _ xs out -> numericBinary addKernel xs[0] xs[1] out
         Vjp = fun v -> unbroadcast v v.Cotangent v.Cotangent }
 
 let subP =
@@ -72,14 +93,7 @@ let subP =
         Inputs = [ "x"; "y" ]
         Notation = Infix("-", 2)
         Infer = binaryInfer requireNumeric
-        Forward =
-            fun _ xs out ->
-                numericBinary
-                    { new NumericBinary with
-                        member _.SS(a, b, d) = TensorPrimitives.Subtract(a, b, d)
-                        member _.ST(a, b, d) = TensorPrimitives.Subtract(a, b, d)
-                        member _.TS(a, b, d) = TensorPrimitives.Subtract(a, b, d) }
-                    xs[0] xs[1] out
+        Forward = fun _ xs out -> numericBinary subKernel xs[0] xs[1] out
         Vjp = fun v -> unbroadcast v v.Cotangent (neg v.Cotangent) }
 
 let mulP =
@@ -87,14 +101,7 @@ let mulP =
         Inputs = [ "x"; "y" ]
         Notation = Infix("*", 3)
         Infer = binaryInfer requireNumeric
-        Forward =
-            fun _ xs out ->
-                numericBinary
-                    { new NumericBinary with
-                        member _.SS(a, b, d) = TensorPrimitives.Multiply(a, b, d)
-                        member _.ST(a, b, d) = TensorPrimitives.Multiply(a, b, d)
-                        member _.TS(a, b, d) = TensorPrimitives.Multiply(b, a, d) }
-                    xs[0] xs[1] out
+        Forward = fun _ xs out -> numericBinary mulKernel xs[0] xs[1] out
         Vjp = fun v ->
             let a, b = v.Inputs[0], v.Inputs[1]
             unbroadcast v (mulNoNan b v.Cotangent) (mulNoNan a v.Cotangent) }
@@ -104,14 +111,7 @@ let divP =
         Inputs = [ "x"; "y" ]
         Notation = Infix("/", 3)
         Infer = binaryInfer requireFloat
-        Forward =
-            fun _ xs out ->
-                floatBinary
-                    { new FloatBinary with
-                        member _.SS(a, b, d) = TensorPrimitives.Divide(a, b, d)
-                        member _.ST(a, b, d) = TensorPrimitives.Divide(a, b, d)
-                        member _.TS(a, b, d) = TensorPrimitives.Divide(a, b, d) }
-                    xs[0] xs[1] out
+        Forward = fun _ xs out -> floatBinary divKernel xs[0] xs[1] out
         // d/dx = 1/y, d/dy = -out/y
         Vjp = fun v ->
             let b = v.Inputs[1]

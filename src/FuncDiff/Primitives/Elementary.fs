@@ -12,6 +12,7 @@ open System.Numerics.Tensors
 open FuncDiff
 open FuncDiff.Core
 open FuncDiff.Core.Rules
+open FuncDiff.Core.Kernels
 open FuncDiff.Core.Kernels.Elementwise
 open FuncDiff.Core.Primitives.Structural
 open FuncDiff.Core.Primitives.Arithmetic
@@ -121,39 +122,43 @@ let softplusP =
                 for i in 0 .. y.Length - 1 do y[i] <- y[i] + 'T.Max(x[i], 'T.Zero) }
         (fun x _ -> sigmoid x)
 
+let private squareKernel = { new NumericUnary with member _.Run(x, y) = TensorPrimitives.Multiply(x, x, y) }
+let private absKernel = { new NumericUnary with member _.Run(x, y) = TensorPrimitives.Abs(x, y) }
+
+let private signKernel =
+    { new NumericUnary with
+        member _.Run<'T when 'T :> INumber<'T>>(x: ReadOnlySpan<'T>, y: Span<'T>) =
+            for i in 0 .. y.Length - 1 do
+                let v = x[i]
+                y[i] <- if 'T.op_GreaterThan(v, 'T.Zero) then 'T.One elif 'T.op_LessThan(v, 'T.Zero) then -'T.One elif 'T.IsZero v then 'T.Zero else v }
+
+let private reluKernel = { new NumericUnary with member _.Run<'T when 'T :> INumber<'T>>(x: ReadOnlySpan<'T>, y: Span<'T>) = TensorPrimitives.Max(x, 'T.Zero, y) }
+
 let squareP =
     { primitive "square" Family.Elementwise "x²." with
         Infer = unaryInfer requireNumeric
-        Forward = fun _ xs out -> numericUnary { new NumericUnary with member _.Run(x, y) = TensorPrimitives.Multiply(x, x, y) } xs[0] out
+        Forward = fun _ xs out -> numericUnary squareKernel xs[0] out
         Vjp = fun v -> [ Some (mulNoNan (mul (scalarLike v.Inputs[0] 2.0) v.Inputs[0]) v.Cotangent) ] }
 
 let absP =
     { primitive "abs" Family.Elementwise "|x|. Not differentiable at 0, where the subgradient 0 is used (the derivative is sign x)." with
         Differentiability = Differentiability.NonSmooth "abs'(0) = 0"
         Infer = unaryInfer requireNumeric
-        Forward = fun _ xs out -> numericUnary { new NumericUnary with member _.Run(x, y) = TensorPrimitives.Abs(x, y) } xs[0] out
+        Forward = fun _ xs out -> numericUnary absKernel xs[0] out
         Vjp = fun v -> [ Some (mulNoNan (sign v.Inputs[0]) v.Cotangent) ] }
 
 let signP =
     { primitive "sign" Family.Elementwise "-1, 0 or 1 by the sign of x (NaN stays NaN); piecewise constant." with
         Differentiability = Differentiability.PiecewiseConstant
         Infer = unaryInfer requireNumeric
-        Forward =
-            fun _ xs out ->
-                numericUnary
-                    { new NumericUnary with
-                        member _.Run<'T when 'T :> INumber<'T>>(x: ReadOnlySpan<'T>, y: Span<'T>) =
-                            for i in 0 .. y.Length - 1 do
-                                let v = x[i]
-                                y[i] <- if 'T.op_GreaterThan(v, 'T.Zero) then 'T.One elif 'T.op_LessThan(v, 'T.Zero) then -'T.One elif 'T.IsZero v then 'T.Zero else v }
-                    xs[0] out
+        Forward = fun _ xs out -> numericUnary signKernel xs[0] out
         Vjp = noDerivative }
 
 let reluP =
     { primitive "relu" Family.Elementwise "max(x, 0). Not differentiable at 0, where the subgradient 0 is used: the cotangent passes only where x > 0, and where x is NaN (NaN propagates and is the selected element, as in maximum)." with
         Differentiability = Differentiability.NonSmooth "relu'(0) = 0"
         Infer = unaryInfer requireNumeric
-        Forward = fun _ xs out -> numericUnary { new NumericUnary with member _.Run<'T when 'T :> INumber<'T>>(x: ReadOnlySpan<'T>, y: Span<'T>) = TensorPrimitives.Max(x, 'T.Zero, y) } xs[0] out
+        Forward = fun _ xs out -> numericUnary reluKernel xs[0] out
         Vjp = fun v ->
             let x, g = v.Inputs[0], v.Cotangent
             [ Some (where (logicalOr (gt x (scalarLike x 0.0)) (isNan x)) g (scalarLike g 0.0)) ] }
@@ -163,18 +168,11 @@ let ceilP = steps "ceil" "The smallest integer ≥ x; piecewise constant." { new
 let roundP = steps "round" "x rounded to the nearest integer, halves to even (as NumPy); piecewise constant." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Round(x, y) }
 
 let powP =
-    { primitive "pow" Family.Elementwise "xʸ with broadcasting (IEEE pow: x⁰ = 1 for every x, NaN for negative x and non-integer y). d/dx = y·xʸ⁻¹, taken as 0 where y = 0 (x⁰ is constant, so 0⁰'s derivative and every higher derivative of x¹ at 0 are 0, not 0·∞); d/dy = xʸ·log x, taken as 0 where x = 0." with
+    { primitive "pow" Family.Elementwise "xʸ with broadcasting (IEEE pow: x⁰ = 1 for every x, NaN for negative x and non-integer y). An integer y with |y| ≤ 16 is computed by multiplication in double-word arithmetic: within 0.5 ulp plus a few units in 2⁻¹⁰⁰ of the exact power (so correctly rounded unless the power lies that close to a midpoint), and the library pow's value at ±0, ±∞, NaN and wherever the result overflows, is subnormal or is below 2⁻⁹¹⁶ (2⁻⁷⁸ in float32). d/dx = y·xʸ⁻¹, taken as 0 where y = 0 (x⁰ is constant, so 0⁰'s derivative and every higher derivative of x¹ at 0 are 0, not 0·∞); d/dy = xʸ·log x, taken as 0 where x = 0." with
         Inputs = [ "x"; "y" ]
         Notation = Infix("^", 5)
         Infer = binaryInfer requireFloat
-        Forward =
-            fun _ xs out ->
-                floatBinary
-                    { new FloatBinary with
-                        member _.SS(a, b, d) = TensorPrimitives.Pow(a, b, d)
-                        member _.ST(a, b, d) = TensorPrimitives.Pow(a, b, d)
-                        member _.TS(a, b, d) = TensorPrimitives.Pow(a, b, d) }
-                    xs[0] xs[1] out
+        Forward = fun _ xs out -> floatBinary Power.kernel xs[0] xs[1] out
         Vjp = fun v ->
             let x, y, g = v.Inputs[0], v.Inputs[1], v.Cotangent
             let zero = scalarLike x 0.0

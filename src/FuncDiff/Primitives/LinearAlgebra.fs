@@ -70,8 +70,7 @@ let private productVjp (v: VjpArgs) =
 
 let private productForward (noNan: bool) =
     fun (_: Map<string, Param>) (xs: Tensor[]) (out: Tensor) ->
-        let am, bm = asMatrices xs[0].Shape.Dims xs[1].Shape.Dims
-        (if noNan then MatMul.matmulNoNan else MatMul.matmul) xs[0] am xs[1] bm out
+        (if noNan then MatMul.matmulNoNan else MatMul.matmul) xs[0] xs[0].Shape.Dims xs[1] xs[1].Shape.Dims out
 
 let matmulP =
     { primitive "matmul" Family.LinearAlgebra "The matrix product over the last two axes, with NumPy broadcasting of the leading (batch) axes; a 1-D operand is promoted to a row (left) or column (right) and the added axis removed from the result. Each element is one chain of fused multiply-adds in order along the inner axis, the same on every call and machine (so 1e300 · -1e300 added to ∞ gives ∞: the fma does not overflow)." with

@@ -143,7 +143,7 @@ let private argExtreme (name: string) (isMax: bool) =
                 if x.Shape.Size = 0 then invalid "%O has no elements: there is no %s" x.Shape name
                 let shape = if keep then Shape.Of(Array.create x.Shape.Rank 1) else Shape.Scalar
                 a, shape, DType.Int32
-        Forward = fun a xs out -> Reduction.argExtreme isMax xs[0] (tryInt "axis" a) out
+        Forward = fun a xs out -> Reduction.argExtreme isMax xs[0] (intOrMinusOne "axis" a) out
         Vjp = noDerivative }
 
 let argmaxP = argExtreme "argmax" true

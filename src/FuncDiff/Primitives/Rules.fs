@@ -101,11 +101,29 @@ let scalarLike (x: Node) (value: float) = scalarOf x.DType value
 let private missing name (attrs: Map<string, Param>) =
     invalidOp (sprintf "attribute '%s' missing or of the wrong kind in %A" name attrs)
 
-let int name (attrs: Map<string, Param>) = match attrs.TryFind name with | Some (Param.Int i) -> i | _ -> missing name attrs
-let ints name (attrs: Map<string, Param>) = match attrs.TryFind name with | Some (Param.Ints is) -> Array.ofList is | _ -> missing name attrs
-let bool name (attrs: Map<string, Param>) = match attrs.TryFind name with | Some (Param.Bool b) -> b | _ -> missing name attrs
-let dtype name (attrs: Map<string, Param>) = match attrs.TryFind name with | Some (Param.DType d) -> d | _ -> missing name attrs
+// Forward kernels read them on every call, so they look up without an option and `ints` hands out
+// one array per attribute value.
+let private find name (attrs: Map<string, Param>) =
+    let mutable p = Unchecked.defaultof<Param>
+    if attrs.TryGetValue(name, &p) then p else missing name attrs
+
+/// The arrays of list attributes, one per Param value (compared by reference): attributes are immutable.
+let private arrays = System.Runtime.CompilerServices.ConditionalWeakTable<Param, int[]>()
+let private toArray = System.Runtime.CompilerServices.ConditionalWeakTable<Param, int[]>.CreateValueCallback(fun p ->
+    match p with
+    | Param.Ints is -> Array.ofList is
+    | _ -> invalidOp "not a list attribute")
+
+let int name (attrs: Map<string, Param>) = match find name attrs with | Param.Int i -> i | _ -> missing name attrs
+/// The list attribute as an array shared by every reader of that attribute: never mutate it.
+let ints name (attrs: Map<string, Param>) = match find name attrs with | Param.Ints _ as p -> arrays.GetValue(p, toArray) | _ -> missing name attrs
+let bool name (attrs: Map<string, Param>) = match find name attrs with | Param.Bool b -> b | _ -> missing name attrs
+let dtype name (attrs: Map<string, Param>) = match find name attrs with | Param.DType d -> d | _ -> missing name attrs
 let tryInt name (attrs: Map<string, Param>) = match attrs.TryFind name with | Some (Param.Int i) -> Some i | _ -> None
+/// The int attribute, or -1 when it is absent (an optional axis, read without an option).
+let intOrMinusOne name (attrs: Map<string, Param>) =
+    let mutable p = Unchecked.defaultof<Param>
+    if attrs.TryGetValue(name, &p) then (match p with Param.Int i -> i | _ -> missing name attrs) else -1
 
 /// Builds an attribute map from normalised values.
 let attrs (pairs: (string * Param) list) = Map.ofList pairs
