@@ -251,6 +251,27 @@ let private behaviour =
             Expect.equal many[1] gv[w] "EvalMany agrees with Derivatives.Eval"
         }
 
+        test "Compile gives EvalMany's values; a workspace binds by name and runs without new result objects" {
+            let x = Expr.Input("x", 3)
+            let w = Expr.Input("w", 3)
+            let loss = (x * w).Tanh().Sum()
+            let g = loss.Grad(w)
+            let plan = Expr.Compile([ loss; g[w] ])
+            let inputs = readOnlyDict [ "x", vector [ 1.0; -2.0; 0.5 ]; "w", vector [ 0.3; 0.1; -4.0 ] ]
+            Expect.sequenceEqual (plan.Eval inputs) (Expr.EvalMany([ loss; g[w] ], inputs)) "the same values as EvalMany"
+            Expect.sequenceEqual plan.InputNames [ "x"; "w" ] "inputs, as the plan reads them"
+            let workspace = plan.CreateWorkspace().Bind("x", inputs["x"]).Bind("w", inputs["w"])
+            let first = plan.Run workspace
+            Expect.sequenceEqual first (plan.Eval inputs) "a run in a workspace gives the same values"
+            let firstGradient = first[1]
+            let second = plan.Run(workspace.Bind("w", vector [ 1.0; 1.0; 1.0 ]))
+            Expect.isTrue (obj.ReferenceEquals(second[1], firstGradient)) "the workspace's own tensor, overwritten by the next run"
+            Expect.sequenceEqual second (plan.Eval(struct ("x", inputs["x"]), struct ("w", vector [ 1.0; 1.0; 1.0 ]))) "rebinding takes effect"
+            let e = Expect.throwsC (fun () -> workspace.Bind("ww", vector [ 1.0 ]) |> ignore) id
+            Expect.stringContains e.Message "did you mean 'w'?" "a name the plan does not read"
+            Expect.throws (fun () -> Expr.Compile([ loss ]).Run(workspace) |> ignore) "a workspace belongs to its plan"
+        }
+
         test "Grad of a non-scalar output names the shape and points to jacobian" {
             let x = Expr.Input("x", 2, 3)
             let e = throws<FuncDiff.GradientException> (fun () -> (x * 2.0).Grad(x) |> ignore)

@@ -167,6 +167,9 @@ let private memory =
             let x = input "x" [ 4 ]
             Expect.equal (compile [ exp x |> sum |> grad [ x ] |> List.head ]).Steps 1 "the gradient of sum(exp x) is exp x: one step"
             Expect.equal (compile [ (x |> reshape [ 2; 2 ] |> reshape [ 4 ]) * 1.0 ]).Steps 0 "nothing to compute"
+            let s = input "s" []
+            Expect.equal (compile [ x * broadcastTo [ 4 ] s ]).Steps 1 "the product reads the scalar; no broadcast copy"
+            Expect.equal (compile [ x * broadcastTo [ 3; 4 ] s ]).Steps 2 "a broadcast that sets the result's shape stays"
         }
         test "results copied out by Run are not overwritten by the next run" {
             let x = input "x" [ 3 ]
@@ -195,6 +198,46 @@ let private threads =
         for k in 0 .. 7 do Expect.equal results[k] expected[k] (sprintf "thread %d" k)
     }
 
+/// The mlp workload of the performance comparison: one training step, its loss and the gradients of
+/// both layers' weights and biases.
+let private mlpStep (dtype: DType) =
+    let x, labels = inputOf dtype "X" [ 64; 784 ], inputOf dtype "Y" [ 64; 10 ]
+    let w1, b1, w2, b2 = inputOf dtype "W1" [ 784; 256 ], inputOf dtype "b1" [ 256 ], inputOf dtype "W2" [ 256; 10 ], inputOf dtype "b2" [ 10 ]
+    let logits = matmul (relu (matmul x w1 + b1)) w2 + b2
+    let loss = -(sum (labels * logits.LogSoftmax())) / 64.0
+    let bindings =
+        dict [ for name, shape in [ "X", [ 64; 784 ]; "Y", [ 64; 10 ]; "W1", [ 784; 256 ]; "b1", [ 256 ]; "W2", [ 256; 10 ]; "b2", [ 10 ] ] ->
+                   name, Tensor.cast dtype (Tensor.randn name.Length shape) ]
+    loss :: grad [ w1; b1; w2; b2 ] loss, bindings
+
+/// Bytes this thread allocates, and gen-2 collections anywhere, over 20 runs after 5 to warm up.
+let private costOfRuns (plan: Plan) (bindings: IReadOnlyDictionary<string, Tensor>) =
+    let w = plan.CreateWorkspace()
+    for _ in 1 .. 5 do plan.Run(w, bindings) |> ignore
+    let collections = GC.CollectionCount 2
+    let before = GC.GetAllocatedBytesForCurrentThread()
+    for _ in 1 .. 20 do plan.Run(w, bindings) |> ignore
+    GC.GetAllocatedBytesForCurrentThread() - before, GC.CollectionCount 2 - collections
+
+let private allocation =
+    // Sequenced: gen-2 collections are counted process-wide, so no other test may run meanwhile.
+    testSequenced <| testList "allocation" [
+        for dtype in [ DType.Float64; DType.Float32 ] do
+            test (sprintf "a compiled MLP training step (%O) allocates nothing after warm-up and causes no gen-2 collection" dtype) {
+                let roots, bindings = mlpStep dtype
+                let bytes, collections = costOfRuns (compile roots) bindings
+                Expect.equal bytes 0L "bytes allocated by 20 runs"
+                Expect.equal collections 0 "gen-2 collections during 20 runs"
+            }
+        test "a fused elementwise loss and gradient split over two threads allocates nothing after warm-up" {
+            let x = input "x" [ 200_000 ]
+            let f = sum (tanh x * exp (-(x * x)) + log (1.0 + x * x))
+            let bytes, collections = costOfRuns (compile (f :: grad [ x ] f)) (dict [ "x", Tensor.linspace -3.0 3.0 200_000 ])
+            Expect.equal bytes 0L "bytes allocated by 20 runs"
+            Expect.equal collections 0 "gen-2 collections during 20 runs"
+        }
+    ]
+
 let private errors =
     testList "errors" [
         test "an unbound input names itself" {
@@ -222,4 +265,4 @@ let private errors =
         }
     ]
 
-let tests = testList "plans" [ catalogue; programs; fusion; memory; threads; errors ]
+let tests = testList "plans" [ catalogue; programs; fusion; memory; threads; allocation; errors ]

@@ -62,6 +62,21 @@ let private rebuild (n: Node) (ins: Node[]) =
         let x = ins[0].Inputs[0]
         if perm = Array.init perm.Length id then x
         else Node(Apply(p, Map [ "perm", Param.Ints (List.ofArray perm) ]), [| x |], n.Shape, n.DType)
+    | Apply (p, _) when p.Family = Family.Elementwise && ins |> Array.exists (is Structural.broadcastToP) ->
+        // An elementwise kernel broadcasts its operands itself: reading the source of a broadcast gives the
+        // same elements without the copy, as long as the operands still broadcast to the same shape.
+        let direct = Array.copy ins
+        for i in 0 .. direct.Length - 1 do
+            if is Structural.broadcastToP direct[i] then
+                let candidate = Array.copy direct
+                candidate[i] <- direct[i].Inputs[0]
+                let joint =
+                    candidate |> Array.fold (fun acc x ->
+                        match acc with
+                        | Some a -> (match ShapeMath.tryBroadcast a x.Shape with Ok s -> Some s | Error _ -> None)
+                        | None -> None) (Some Shape.Scalar)
+                if joint = Some n.Shape then direct[i] <- candidate[i]
+        Node(n.Op, direct, n.Shape, n.DType)
     | _ when Array.forall2 (fun (a: Node) (b: Node) -> obj.ReferenceEquals(a, b)) ins n.Inputs -> n
     | _ -> Node(n.Op, ins, n.Shape, n.DType)
 
