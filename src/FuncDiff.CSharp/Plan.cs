@@ -64,6 +64,9 @@ public sealed class Plan
         return workspace.Wrap(Core.Run(workspace.Core));
     }
 
+    /// <summary>The schedule, one step per line: each kernel call, and each fused group with its calls.</summary>
+    public override string ToString() => Core.ToString();
+
     private static Tensor[] Wrap(IEnumerable<CoreTensor> values) => [.. values.Select(v => new Tensor(v))];
 }
 

@@ -84,3 +84,16 @@ let compile (roots: Node list) : Plan =
       Steps = steps
       Buffers = buffers.ToArray()
       Roots = roots |> List.map (fun r -> index[r.Id]) |> Array.ofList }
+
+/// The schedule as text, one step per line: what each kernel call computes, and each fused group's calls.
+let describe (plan: Plan) =
+    let bytes = plan.Buffers |> Array.sumBy (fun (struct (dtype, size)) -> int64 size * int64 dtype.ByteSize)
+    let lines =
+        plan.Steps |> Array.mapi (fun i step ->
+            match step with
+            | Kernel c -> sprintf "%4d  %s -> %s" (i + 1) c.Primitive.Name plan.Values[c.Output].TypeText
+            | Fused g ->
+                let names = g.Calls |> Array.map (fun c -> c.Primitive.Name)
+                sprintf "%4d  fused over %d elements: %s -> %d written out" (i + 1) g.Size (System.String.Join(" ", names)) g.Exports.Length)
+    sprintf "plan: %d kernel calls in %d steps, %d inputs, %d buffers (%d bytes)\n%s"
+        plan.Calls plan.Steps.Length plan.Inputs.Length plan.Buffers.Length bytes (System.String.Join("\n", lines))

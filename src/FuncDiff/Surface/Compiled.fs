@@ -45,6 +45,9 @@ type Plan internal (compiled: Plans.Compiled) =
     /// How many intermediate buffers a workspace holds (fewer than steps: buffers are reused).
     member _.Buffers = plan.Buffers.Length
 
+    /// The schedule, one step per line: each kernel call, and each fused group with its calls.
+    override _.ToString() = Plan.describe plan
+
     /// The outputs' values as tensors of their own. Extra bindings are ignored; a missing or
     /// mistyped input is an InputException naming it.
     member _.Run(bindings: IReadOnlyDictionary<string, Tensor>) : Tensor list = compiled.Evaluate bindings
