@@ -50,4 +50,12 @@ printfn "%s" text
 if parse [ m ] text <> rowsSoftmax then failwith "parse (print e) should give e back"
 let rows = Tensor.create [ [ 1000.0; 0.0; -1000.0 ]; [ 1.0; 2.0; 3.0 ] ]
 expect "softmax rows sum to one, columns summed" ((eval [ ("m", rows) ] (rowsSoftmax.Sum())).ToFloat64Array()) [| 2.0 |]
+// eval compiles what it evaluates into a plan and reuses it; compile holds the plan (simplified, fused,
+// its buffers reused), and a workspace runs it again and again without allocating.
+let loss = sum (tanh x * exp (-(x * x)))
+let plan = compile (loss :: grad [ x ] loss)
+printfn "%O" plan
+let workspace = plan.CreateWorkspace().Bind("x", snd at.Head)
+let results = plan.Run(workspace)
+expect "a plan gives eval's gradient" (results[1].ToFloat64Array()) ((eval at (loss |> grad [ x ] |> List.head)).ToFloat64Array())
 printfn "quickstart: all results as expected"

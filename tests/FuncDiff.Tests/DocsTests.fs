@@ -36,6 +36,15 @@ let tests =
             Expect.equal lines[0] "tensor([-3., -1.,  1.,  3.])" "the gradient of Σ(x - mean x)²"
             Expect.stringStarts lines[1] "tensor([[ 0.75, -0.25, -0.25, -0.25]," "the jacobian I - 1/4"
         }
+        test "the C# example in docs/performance.md compiles, runs, prints its plan and the same loss on every run" {
+            let output = CSharpCompiler.run (fenced "docs/performance.md" "csharp")
+            let lines = output.Split('\n', System.StringSplitOptions.RemoveEmptyEntries)
+            Expect.stringStarts lines[0] "plan: " "the plan's summary first"
+            Expect.isTrue (lines |> Array.exists (fun l -> l.Contains "matmul")) "a step per matrix product"
+            let losses = lines |> Array.filter (fun l -> l.StartsWith "loss ")
+            Expect.equal losses.Length 3 "three runs"
+            Expect.equal (Array.distinct losses).Length 1 "the same inputs give the same loss on every run"
+        }
         test "docs/testing.md prints the report GradCheck gives for its wrong hand-written rule" {
             let x = input "x" [ 3 ]
             let report = GradCheck.check [ "x", Tensor.ofArray [| 0.5; -1.0; 2.0 |] ] [ x ] (sum (TestingKitTests.wrongClip.Apply [ x ]))

@@ -92,12 +92,16 @@ if (!report.Ok) failures++;
 
 // ---- Train: gradient descent with the checked gradient -------------------------------------------
 
+// The step is compiled once; its workspace keeps the data bound and reuses every buffer, so after the
+// first epoch a step allocates nothing but the new weights below.
+var step = Expr.Compile([gradW, gradB]);
+var workspace = step.CreateWorkspace().Bind("x", features).Bind("y", labels);
 var wt = inputs["w"];
 var bt = inputs["b"];
 var before = values[0].ToScalar();
 for (var epoch = 0; epoch < 300; epoch++)
 {
-    var g = Expr.EvalMany([gradW, gradB], ("x", features), ("y", labels), ("w", wt), ("b", bt));
+    var g = step.Run(workspace.Bind("w", wt).Bind("b", bt));
     var wv = wt.ToDoubleArray();
     var gv = g[0].ToDoubleArray();
     for (var j = 0; j < d; j++) wv[j] -= 0.5 * gv[j];
