@@ -23,14 +23,21 @@ let private dict (pairs: (string * Tensor) list) =
 /// kernel that relies on a zeroed result, or a buffer reused too early, shows up.
 let private agree (what: string) (bindings: IReadOnlyDictionary<string, Tensor>) (roots: Node list) =
     let expected = Interpreter.evaluate bindings roots
+    let firstDifference (e: Tensor) (g: Tensor) =
+        let a, b = e.ToFloat64Array(), g.ToFloat64Array()
+        match Seq.tryFindIndex (fun i -> BitConverter.DoubleToInt64Bits a[i] <> BitConverter.DoubleToInt64Bits b[i]) (seq { 0 .. min a.Length b.Length - 1 }) with
+        | Some i -> sprintf "element %d: %.17g here, %.17g from the interpreter" i b[i] a[i]
+        | None -> sprintf "shapes %O and %O" g.Shape e.Shape
+    let check (source: string) (got: Tensor list) =
+        List.iteri2 (fun i (e: Tensor) (g: Tensor) ->
+            if not (e.Equals g) then failwithf "%s, root %d: %s differs at %s" what i source (firstDifference e g)) expected got
+    check "the interpreter, run again," (Interpreter.evaluate bindings roots)
     let compiled = Plans.Compiled(Plan.compile roots)
     let w = compiled.Rent()
     for run in 1 .. 2 do
         w.Scribble()
-        let got = compiled.RunIn(w, bindings) |> List.ofArray
-        List.iteri2 (fun i (e: Tensor) (g: Tensor) ->
-            if not (e.Equals g) then failwithf "%s, root %d, run %d: the plan gives\n%O\nthe interpreter\n%O" what i run g e) expected got
-    Expect.equal (compiled.Evaluate bindings) expected what
+        check (sprintf "the plan (run %d)" run) (compiled.RunIn(w, bindings) |> List.ofArray)
+    check "the plan's copied results" (compiled.Evaluate bindings)
 
 /// The value and the vjp with a seeded cotangent, for each float input.
 let private withDerivatives (output: Node) (inputs: Node list) =
@@ -48,75 +55,68 @@ let private catalogue =
                 agree spec.Label bindings (withDerivatives (Rules.apply p case.Attributes inputs) inputs)))
     ]
 
-/// A random program over x: [3, 4] and y: [4], mixing elementwise maps, broadcasting, views, transposes
-/// (twice, so simplification has work), reductions, products and constants, with values reused.
-let private program : Gen<Expr * Expr * Expr> =
+/// A random program grown from the starting values: each step applies a random operation to two
+/// values built before it (so values are reused), up to maxSteps steps; the result is the last one summed.
+let private grow (start: Expr list) (operations: (Expr -> Expr -> Expr) list) (maxSteps: int) : Gen<Expr> =
     gen {
-        let x, y = input "x" [ 3; 4 ], input "y" [ 4 ]
-        let! steps = Gen.choose (1, 12)
-        let pool = ResizeArray [ x; x * y; exp (constant (Tensor.create [ 0.5; 1.0; 1.5; 2.0 ])) + x ]
+        let pool = ResizeArray start
+        let! steps = Gen.choose (1, maxSteps)
         for _ in 1 .. steps do
             let! i = Gen.choose (0, pool.Count - 1)
             let! j = Gen.choose (0, pool.Count - 1)
-            let! k = Gen.choose (0, 13)
-            let a, b = pool[i], pool[j]
-            pool.Add(
-                match k with
-                | 0 -> a + b
-                | 1 -> a * b - y
-                | 2 -> tanh a * 1.0
-                | 3 -> (a.Transpose()).Transpose() + a
-                | 4 -> (a |> reshape [ 12 ] |> reshape [ 3; 4 ]) * b
-                | 5 -> a.Sum(axis = 0) |> broadcastTo [ 3; 4 ]
-                | 6 -> sin a / (2.0 + cos b)
-                | 7 -> matmul (matmul a (b.Transpose())) (broadcastTo [ 3; 4 ] y) / 10.0
-                | 8 -> where (a .> b) a (b * 0.5)
-                | 9 -> a.Softmax(axis = 1)
-                | 10 -> exp (-(a * a))
-                | 11 -> a.Max(axis = 1, keepDims = true) - a
-                | 12 -> log (1.0 + a * a) * stopGradient b
-                | _ -> a ** 3.0 + a ** 2.0)
-        return x, y, pool[pool.Count - 1].Sum()
+            let! k = Gen.choose (0, operations.Length - 1)
+            pool.Add(operations[k] pool[i] pool[j])
+        return pool[pool.Count - 1].Sum()
     }
 
+/// Programs over x: [3, 4] and y: [4], mixing elementwise maps, broadcasting, views, transposes (twice,
+/// so simplification has work), reductions, products and constants.
 let private programs =
+    let x, y = input "x" [ 3; 4 ], input "y" [ 4 ]
+    let operations: (Expr -> Expr -> Expr) list =
+        [ fun a b -> a + b
+          fun a b -> a * b - y
+          fun a _ -> tanh a * 1.0
+          fun a _ -> (a.Transpose()).Transpose() + a
+          fun a b -> (a |> reshape [ 12 ] |> reshape [ 3; 4 ]) * b
+          fun a _ -> a.Sum(axis = 0) |> broadcastTo [ 3; 4 ]
+          fun a b -> sin a / (2.0 + cos b)
+          fun a b -> matmul (matmul a (b.Transpose())) (broadcastTo [ 3; 4 ] y) / 10.0
+          fun a b -> where (a .> b) a (b * 0.5)
+          fun a _ -> a.Softmax(axis = 1)
+          fun a _ -> exp (-(a * a))
+          fun a _ -> a.Max(axis = 1, keepDims = true) - a
+          fun a b -> log (1.0 + a * a) * stopGradient b
+          fun a _ -> a ** 3.0 + a ** 2.0 ]
+    let program = grow [ x; x * y; exp (constant (Tensor.create [ 0.5; 1.0; 1.5; 2.0 ])) + x ] operations 12
     let cases = Gen.zip program (Gen.zip (Generators.tensor Domain.Any [| 3; 4 |]) (Generators.tensor Domain.Any [| 4 |]))
     testPropertyWithConfig { FsCheckConfig.defaultConfig with maxTest = 150 } "random programs: value and gradients as the interpreter gives them"
-        (Prop.forAll (Arb.fromGen cases) (fun ((x, y, f), (tx, ty)) ->
-            let roots = f :: grad [ x; y ] f
-            agree (string f) (dict [ "x", tx; "y", ty ]) [ for r in roots -> r.Node ]))
+        (Prop.forAll (Arb.fromGen cases) (fun (f, (tx, ty)) ->
+            agree (string f) (dict [ "x", tx; "y", ty ]) [ for r in f :: grad [ x; y ] f -> r.Node ]))
 
-/// A random elementwise program over vectors of n elements and a scalar, as large as fusion and the
-/// two-thread split need, with its gradient.
+/// Elementwise programs over vectors of n elements and a scalar, as large as fusion and the two-thread
+/// split need, with their gradients.
 let private largeProgram (n: int) : Gen<Expr list * (string * Tensor) list> =
+    let x, y, s = input "x" [ n ], input "y" [ n ], input "s" []
+    let operations: (Expr -> Expr -> Expr) list =
+        [ fun a b -> tanh a + b
+          fun a _ -> exp (-(a * a)) * s
+          fun a b -> log1p (a * a) - b
+          fun a b -> sin a * cos b
+          fun a _ -> sqrt (abs a + 1.0)
+          fun a _ -> a ** 3.0 + a ** 2.0
+          fun a b -> where (a .> b) a (b * 0.5)
+          fun a b -> maximum a b + relu a
+          fun a b -> sigmoid a * softplus b
+          fun a b -> a / (1.0 + b * b)
+          fun a b -> cast DType.Float64 (cast DType.Float32 a) + expm1 (tanh b)
+          fun a b -> square a - signum b
+          fun a b -> (a |> reshape [ n; 1 ] |> reshape [ n ]) * b
+          fun a _ -> a * a.Sum() / float n
+          fun a b -> stopGradient a * b
+          fun a _ -> -a + s ]
     gen {
-        let x, y, s = input "x" [ n ], input "y" [ n ], input "s" []
-        let! steps = Gen.choose (1, 10)
-        let pool = ResizeArray [ x; y; x * s ]
-        for _ in 1 .. steps do
-            let! i = Gen.choose (0, pool.Count - 1)
-            let! j = Gen.choose (0, pool.Count - 1)
-            let! k = Gen.choose (0, 15)
-            let a, b = pool[i], pool[j]
-            pool.Add(
-                match k with
-                | 0 -> tanh a + b
-                | 1 -> exp (-(a * a)) * s
-                | 2 -> log1p (a * a) - b
-                | 3 -> sin a * cos b
-                | 4 -> sqrt (abs a + 1.0)
-                | 5 -> a ** 3.0 + a ** 2.0
-                | 6 -> where (a .> b) a (b * 0.5)
-                | 7 -> maximum a b + relu a
-                | 8 -> sigmoid a * softplus b
-                | 9 -> a / (1.0 + b * b)
-                | 10 -> cast DType.Float64 (cast DType.Float32 a) + expm1 (tanh b)
-                | 11 -> square a - signum b
-                | 12 -> (a |> reshape [ n; 1 ] |> reshape [ n ]) * b
-                | 13 -> a * a.Sum() / float n
-                | 14 -> stopGradient a * b
-                | _ -> -a + s)
-        let f = pool[pool.Count - 1].Sum()
+        let! f = grow [ x; y; x * s ] operations 10
         let! tx = Generators.tensor Domain.Any [| n |]
         let! ty = Generators.tensor Domain.Any [| n |]
         let! ts = Generators.tensor Domain.Any [||]
@@ -238,6 +238,26 @@ let private allocation =
         }
     ]
 
+let private partner =
+    testList "the partner thread" [
+        test "splits from several threads at once all finish, each half run once" {
+            let counts: int[] = Array.zeroCreate 16
+            Parallel.For(0, 8, fun k ->
+                for _ in 1 .. 100 do
+                    Kernels.Partner.split (Action(fun () -> Threading.Interlocked.Increment(&counts[2 * k]) |> ignore))
+                                          (Action(fun () -> Threading.Interlocked.Increment(&counts[2 * k + 1]) |> ignore))) |> ignore
+            Expect.allEqual counts 100 "every half of every split ran exactly once"
+        }
+        test "a failure in either half reaches the caller after both halves are done" {
+            let other: int[] = Array.zeroCreate 1
+            let boom = Action(fun () -> raise (InvalidOperationException "half failed"))
+            let count = Action(fun () -> Threading.Interlocked.Increment(&other[0]) |> ignore)
+            Expect.throwsT<InvalidOperationException> (fun () -> Kernels.Partner.split boom count) "the caller's half"
+            Expect.throwsT<InvalidOperationException> (fun () -> Kernels.Partner.split count boom) "the partner's half"
+            Expect.equal other[0] 2 "the other half still ran, both times"
+        }
+    ]
+
 let private errors =
     testList "errors" [
         test "an unbound input names itself" {
@@ -265,4 +285,4 @@ let private errors =
         }
     ]
 
-let tests = testList "plans" [ catalogue; programs; fusion; memory; threads; allocation; errors ]
+let tests = testList "plans" [ catalogue; programs; fusion; memory; threads; partner; allocation; errors ]

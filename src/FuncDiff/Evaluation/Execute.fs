@@ -4,8 +4,6 @@
 module internal FuncDiff.Core.Execute
 
 open System
-open System.Runtime.ExceptionServices
-open System.Threading
 open FuncDiff
 open FuncDiff.Core.Steps
 open FuncDiff.Core.Plan
@@ -14,29 +12,6 @@ open FuncDiff.Core.Plan
 /// depend on the split, so the values are the same whoever runs which block.
 let parallelMinimum = 1 <<< 16
 
-/// Runs an action on a pool thread and waits for it, without allocating per use.
-[<Sealed>]
-type private Helper(action: Action) =
-    let finished = new ManualResetEventSlim(false)
-    let mutable failure: ExceptionDispatchInfo = null
-
-    member h.Start() =
-        finished.Reset()
-        failure <- null
-        ThreadPool.UnsafeQueueUserWorkItem(h, false) |> ignore
-
-    member _.Wait() =
-        finished.Wait()
-        if not (isNull failure) then failure.Throw()
-
-    interface IThreadPoolWorkItem with
-        member _.Execute() =
-            try
-                try action.Invoke()
-                with e -> failure <- ExceptionDispatchInfo.Capture e
-            finally
-                finished.Set()
-
 /// One fused group's block tensors and argument arrays, per thread and per block length.
 [<Sealed>]
 type private GroupRun(group: Group, plan: Plan, values: Tensor[]) =
@@ -44,7 +19,7 @@ type private GroupRun(group: Group, plan: Plan, values: Tensor[]) =
     let blocks = group.Size / Fuse.blockSize
     // The last block takes the remainder too, so no block is shorter than blockSize.
     let lengths = [| Fuse.blockSize; group.Size - (blocks - 1) * Fuse.blockSize |]
-    let threads = if group.Size >= parallelMinimum && Environment.ProcessorCount > 1 && blocks > 1 then 2 else 1
+    let threads = if group.Size >= parallelMinimum && Kernels.Partner.available && blocks > 1 then 2 else 1
     let fresh (v: int) (length: int) = Tensor(Shape.Of [| length |], plan.Values[v].DType, Tensor.Allocate(plan.Values[v].DType, length))
     let memberIndex = group.Calls |> Array.mapi (fun i c -> c.Output, i) |> dict
     // lanes[thread][variant]: (member blocks, import blocks, args per call)
@@ -87,14 +62,12 @@ type private GroupRun(group: Group, plan: Plan, values: Tensor[]) =
                 Array.Copy(outs[exportMember[e]].Data, 0, values[group.Exports[e]].Data, offset, length)
 
     let half = blocks / 2
-    let helper = if threads = 2 then Helper(Action(fun () -> run 1 half blocks)) else Unchecked.defaultof<_>
+    let firstHalf = Action(fun () -> run 0 0 half)
+    let secondHalf = Action(fun () -> run 1 half blocks)
 
     member _.Run() =
         for struct (args, k, v) in scalarSlots do args[k] <- values[v]
-        if threads = 2 then
-            helper.Start()
-            run 0 0 half
-            helper.Wait()
+        if threads = 2 then Kernels.Partner.split firstHalf secondHalf
         else run 0 0 blocks
 
 /// The buffers, value tensors and argument arrays of one run of a plan.

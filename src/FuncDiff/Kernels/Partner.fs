@@ -1,0 +1,69 @@
+/// A second pair of hands for large work on a two-core budget: one background thread that takes the
+/// second half of a split. A caller that finds it busy (another run is using it) does both halves itself,
+/// so work never waits in a queue, and since a split never changes the values (each half computes its
+/// own elements, the same way), who computes which half does not matter. No allocation per use: the
+/// thread waits on a monitor, and work is handed over as a delegate the caller made once.
+module internal FuncDiff.Core.Kernels.Partner
+
+open System
+open System.Runtime.ExceptionServices
+open System.Threading
+
+[<Sealed>]
+type private Worker() as this =
+    let gate = obj ()
+    let mutable work: Action = null
+    let mutable pending = false
+    let mutable finished = false
+    let mutable failure: ExceptionDispatchInfo = null
+    let mutable busy = 0
+    do Thread((fun () -> this.Loop()), IsBackground = true, Name = "FuncDiff partner").Start()
+
+    member private _.Loop() =
+        while true do
+            Monitor.Enter gate
+            while not pending do Monitor.Wait gate |> ignore
+            pending <- false
+            let action = work
+            Monitor.Exit gate
+            try
+                try action.Invoke()
+                with e -> failure <- ExceptionDispatchInfo.Capture e
+            finally
+                Monitor.Enter gate
+                finished <- true
+                Monitor.PulseAll gate
+                Monitor.Exit gate
+
+    /// Runs `second` on the partner and `first` here, or both here when the partner is busy; returns when
+    /// both are done, raising what either raised.
+    member _.Split(first: Action, second: Action) =
+        if Interlocked.CompareExchange(&busy, 1, 0) <> 0 then
+            first.Invoke()
+            second.Invoke()
+        else
+            try
+                Monitor.Enter gate
+                work <- second
+                failure <- null
+                finished <- false
+                pending <- true
+                Monitor.PulseAll gate
+                Monitor.Exit gate
+                let mine = try first.Invoke(); null with e -> ExceptionDispatchInfo.Capture e
+                // The partner's half must be finished before its buffers are touched again, even if ours failed.
+                Monitor.Enter gate
+                while not finished do Monitor.Wait gate |> ignore
+                Monitor.Exit gate
+                if not (isNull mine) then mine.Throw()
+                if not (isNull failure) then failure.Throw()
+            finally
+                Volatile.Write(&busy, 0)
+
+let private worker = lazy Worker()
+
+/// Whether splitting is worth it here: more than one core.
+let available = Environment.ProcessorCount > 1
+
+/// Runs both actions, `second` on the partner thread when it is free; returns when both are done.
+let split (first: Action) (second: Action) = worker.Value.Split(first, second)
