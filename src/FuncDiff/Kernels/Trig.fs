@@ -1,6 +1,6 @@
-/// sin and cos over spans, SIMD and deterministic. x is reduced to r = |x| - k·π/2 (|r| ≤ π/4 + ε) in
+/// sin and cos over spans, SIMD and deterministic. x is reduced to r = |x| - n·π/2 (|r| ≤ π/4 + ε) in
 /// double-word arithmetic with π/2 split into three doubles, then sin r or cos r comes from a minimax
-/// polynomial that takes the low word of r into account, chosen and signed by n mod 4 (n the multiple of π/2 taken off). Every step is
+/// polynomial that takes the low word of r into account, chosen and signed by n mod 4. Every step is
 /// one IEEE operation or an explicit fused multiply-add, each of which rounds once, exactly, on every
 /// machine and at every JIT tier; a tail shorter than a vector runs through the same vector code on a
 /// padded copy, so an element's result never depends on its position in the span, on the span's length,
@@ -19,9 +19,9 @@ open System.Runtime.InteropServices
 open Microsoft.FSharp.NativeInterop
 open FuncDiff.Core.Kernels.Elementwise
 
-/// 2³⁰: the largest |x| reduced here. Below it n < 2³⁰, and the reduction's error (the rounding of its
-/// low word and the π/2 bits beyond the three parts, about 2⁻¹³⁰ in all) is below 2⁻⁶⁰ of the smallest
-/// |r| any double can have (about 2⁻⁶¹, at x far larger than this).
+/// 2³⁰: the largest |x| reduced here. Below it n < 2³⁰, and the reduced r is off by less than
+/// 2⁻¹⁰⁶·|r| + 2⁻¹²⁹ (the rounding of its low word, and the π/2 bits beyond the three parts): far below
+/// an ulp of r even at the smallest |r| any double has (about 2⁻⁶¹, at an x far above 2³⁰).
 [<Literal>]
 let Threshold = 1073741824.0
 
