@@ -1,0 +1,184 @@
+/// sin and cos over spans, SIMD and deterministic. x is reduced to r = |x| - n·π/2 (|r| ≤ π/4 + ε) in
+/// double-word arithmetic with π/2 split into three doubles, then sin r or cos r comes from a minimax
+/// polynomial that takes the low word of r into account, chosen and signed by n mod 4. Every step is
+/// one IEEE operation or an explicit fused multiply-add, each of which rounds once, exactly, on every
+/// machine and at every JIT tier; a tail shorter than a vector runs through the same vector code on a
+/// padded copy, so an element's result never depends on its position in the span, on the span's length,
+/// on the vector width or on the tier. float32 is computed in float64 and rounded once.
+/// Where the reduction is not exact enough (|x| > Threshold), and at NaN and ±∞, the element goes to
+/// Math.Sin / Math.Cos, which give NaN at NaN and ±∞.
+module internal FuncDiff.Core.Kernels.Trig
+
+// The tail's padded copy lives on the stack, so a call allocates nothing.
+#nowarn "9"
+
+open System
+open System.Numerics
+open System.Runtime.CompilerServices
+open System.Runtime.InteropServices
+open Microsoft.FSharp.NativeInterop
+open FuncDiff.Core.Kernels.Elementwise
+
+/// 2³⁰: the largest |x| reduced here. Below it n < 2³⁰, and the reduced r is off by less than
+/// 2⁻¹⁰⁶·|r| + 2⁻¹²⁹ (the rounding of its low word, and the π/2 bits beyond the three parts): far below
+/// an ulp of r even at the smallest |r| any double has (about 2⁻⁶¹, at an x far above 2³⁰).
+[<Literal>]
+let Threshold = 1073741824.0
+
+// π/2 = A + B + C + about 5.6·10⁻⁵⁰, each part the nearest double to what the previous ones leave.
+[<Literal>]
+let private PiOver2A = 1.5707963267948966
+[<Literal>]
+let private PiOver2B = 6.123233995736766e-17
+[<Literal>]
+let private PiOver2C = -1.4973849048591698e-33
+[<Literal>]
+let private TwoOverPi = 0.6366197723675814
+/// 1.5·2⁵²: adding it to a value below 2⁵¹ rounds that value to an integer held in the low mantissa bits.
+[<Literal>]
+let private Shifter = 6755399441055744.0
+
+// Minimax coefficients on [-π/4, π/4] (those of fdlibm's kernels): sin r ≈ r + r³(S1 + r²S2 + … + r¹⁰S6)
+// within 2⁻⁵⁷·⁸ relative, cos r ≈ 1 - r²/2 + r⁴(C1 + r²C2 + … + r¹⁰C6) within 2⁻⁵⁹·³.
+[<Literal>]
+let private S1 = -1.66666666666666324348e-01
+[<Literal>]
+let private S2 = 8.33333333332248946124e-03
+[<Literal>]
+let private S3 = -1.98412698298579493134e-04
+[<Literal>]
+let private S4 = 2.75573137070700676789e-06
+[<Literal>]
+let private S5 = -2.50507602534068634195e-08
+[<Literal>]
+let private S6 = 1.58969099521155010221e-10
+[<Literal>]
+let private C1 = 4.16666666666666019037e-02
+[<Literal>]
+let private C2 = -1.38888888888741095749e-03
+[<Literal>]
+let private C3 = 2.48015872894767294178e-05
+[<Literal>]
+let private C4 = -2.75573143513906633035e-07
+[<Literal>]
+let private C5 = 2.08757232129817482790e-09
+[<Literal>]
+let private C6 = -1.13596475577881948265e-11
+
+[<MethodImpl(MethodImplOptions.AggressiveInlining)>]
+let inline private fma (a: Vector<float>) (b: Vector<float>) (c: Vector<float>) = Vector.FusedMultiplyAdd(a, b, c)
+
+[<MethodImpl(MethodImplOptions.AggressiveInlining)>]
+let inline private splat (c: float) = Vector<float>(c)
+
+/// sin x (cosine = false) or cos x for |x| ≤ Threshold; other lanes are garbage, replaced by the caller.
+[<MethodImpl(MethodImplOptions.AggressiveInlining)>]
+let private lanes (cosine: bool) (x: Vector<float>) =
+    let ax = Vector.Abs x
+    // n = round(|x|·2/π), also held in t's low bits.
+    let t = fma ax (splat TwoOverPi) (splat Shifter)
+    let n = t - splat Shifter
+    // |x| - n·A is exact (both are multiples of A's last place and the difference is below 1); n·B is
+    // split exactly into p + pe; the subtraction of p is made exact with its error se (two-sum).
+    let r1 = fma (-n) (splat PiOver2A) ax
+    let p = n * splat PiOver2B
+    let pe = fma n (splat PiOver2B) (-p)
+    let s = r1 - p
+    let b = s - r1
+    let se = (r1 - (s - b)) - (p + b)
+    let low = fma (-n) (splat PiOver2C) (se - pe)
+    // r = hi + lo, normalised (|low| is far below |s|).
+    let hi = s + low
+    let lo = low - (hi - s)
+    let z = hi * hi
+    // sin(hi + lo) ≈ hi - ((z(lo/2 - v·R) - lo) - v·S1), v = hi³ (fdlibm's arrangement).
+    let sr = fma z (fma z (fma z (fma z (splat S6) (splat S5)) (splat S4)) (splat S3)) (splat S2)
+    let v = z * hi
+    let sinR = hi - fma (-v) (splat S1) (fma z (fma (-v) sr (splat 0.5 * lo)) (-lo))
+    // cos(hi + lo) ≈ w + (((1 - w) - z/2) + (z·R - hi·lo)), w = 1 - z/2 (the rounding of w recovered).
+    let cr = z * fma z (fma z (fma z (fma z (fma z (splat C6) (splat C5)) (splat C4)) (splat C3)) (splat C2)) (splat C1)
+    let hz = splat 0.5 * z
+    let w = splat 1.0 - hz
+    let cosR = w + (((splat 1.0 - w) - hz) + fma z cr (-(hi * lo)))
+    // Quadrant q = n mod 4 (plus one for cos): odd quadrants take the other function, q ≥ 2 negates.
+    let q = Vector.AsVectorInt64 t + Vector<int64>(if cosine then 1L else 0L)
+    let odd = Vector.Equals(q &&& Vector<int64>.One, Vector<int64>.One)
+    let chosen = Vector.ConditionalSelect(odd, cosR, sinR)
+    let negate = Vector.ShiftLeft(q &&& Vector<int64>(2L), 62)
+    // sin is odd: sin x = sign(x)·sin |x|, which also keeps sin(-0) = -0.
+    let sign = if cosine then negate else negate ^^^ (Vector.AsVectorInt64 x &&& Vector<int64>(Int64.MinValue))
+    Vector.AsVectorDouble(Vector.AsVectorInt64 chosen ^^^ sign)
+
+/// The library function for the elements the reduction does not cover.
+let private library (cosine: bool) (x: float) = if cosine then Math.Cos x else Math.Sin x
+
+/// One vector of float64 results.
+[<MethodImpl(MethodImplOptions.AggressiveInlining)>]
+let private store64 (cosine: bool) (v: Vector<float>) (y: Span<float>) (at: int) =
+    (lanes cosine v).CopyTo(y.Slice at)
+    if not (Vector.LessThanOrEqualAll(Vector.Abs v, splat Threshold)) then
+        for j in 0 .. Vector<float>.Count - 1 do
+            let e = v[j]
+            if not (Math.Abs e <= Threshold) then y[at + j] <- library cosine e
+
+/// One vector of float32 results: both float64 halves, rounded once.
+[<MethodImpl(MethodImplOptions.AggressiveInlining)>]
+let private store32 (cosine: bool) (v: Vector<float32>) (y: Span<float32>) (at: int) =
+    let mutable low = Vector<float>.Zero
+    let mutable high = Vector<float>.Zero
+    Vector.Widen(v, &low, &high)
+    Vector.Narrow(lanes cosine low, lanes cosine high).CopyTo(y.Slice at)
+    let limit = splat Threshold
+    if not (Vector.LessThanOrEqualAll(Vector.Abs low, limit) && Vector.LessThanOrEqualAll(Vector.Abs high, limit)) then
+        for j in 0 .. Vector<float32>.Count - 1 do
+            let e = float v[j]
+            if not (Math.Abs e <= Threshold) then y[at + j] <- float32 (library cosine e)
+
+/// One vector's results, stored at y[at..] (x's lanes are passed in, as y may be x itself).
+type private Lanes<'T when 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType> =
+    abstract Store: Vector<'T> * Span<'T> * int -> unit
+
+// Structs, so the driver is compiled once per kind with the store inlined.
+[<Struct>]
+type private Float64Lanes(cosine: bool) =
+    interface Lanes<float> with
+        member _.Store(v, y, at) = store64 cosine v y at
+
+[<Struct>]
+type private Float32Lanes(cosine: bool) =
+    interface Lanes<float32> with
+        member _.Store(v, y, at) = store32 cosine v y at
+
+/// Whole vectors, then the tail through the same vector code on a zero-padded copy.
+let private drive<'T, 'L when 'T: unmanaged and 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType and 'L :> Lanes<'T>> (lanes: 'L) (x: ReadOnlySpan<'T>) (y: Span<'T>) =
+    let width = Vector<'T>.Count
+    let mutable i = 0
+    while i + width <= x.Length do
+        lanes.Store(Vector<'T>(x.Slice i), y, i)
+        i <- i + width
+    if i < x.Length then
+        let pad = Span<'T>(NativePtr.toVoidPtr (NativePtr.stackalloc<'T> width), width)
+        pad.Clear()
+        x.Slice(i).CopyTo pad
+        lanes.Store(Vector<'T>(Span<'T>.op_Implicit pad), pad, 0)
+        pad.Slice(0, x.Length - i).CopyTo(y.Slice i)
+
+/// A span of 'T seen as a span of 'U of the same size ('T is float or float32, tested by the caller).
+let inline private reinterpret<'T, 'U> (s: Span<'T>) : Span<'U> =
+    MemoryMarshal.CreateSpan(&Unsafe.As<'T, 'U>(&MemoryMarshal.GetReference s), s.Length)
+
+let inline private reinterpretReadOnly<'T, 'U> (s: ReadOnlySpan<'T>) : ReadOnlySpan<'U> =
+    MemoryMarshal.CreateReadOnlySpan(&Unsafe.As<'T, 'U>(&MemoryMarshal.GetReference s), s.Length)
+
+let private kernel (cosine: bool) =
+    { new FloatUnary with
+        member _.Run<'T when 'T :> IFloatingPointIeee754<'T>>(x: ReadOnlySpan<'T>, y: Span<'T>) =
+            if x.Length <> y.Length then invalidArg "y" (sprintf "%s kernel: %d inputs for %d results" (if cosine then "cos" else "sin") x.Length y.Length)
+            if typeof<'T> = typeof<float> then drive (Float64Lanes cosine) (reinterpretReadOnly<'T, float> x) (reinterpret<'T, float> y)
+            elif typeof<'T> = typeof<float32> then drive (Float32Lanes cosine) (reinterpretReadOnly<'T, float32> x) (reinterpret<'T, float32> y)
+            else for i in 0 .. y.Length - 1 do y[i] <- (if cosine then 'T.Cos x[i] else 'T.Sin x[i]) }
+
+/// sin x elementwise.
+let sin = kernel false
+/// cos x elementwise.
+let cos = kernel true
