@@ -15,6 +15,7 @@ let main argv =
             EdgeCaseTests.tests
             AllocationTests.tests
             KernelProperties.tests
+            TanhTests.tests
             MatMulTests.tests
             PlanTests.tests
             TestingKitTests.tests

@@ -99,16 +99,9 @@ let reciprocalP = smooth "reciprocal" "1/x: ±∞ at ±0." { new FloatUnary with
 let sinP = smooth "sin" "sin x (radians)." { new FloatUnary with member _.Run<'T when 'T :> IFloatingPointIeee754<'T>>(x: ReadOnlySpan<'T>, y: Span<'T>) = for i in 0 .. y.Length - 1 do y[i] <- 'T.Sin x[i] } (fun x _ -> cos x)
 let cosP = smooth "cos" "cos x (radians)." { new FloatUnary with member _.Run<'T when 'T :> IFloatingPointIeee754<'T>>(x: ReadOnlySpan<'T>, y: Span<'T>) = for i in 0 .. y.Length - 1 do y[i] <- 'T.Cos x[i] } (fun x _ -> neg (sin x))
 let tanP = smooth "tan" "tan x (radians)." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Tan(x, y) } (fun _ out -> add (one out) (square out))
-// TensorPrimitives.Tanh (SIMD) loses relative accuracy near 0 (float32 tanh(0) is not 0), so the
-// elements below 1 in magnitude are recomputed one by one through Math, which keeps it.
-let private tanhKernel =
-    { new FloatUnary with
-        member _.Run<'T when 'T :> IFloatingPointIeee754<'T>>(x: ReadOnlySpan<'T>, y: Span<'T>) =
-            TensorPrimitives.Tanh(x, y)
-            for i in 0 .. y.Length - 1 do
-                if 'T.op_LessThan('T.Abs x[i], 'T.One) then y[i] <- 'T.Tanh x[i] }
+let private tanhKernel = { new FloatUnary with member _.Run(x, y) = Hyperbolic.tanh x y }
 
-let tanhP = smooth "tanh" "Hyperbolic tangent; saturates to ±1." tanhKernel (fun _ out -> sub (one out) (square out))
+let tanhP = smooth "tanh" "Hyperbolic tangent; saturates to ±1. Within 1 ulp of the exact value (float64 and float32), ±0 and the sign kept, tanh x = x for |x| below 2⁻²⁷; NaN gives NaN." tanhKernel (fun _ out -> sub (one out) (square out))
 let sigmoidP = smooth "sigmoid" "1 / (1 + e⁻ˣ); saturates to 0 and 1 without overflow." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Sigmoid(x, y) } (fun _ out -> mul out (sub (one out) out))
 
 let softplusP =
