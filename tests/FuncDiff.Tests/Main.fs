@@ -16,6 +16,7 @@ let main argv =
             AllocationTests.tests
             KernelProperties.tests
             TrigTests.tests
+            TanhTests.tests
             MatMulTests.tests
             PlanTests.tests
             TestingKitTests.tests

@@ -143,6 +143,40 @@ let private fusion =
         }
     ]
 
+let private placement =
+    let copy (t: Tensor) = Tensor.ofData (t.Shape.ToArray()) (t.ToFloat64Array())
+    testList "the same values wherever the data sits" [
+        // TensorPrimitives on its own gives an element other last bits in a long span (its non-temporal
+        // loop), near a span's ends or at another alignment; kernels must not, or a plan's blocks would
+        // not match the whole tensor.
+        let n = 40_000
+        for name, f in
+            [ "exp", exp; "log", (fun (x: Expr) -> log (abs x)); "tan", tan; "sigmoid", sigmoid; "softplus", softplus
+              "expm1", expm1; "tanh", tanh; "sin", sin; "cos", cos; "pow", (fun x -> abs x ** 2.5) ] do
+            test (name + ": an element's value does not depend on the length of its tensor") {
+                let t = Tensor.randn 1 [ n ]
+                let whole = (Interpreter.evaluate (dict [ "x", t ]) [ (f (input "x" [ n ])).Node ]).Head.ToFloat64Array()
+                for length in [ 9; 300; 3001; 33_000 ] do
+                    let part = Tensor.ofArray (t.ToFloat64Array()[.. length - 1])
+                    let value = (Interpreter.evaluate (dict [ "x", part ]) [ (f (input "x" [ length ])).Node ]).Head.ToFloat64Array()
+                    Expect.equal (Array.map BitConverter.DoubleToInt64Bits value) (Array.map BitConverter.DoubleToInt64Bits whole[.. length - 1]) (sprintf "the first %d elements" length)
+            }
+        let x, y = input "x" [ n ], input "y" [ n ]
+        let m = input "m" [ 300; 100 ]
+        for name, f in [ "sum", sum (x * y); "prod", (1.0 + x * 1e-5).Prod(); "dot", dot x y; "softmax", m.Softmax(axis = 1); "logsumexp", m.LogSumExp(axis = 1) ] do
+            test (name + ": the same bits in every copy of the data") {
+                let tx, ty, tm = Tensor.randn 1 [ n ], Tensor.randn 2 [ n ], Tensor.randn 3 [ 300; 100 ]
+                let values () =
+                    // Allocated between arrays of odd lengths, so the copies start at varied addresses.
+                    let spacer = Array.zeroCreate<byte> (Random.Shared.Next(1, 64))
+                    let r = Interpreter.evaluate (dict [ "x", copy tx; "y", copy ty; "m", copy tm ]) [ f.Node ]
+                    GC.KeepAlive spacer
+                    r.Head
+                let first = values ()
+                for _ in 1 .. 24 do Expect.equal (values ()) first "bit-identical for every copy"
+            }
+    ]
+
 let private memory =
     testList "memory" [
         test "a chain of 1000 elementwise steps needs a few buffers, not 1000" {
@@ -285,4 +319,4 @@ let private errors =
         }
     ]
 
-let tests = testList "plans" [ catalogue; programs; fusion; memory; threads; partner; allocation; errors ]
+let tests = testList "plans" [ catalogue; programs; fusion; placement; memory; threads; partner; allocation; errors ]

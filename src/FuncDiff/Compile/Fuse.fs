@@ -8,8 +8,9 @@ open System.Collections.Generic
 open FuncDiff
 open FuncDiff.Core.Steps
 
-/// Elements per block: a few blocks of every member fit in the L2 cache.
-let blockSize = 2048
+/// Elements per block (2048): a few blocks of every member fit in the L2 cache, and a block starts at a
+/// multiple of the chunk through which position-sensitive kernels run (Kernels/Aligned.fs).
+let blockSize = 8 * Kernels.Aligned.Chunk
 
 /// Groups smaller than this run as plain calls: their tensors already fit in cache.
 let minimumSize = 4 * blockSize

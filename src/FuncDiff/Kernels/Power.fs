@@ -91,16 +91,24 @@ let private fixIntegers<'T when 'T :> IFloatingPointIeee754<'T>> (x: ReadOnlySpa
     for i in 0 .. d.Length - 1 do
         if smallInteger y[i] then d[i] <- integerPower lowest (if xIsSpan then x[i] else xScalar) (Int32.CreateTruncating y[i])
 
+/// TensorPrimitives.Pow, chunked so that its roundings do not depend on an element's position.
+let private generic =
+    Aligned.chunkedBinary
+        { new FloatBinary with
+            member _.SS(a, b, d) = TensorPrimitives.Pow(a, b, d)
+            member _.ST(a, b, d) = TensorPrimitives.Pow(a, b, d)
+            member _.TS(a, b, d) = TensorPrimitives.Pow(a, b, d) }
+
 /// pow's kernel.
 let kernel =
     { new FloatBinary with
         member _.SS<'T when 'T :> IFloatingPointIeee754<'T> and 'T: unmanaged>(a: ReadOnlySpan<'T>, b: ReadOnlySpan<'T>, d: Span<'T>) =
-            TensorPrimitives.Pow(a, b, d)
+            generic.SS(a, b, d)
             fixIntegers a 'T.Zero true b d
         member _.ST<'T when 'T :> IFloatingPointIeee754<'T> and 'T: unmanaged>(a: ReadOnlySpan<'T>, b: 'T, d: Span<'T>) =
-            if smallInteger b then integerPowers a (Int32.CreateTruncating b) d else TensorPrimitives.Pow(a, b, d)
+            if smallInteger b then integerPowers a (Int32.CreateTruncating b) d else generic.ST(a, b, d)
         member _.TS<'T when 'T :> IFloatingPointIeee754<'T> and 'T: unmanaged>(a: 'T, b: ReadOnlySpan<'T>, d: Span<'T>) =
-            TensorPrimitives.Pow(a, b, d)
+            generic.TS(a, b, d)
             fixIntegers ReadOnlySpan<'T>.Empty a false b d }
 
 /// xⁿ for one element by the kernel's rule (tests compare it with exact powers).

@@ -27,11 +27,11 @@ let private accumulate<'T when 'T :> IFloatingPointIeee754<'T>> (x: 'T[], base':
         let dst = Span(y, yBase, n)
         TensorPrimitives.Subtract(row, s, dst)
         if keepLogits then
-            TensorPrimitives.Exp(ro dst, scratch.Slice(0, n))
-            total[0] <- TensorPrimitives.Sum(ro (scratch.Slice(0, n)))
+            Aligned.exp.Run(ro dst, scratch.Slice(0, n))
+            total[0] <- Aligned.sum (ro (scratch.Slice(0, n)))
         else
-            TensorPrimitives.Exp(ro dst, dst)
-            total[0] <- TensorPrimitives.Sum(ro dst)
+            Aligned.exp.Run(ro dst, dst)
+            total[0] <- Aligned.sum (ro dst)
     else
         ReadOnlySpan(x, base', inner).CopyTo shift
         for k in 1 .. n - 1 do TensorPrimitives.Max(ro shift, ReadOnlySpan(x, base' + k * inner, inner), shift)
@@ -41,10 +41,10 @@ let private accumulate<'T when 'T :> IFloatingPointIeee754<'T>> (x: 'T[], base':
             let dst = Span(y, yBase + k * inner, inner)
             TensorPrimitives.Subtract(ReadOnlySpan(x, base' + k * inner, inner), ro shift, dst)
             if keepLogits then
-                TensorPrimitives.Exp(ro dst, scratch)
+                Aligned.exp.Run(ro dst, scratch)
                 TensorPrimitives.Add(ro total, ro scratch, total)
             else
-                TensorPrimitives.Exp(ro dst, dst)
+                Aligned.exp.Run(ro dst, dst)
                 TensorPrimitives.Add(ro total, ro dst, total)
 
 let private run<'T when 'T :> IFloatingPointIeee754<'T>> (log: bool) (x: 'T[]) (outer: int) (n: int) (inner: int) (y: 'T[]) =
@@ -58,7 +58,7 @@ let private run<'T when 'T :> IFloatingPointIeee754<'T>> (log: bool) (x: 'T[]) (
             for o in 0 .. outer - 1 do
                 let base' = o * n * inner
                 accumulate (x, base', n, inner, Span(shift, 0, inner), Span(total, 0, inner), y, base', log, Span(scratch, 0, width))
-                if log then TensorPrimitives.Log(ReadOnlySpan(total, 0, inner), Span(total, 0, inner))
+                if log then Aligned.log.Run(ReadOnlySpan(total, 0, inner), Span(total, 0, inner))
                 if inner = 1 then
                     let row = Span(y, base', n)
                     if log then TensorPrimitives.Subtract(ro row, total[0], row)

@@ -83,13 +83,13 @@ let private log1pOf<'T when 'T :> IFloatingPointIeee754<'T>> (v: 'T) : 'T =
 let private expm1Kernel =
     { new FloatUnary with
         member _.Run(x, y) =
-            TensorPrimitives.Exp(x, y)
+            Aligned.exp.Run(x, y)
             for i in 0 .. y.Length - 1 do y[i] <- expm1From x[i] y[i] }
 let private log1pKernel = { new FloatUnary with member _.Run(x, y) = for i in 0 .. y.Length - 1 do y[i] <- log1pOf x[i] }
 
-let expP = smooth "exp" "eˣ; overflows to ∞ above about 709 (float64)." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Exp(x, y) } (fun _ out -> out)
+let expP = smooth "exp" "eˣ; overflows to ∞ above about 709 (float64)." Aligned.exp (fun _ out -> out)
 let expm1P = smooth "expm1" "eˣ - 1, accurate near 0." expm1Kernel (fun _ out -> add out (one out))
-let logP = smooth "log" "Natural logarithm: -∞ at 0, NaN below 0." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Log(x, y) } (fun x _ -> reciprocal x)
+let logP = smooth "log" "Natural logarithm: -∞ at 0, NaN below 0." Aligned.log (fun x _ -> reciprocal x)
 let log1pP = smooth "log1p" "log(1 + x), accurate near 0." log1pKernel (fun x _ -> reciprocal (add (one x) x))
 let sqrtP = smooth "sqrt" "√x: NaN below 0; the derivative 1/(2√x) is ∞ at 0." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Sqrt(x, y) } (fun _ out -> div (scalarLike out 0.5) out)
 let reciprocalP = smooth "reciprocal" "1/x: ±∞ at ±0." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Reciprocal(x, y) } (fun _ out -> neg (square out))
@@ -100,18 +100,11 @@ let private trigDoc (name: string) (library: string) (atZero: string) =
     sprintf "%s x (radians). Within 1 ulp of the exact value for |x| ≤ 2³⁰ (at most 0.72 ulp measured in float64, over random x up to 2³⁰ and x next to multiples of π/2); float32 is computed in float64 and rounded once (within 0.5 ulp plus 2⁻²⁰). Bit-identical on every call and however a span is cut into blocks. Above 2³⁰ it is %s's value; NaN and ±∞ give NaN; %s." name library atZero
 let sinP = smooth "sin" (trigDoc "sin" "Math.Sin" "sin(±0) = ±0") Trig.sin (fun x _ -> cos x)
 let cosP = smooth "cos" (trigDoc "cos" "Math.Cos" "cos(±0) = 1") Trig.cos (fun x _ -> neg (sin x))
-let tanP = smooth "tan" "tan x (radians)." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Tan(x, y) } (fun _ out -> add (one out) (square out))
-// TensorPrimitives.Tanh (SIMD) loses relative accuracy near 0 (float32 tanh(0) is not 0), so the
-// elements below 1 in magnitude are recomputed one by one through Math, which keeps it.
-let private tanhKernel =
-    { new FloatUnary with
-        member _.Run<'T when 'T :> IFloatingPointIeee754<'T>>(x: ReadOnlySpan<'T>, y: Span<'T>) =
-            TensorPrimitives.Tanh(x, y)
-            for i in 0 .. y.Length - 1 do
-                if 'T.op_LessThan('T.Abs x[i], 'T.One) then y[i] <- 'T.Tanh x[i] }
+let tanP = smooth "tan" "tan x (radians)." Aligned.tan (fun _ out -> add (one out) (square out))
+let private tanhKernel = { new FloatUnary with member _.Run(x, y) = Hyperbolic.tanh x y }
 
-let tanhP = smooth "tanh" "Hyperbolic tangent; saturates to ±1." tanhKernel (fun _ out -> sub (one out) (square out))
-let sigmoidP = smooth "sigmoid" "1 / (1 + e⁻ˣ); saturates to 0 and 1 without overflow." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Sigmoid(x, y) } (fun _ out -> mul out (sub (one out) out))
+let tanhP = smooth "tanh" "Hyperbolic tangent; saturates to ±1. Within 1 ulp of the exact value (float64 and float32), ±0 and the sign kept, tanh x = x for |x| below 2⁻²⁷; NaN gives NaN." tanhKernel (fun _ out -> sub (one out) (square out))
+let sigmoidP = smooth "sigmoid" "1 / (1 + e⁻ˣ); saturates to 0 and 1 without overflow." Aligned.sigmoid (fun _ out -> mul out (sub (one out) out))
 
 let softplusP =
     smooth "softplus" "log(1 + eˣ), computed as max(x, 0) + log1p(e^-|x|) so it neither overflows nor loses small values."
@@ -119,7 +112,7 @@ let softplusP =
             member _.Run<'T when 'T :> IFloatingPointIeee754<'T>>(x: ReadOnlySpan<'T>, y: Span<'T>) =
                 TensorPrimitives.Abs(x, y)
                 TensorPrimitives.Negate(Span.op_Implicit y, y)
-                TensorPrimitives.Exp(Span.op_Implicit y, y)
+                Aligned.exp.Run(Span.op_Implicit y, y)
                 log1pKernel.Run(Span.op_Implicit y, y)
                 for i in 0 .. y.Length - 1 do y[i] <- y[i] + 'T.Max(x[i], 'T.Zero) }
         (fun x _ -> sigmoid x)
