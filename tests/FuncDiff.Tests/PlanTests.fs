@@ -216,6 +216,8 @@ let private memory =
             let x = input "x" [ 2 ]
             for k in 1 .. Plans.capacity + 10 do eval [ "x", Tensor.create [ 1.0; 2.0 ] ] (x * float k) |> ignore
             Expect.isLessThanOrEqual (Plans.count ()) Plans.capacity "least recently used plans are dropped"
+            Expect.isLessThanOrEqual (Plans.keptBytes ()) Plans.keptLimit "kept workspaces stay within their budget"
+            Expect.isGreaterThanOrEqual (Plans.keptBytes ()) 0L "and their count never goes negative"
         }
     ]
 

@@ -10,9 +10,12 @@ open FuncDiff.Core.Plan
 open FuncDiff.Core.Steps
 open FuncDiff.Core.Execute
 
-/// Workspaces larger than this are not kept between runs: a one-off evaluation of a huge graph should
-/// not hold its memory afterwards.
-let private keptBytes = 256L <<< 20
+/// The most bytes that workspaces kept between runs may hold, over all plans: a one-off evaluation of
+/// a huge graph should not hold its memory afterwards.
+let keptLimit = 512L <<< 20
+
+/// The bytes of the workspaces kept now.
+let mutable private kept = 0L
 
 /// A plan and the workspaces it lends out, one per concurrent run.
 [<Sealed>]
@@ -24,11 +27,19 @@ type Compiled(plan: Plan) =
     /// A workspace for one run at a time; give it back with Return.
     member _.Rent() =
         match pool.TryTake() with
-        | true, w -> w
+        | true, w ->
+            Threading.Interlocked.Add(&kept, -w.Bytes) |> ignore
+            w
         | _ -> Workspace plan
 
     member _.Return(w: Workspace) =
-        if w.Bytes <= keptBytes && pool.Count < Environment.ProcessorCount then pool.Add w
+        if pool.Count < Environment.ProcessorCount && Threading.Interlocked.Add(&kept, w.Bytes) <= keptLimit then pool.Add w
+        elif pool.Count < Environment.ProcessorCount then Threading.Interlocked.Add(&kept, -w.Bytes) |> ignore
+
+    /// Lets go of the kept workspaces (the plan leaves the cache).
+    member _.Drain() =
+        let mutable w = Unchecked.defaultof<Workspace>
+        while pool.TryTake(&w) do Threading.Interlocked.Add(&kept, -w.Bytes) |> ignore
 
     /// Runs in the workspace on tensors bound by name: the roots' values, owned by the workspace.
     member _.RunIn(w: Workspace, bindings: IReadOnlyDictionary<string, Tensor>) : Tensor[] =
@@ -95,7 +106,11 @@ let cached (roots: Node list) : Compiled =
                     let last = recency.Last
                     recency.RemoveLast()
                     cache.Remove(fst last.Value) |> ignore
+                    (snd last.Value).Drain()
                 compiled)
+
+/// The bytes the kept workspaces hold.
+let keptBytes () = Threading.Interlocked.Read &kept
 
 /// How many plans the cache holds.
 let count () = lock cache (fun () -> cache.Count)
