@@ -4,38 +4,14 @@
 module internal FuncDiff.Core.Execute
 
 open System
-open System.Runtime.ExceptionServices
-open System.Threading
 open FuncDiff
 open FuncDiff.Core.Steps
 open FuncDiff.Core.Plan
+open FuncDiff.Core.Kernels.TwoThreads
 
 /// Fused groups at least this large split their blocks between two threads. Elementwise results do not
 /// depend on the split, so the values are the same whoever runs which block.
 let parallelMinimum = 1 <<< 16
-
-/// Runs an action on a pool thread and waits for it, without allocating per use.
-[<Sealed>]
-type private Helper(action: Action) =
-    let finished = new ManualResetEventSlim(false)
-    let mutable failure: ExceptionDispatchInfo = null
-
-    member h.Start() =
-        finished.Reset()
-        failure <- null
-        ThreadPool.UnsafeQueueUserWorkItem(h, false) |> ignore
-
-    member _.Wait() =
-        finished.Wait()
-        if not (isNull failure) then failure.Throw()
-
-    interface IThreadPoolWorkItem with
-        member _.Execute() =
-            try
-                try action.Invoke()
-                with e -> failure <- ExceptionDispatchInfo.Capture e
-            finally
-                finished.Set()
 
 /// One fused group's block tensors and argument arrays, per thread and per block length.
 [<Sealed>]
@@ -44,7 +20,7 @@ type private GroupRun(group: Group, plan: Plan, values: Tensor[]) =
     let blocks = group.Size / Fuse.blockSize
     // The last block takes the remainder too, so no block is shorter than blockSize.
     let lengths = [| Fuse.blockSize; group.Size - (blocks - 1) * Fuse.blockSize |]
-    let threads = if group.Size >= parallelMinimum && Environment.ProcessorCount > 1 && blocks > 1 then 2 else 1
+    let threads = if group.Size >= parallelMinimum && available && blocks > 1 then 2 else 1
     let fresh (v: int) (length: int) = Tensor(Shape.Of [| length |], plan.Values[v].DType, Tensor.Allocate(plan.Values[v].DType, length))
     let memberIndex = group.Calls |> Array.mapi (fun i c -> c.Output, i) |> dict
     // lanes[thread][variant]: (member blocks, import blocks, args per call)
