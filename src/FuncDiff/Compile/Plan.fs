@@ -26,7 +26,7 @@ type Plan =
 
 /// The plan for the roots: simplified, deduplicated, scheduled, with buffers assigned by liveness.
 let compile (roots: Node list) : Plan =
-    let simplified = Simplify.roots roots |> Products.roots
+    let simplified = Simplify.roots roots
     let canonical = Graph.canonicalize simplified
     let roots = simplified |> List.map canonical.Of
     let values = canonical.Order

@@ -6,7 +6,6 @@
 /// places, as the materialised transpose gives.
 module internal FuncDiff.Core.Products
 
-open System.Collections.Generic
 open FuncDiff
 open FuncDiff.Core.Kernels.MatMul
 open FuncDiff.Core.Primitives
@@ -38,23 +37,16 @@ let private swapsLast (n: Node) =
 /// The operand to read, and whether to read it transposed.
 let private absorb (x: Node) = if swapsLast x then x.Inputs[0], true else x, false
 
-/// The roots with every product's transposed operands read in place.
+/// The node, or, for a product that reads a transpose of its operand's last two axes, one call that reads
+/// that operand in place. Its inputs are already rewritten.
 ///
 /// A transpose of a product stays a copy: computed as Bᵀ·Aᵀ, each term would be fma(b, a, c) instead of
 /// fma(a, b, c), the same number, but where both factors are NaNs the one x86 passes on depends on
 /// which operand it is, so a NaN's sign and payload could differ from the interpreter's.
-let roots (roots: Node list) : Node list =
-    let canonical = Graph.canonicalize roots
-    let rewritten = Dictionary<int64, Node>()
-    for n in canonical.Order do
-        let ins = n.Inputs |> Array.map (fun i -> rewritten[i.Id])
-        let result =
-            match product n with
-            | Some noNan when swapsLast ins[0] || swapsLast ins[1] ->
-                let (x, transX), (y, transY) = absorb ins[0], absorb ins[1]
-                let attrs = Map [ "transX", Param.Bool transX; "transY", Param.Bool transY; "noNan", Param.Bool noNan ]
-                Node(Apply(transposedP, attrs), [| x; y |], n.Shape, n.DType)
-            | _ when Array.forall2 (fun (a: Node) (b: Node) -> obj.ReferenceEquals(a, b)) ins n.Inputs -> n
-            | _ -> Node(n.Op, ins, n.Shape, n.DType)
-        rewritten[n.Id] <- result
-    roots |> List.map (fun r -> rewritten[(canonical.Of r).Id])
+let rewrite (n: Node) : Node =
+    match product n with
+    | Some noNan when swapsLast n.Inputs[0] || swapsLast n.Inputs[1] ->
+        let (x, transX), (y, transY) = absorb n.Inputs[0], absorb n.Inputs[1]
+        let attrs = Map [ "transX", Param.Bool transX; "transY", Param.Bool transY; "noNan", Param.Bool noNan ]
+        Node(Apply(transposedP, attrs), [| x; y |], n.Shape, n.DType)
+    | _ -> n
