@@ -65,6 +65,9 @@ let private workloadCases =
           "matmul", [ f m; f (random 5 [| 40; 36 |]) ], []
           "matmul", [ f (random 6 [| 3; 48; 40 |]); f (random 7 [| 40; 36 |]) ], []
           "matmulNoNan", [ f m; f (random 5 [| 40; 36 |]) ], []
+          // Large enough to be split between two threads.
+          "matmul", [ f (random 10 [| 64; 300 |]); f (random 11 [| 300; 120 |]) ], []
+          "matmulNoNan", [ f (random 12 [| 300; 64 |]); f (random 13 [| 64; 120 |]) ], []
           "matmul", [ f m; f v ], []
           "matmul", [ f v; f (random 8 [| 40; 36 |]) ], []
           "transpose", [ f m ], []
@@ -106,7 +109,9 @@ let private cases =
               | None -> failwithf "workload case %s %A is refused" name attributes ]
 
 let tests =
-    testList "Allocation" [
+    // Sequenced: kernels take scratch from ArrayPool.Shared, whose shared stacks other tests' threads can
+    // empty meanwhile; alone, a warm call must find its arrays there.
+    testSequenced <| testList "Allocation" [
         test "a second call of every forward kernel allocates nothing" {
             let offenders =
                 cases.Value

@@ -48,11 +48,13 @@ let private broadcastBatch (a: int[]) (b: int[]) =
     let at (d: int[]) i = if i < r - d.Length then 1 else d[i - (r - d.Length)]
     Array.init r (fun i -> max (at a i) (at b i))
 
-let private run (path: MatMul.Path) (strongZero: MatMul.StrongZero) (c: Case) =
+let private runOn (path: MatMul.Path) (twoThreads: bool) (strongZero: MatMul.StrongZero) (c: Case) =
     let batch = broadcastBatch c.ADims[.. c.ADims.Length - 3] c.BDims[.. c.BDims.Length - 3]
     let out = Tensor.Empty(Shape.Of (Array.append batch [| c.N; c.M |]), c.DType)
-    MatMul.matmulVia path strongZero c.Layout.TransA c.A c.ADims c.Layout.TransB c.B c.BDims out
+    MatMul.matmulVia path twoThreads strongZero c.Layout.TransA c.A c.ADims c.Layout.TransB c.B c.BDims out
     out
+
+let private run (path: MatMul.Path) (strongZero: MatMul.StrongZero) (c: Case) = runOn path false strongZero c
 
 /// Element (i, p) of op(A) and (p, j) of op(B) in the batch element t of the broadcast batch.
 let private factors (c: Case) (t: int) =
@@ -187,7 +189,7 @@ let private nonFiniteTests =
             let b = Tensor.create [ [ 0.0; 1.0 ]; [ 1.0; 10.0 ] ]
             for path in paths do
                 let out = Tensor.Empty(Shape.Of [| 5; 2 |], DType.Float64)
-                MatMul.matmulVia path MatMul.StrongZero.Neither false a [| 5; 2 |] false b [| 2; 2 |] out
+                MatMul.matmulVia path false MatMul.StrongZero.Neither false a [| 5; 2 |] false b [| 2; 2 |] out
                 let v = out.ToFloat64Array()
                 Expect.isTrue (Double.IsNaN v[0]) (sprintf "%A: ∞·0" path)
                 Expect.equal v[1] infinity (sprintf "%A: ∞·1 + 1·10" path)
@@ -286,4 +288,43 @@ let private reproducibilityTests =
         }
     ]
 
-let tests = testList "Matrix products" [ shapeTests; nonFiniteTests; layoutTests; reproducibilityTests ]
+/// Products of at least MatMul.parallelMinimum multiply-adds: cut by columns (m ≥ n) and by rows, on and
+/// off tile multiples, at the threshold, batched.
+let private largeShapes = [ 64, 784, 256; 300, 200, 40; 130, 129, 131; 128, 128, 128; 16, 513, 257; 257, 513, 16 ]
+
+let private twoThreadTests =
+    testList "two threads" [
+        test "a product split between two threads gives the single thread's bits" {
+            for n, k, m in largeShapes do
+                Expect.isGreaterThanOrEqual (int64 n * int64 k * int64 m) MatMul.parallelMinimum "large enough to split"
+                for dtype in [ DType.Float32; DType.Float64 ] do
+                    for layout in layouts do
+                        let c = case (n + m) dtype layout [||] [||] n k m
+                        let poisonedC = { c with A = poison 1 c.A; B = poison 2 c.B }
+                        for strongZero, d in [ MatMul.StrongZero.Neither, c; MatMul.StrongZero.Right, poisonedC; MatMul.StrongZero.Left, poisonedC ] do
+                            Expect.equal (runOn MatMul.Path.Best true strongZero d) (runOn MatMul.Path.Best false strongZero d) (sprintf "%O %A" d strongZero)
+        }
+        test "on every SIMD path and with batches" {
+            for path in [ MatMul.Path.Simd512; MatMul.Path.Simd256 ] do
+                let c = case 3 DType.Float64 layouts[1] [||] [||] 130 129 131
+                Expect.equal (runOn path true MatMul.StrongZero.Neither c) (runOn path false MatMul.StrongZero.Neither c) (sprintf "%A" path)
+            let c = case 4 DType.Float32 layouts[2] [| 2; 1 |] [| 3 |] 100 150 150
+            Expect.equal (runOn MatMul.Path.Best true MatMul.StrongZero.Neither c) (runOn MatMul.Path.Best false MatMul.StrongZero.Neither c) "batched"
+        }
+        test "a split product equals the fma chain" {
+            let c = case 5 DType.Float32 layouts[3] [||] [||] 130 129 131
+            let actual = (runOn MatMul.Path.Best true MatMul.StrongZero.Neither c).ToFloat64Array()
+            Expect.isTrue (Array.forall2 same actual (chain c false false)) "every element"
+        }
+        test "split products on several threads at once give each its own bits" {
+            let cases = [| for i in 0 .. 5 -> case i DType.Float32 layouts[i % 4] [||] [||] 64 784 256 |]
+            let expected = cases |> Array.map (runOn MatMul.Path.Best false MatMul.StrongZero.Neither)
+            let results =
+                Array.init 4 (fun t -> System.Threading.Tasks.Task.Run(fun () ->
+                    [| for r in 1 .. 5 -> runOn MatMul.Path.Best true MatMul.StrongZero.Neither cases[(t + r) % cases.Length], (t + r) % cases.Length |]))
+                |> Array.collect (fun task -> task.Result)
+            for got, i in results do Expect.equal got expected[i] (sprintf "case %d" i)
+        }
+    ]
+
+let tests = testList "Matrix products" [ shapeTests; nonFiniteTests; layoutTests; reproducibilityTests; twoThreadTests ]

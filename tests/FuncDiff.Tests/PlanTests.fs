@@ -321,4 +321,106 @@ let private errors =
         }
     ]
 
-let tests = testList "plans" [ catalogue; programs; fusion; placement; memory; threads; partner; allocation; errors ]
+/// Normal samples with every fourth element replaced by ±∞, NaNs of either sign, +0 or −0: strong zeros
+/// meet non-finite factors, and NaNs that differ meet in one term (which one x86 passes on depends on
+/// the operand it is).
+let private poisoned (seed: int) (dims: int list) (dtype: DType) =
+    let specials = [| infinity; -infinity; nan; -nan; 0.0; -0.0 |]
+    let v = (Tensor.randn seed dims).ToFloat64Array() |> Array.mapi (fun i x -> if i % 4 = 1 then specials[(i / 4 + seed) % specials.Length] else x)
+    Tensor.ofData (Array.ofList dims) v |> Tensor.cast dtype
+
+/// The last two axes of a rank-r tensor swapped.
+let private swapLast (r: int) = [ 0 .. r - 3 ] @ [ r - 1; r - 2 ]
+
+let private swapDims (dims: int list) = let a = Array.ofList dims in swapLast a.Length |> List.map (fun i -> a[i])
+
+/// The values and the vjp (with a cotangent holding exact zeros) of every product of op(a) and op(b) with
+/// the operands' last two axes transposed or not, and of its transpose.
+let private productCases (dtype: DType) (aDims: int list) (bDims: int list) =
+    [ for ta in [ false; true ] do
+          for tb in [ false; true ] do
+              // A transposed operand is stored with its last two axes swapped; vectors are never transposed.
+              let ta, tb = ta && aDims.Length >= 2, tb && bDims.Length >= 2
+              let stored (t: bool) (dims: int list) = if t then swapDims dims else dims
+              let a, b = inputOf dtype "a" (stored ta aDims), inputOf dtype "b" (stored tb bDims)
+              let op (t: bool) (x: Expr) = if t then permute (swapLast x.Shape.Rank) x else x
+              for name, f in [ "matmul", matmul; "matmulNoNan", matmulNoNan ] do
+                  let p = f (op ta a) (op tb b)
+                  let label = sprintf "%s(%s%A, %s%A) %O" name (if ta then "ᵀ" else "") aDims (if tb then "ᵀ" else "") bDims dtype
+                  let bindings = dict [ "a", poisoned 1 (stored ta aDims) dtype; "b", poisoned 2 (stored tb bDims) dtype ]
+                  for what, root in [ label, p; "transpose of " + label, (if p.Shape.Rank >= 2 then permute (swapLast p.Shape.Rank) p else p) ] do
+                      let zerosNotNonFinite = (poisoned 3 (List.ofArray (root.Shape.ToArray())) DType.Float64).ToFloat64Array() |> Array.map (fun v -> if Double.IsFinite v then v else 0.0)
+                      let cotangent = Rules.constant (Tensor.ofData (root.Shape.ToArray()) zerosNotNonFinite |> Tensor.cast dtype)
+                      let roots = root.Node :: Reverse.vjp [ root.Node ] [ cotangent ] [ a.Node; b.Node ]
+                      what, bindings, roots ]
+
+let private transposeCalls (plan: Plan.Plan) =
+    plan.Steps |> Array.sumBy (function Steps.Kernel c when c.Primitive.Name = "transpose" -> 1 | _ -> 0)
+
+let private productCalls (plan: Plan.Plan) =
+    plan.Steps |> Array.sumBy (function Steps.Kernel c when c.Primitive.Family = Family.LinearAlgebra -> 1 | _ -> 0)
+
+/// The mlp workload's loss and its gradients for W1, b1, W2, b2.
+let private mlp (dtype: DType) =
+    let x, w1, b1 = inputOf dtype "x" [ 64; 784 ], inputOf dtype "w1" [ 784; 256 ], inputOf dtype "b1" [ 256 ]
+    let w2, b2, y = inputOf dtype "w2" [ 256; 10 ], inputOf dtype "b2" [ 10 ], inputOf dtype "y" [ 64; 10 ]
+    let logits = matmul (relu (matmul x w1 + b1)) w2 + b2
+    let loss = -(sum (y * logSoftmax logits)) / 64.0
+    [ for r in loss :: grad [ w1; b1; w2; b2 ] loss -> r.Node ]
+
+let private products =
+    testList "products with transposed operands" [
+        test "values and gradients give the interpreter's bits: 2-D, batched, broadcast, 1-D, empty, SIMD-sized" {
+            let shapes =
+                [ [ 5; 7 ], [ 7; 4 ]; [ 20; 300 ], [ 300; 36 ]; [ 0; 3 ], [ 3; 4 ]; [ 3; 0 ], [ 0; 4 ]; [ 3; 4 ], [ 4; 0 ]
+                  [ 2; 3; 9; 40 ], [ 3; 40; 17 ]; [ 1; 9; 40 ], [ 4; 40; 17 ]; [ 4; 9; 40 ], [ 40; 17 ]
+                  [ 7 ], [ 7; 4 ]; [ 5; 7 ], [ 7 ]; [ 3; 5; 7 ], [ 7 ]; [ 7 ], [ 2; 7; 4 ] ]
+            for dtype in [ DType.Float64; DType.Float32 ] do
+                for aDims, bDims in shapes do
+                    for what, bindings, roots in productCases dtype aDims bDims do
+                        agree what bindings roots
+        }
+        test "a transpose of other axes is left to the transpose kernel, with the same values" {
+            let a, b = input "a" [ 5; 3; 7 ], input "b" [ 7; 4 ]
+            let p = matmul (permute [ 1; 0; 2 ] a) b
+            let plan = Plan.compile [ p.Node ]
+            Expect.equal (transposeCalls plan) 1 "not a swap of the last two axes"
+            agree "permute [1; 0; 2]" (dict [ "a", poisoned 1 [ 5; 3; 7 ] DType.Float64; "b", poisoned 2 [ 7; 4 ] DType.Float64 ]) [ p.Node ]
+        }
+        test "each product with transposed operands is one call" {
+            let a, b, c = input "a" [ 6; 5 ], input "b" [ 6; 4 ], input "c" [ 2; 4; 6 ]
+            for what, e in [ "aᵀ·b", matmul (transpose a) b
+                             "bᵀ·a", matmulNoNan (transpose b) a
+                             "aᵀ·aᵀᵀ", matmul (transpose a) (transpose (transpose a))
+                             "c·cᵀ batched", matmul c (permute [ 0; 2; 1 ] c)
+                             "aᵀ·cᵀ broadcast", matmulNoNan (transpose a) (permute [ 0; 2; 1 ] c) ] do
+                let plan = Plan.compile [ e.Node ]
+                Expect.equal plan.Calls 1 what
+                Expect.equal (transposeCalls plan) 0 what
+        }
+        test "chains of products: gradients give the interpreter's bits" {
+            for dtype in [ DType.Float64; DType.Float32 ] do
+                let x, w1, w2 = inputOf dtype "x" [ 9; 30 ], inputOf dtype "w1" [ 20; 30 ], inputOf dtype "w2" [ 20; 11 ]
+                let h = relu (matmul x (transpose w1))
+                let f = sum (matmul (transpose (tanh (matmul h w2))) h)
+                let roots = [ for r in f :: grad [ x; w1; w2 ] f -> r.Node ]
+                let bindings = dict [ "x", poisoned 4 [ 9; 30 ] dtype; "w1", Tensor.randn 5 [ 20; 30 ] |> Tensor.cast dtype; "w2", Tensor.randn 6 [ 20; 11 ] |> Tensor.cast dtype ]
+                agree (sprintf "chain %O" dtype) bindings roots
+                // Left as copies: the transposes of products, (w1ᵀ·gᵀ)ᵀ and (w2·gᵀ)ᵀ (the derivative rule's g·wᵀ), and
+                // the gradient of w1 through its transpose; the third rule's (h·gᵀ)ᵀᵀ cancels.
+                Expect.equal (transposeCalls (Plan.compile roots)) 3 "only transposes of products are copies"
+        }
+        test "the mlp gradient reads its transposed operands in place" {
+            let roots = mlp DType.Float32
+            let plan = Plan.compile roots
+            Expect.equal (transposeCalls plan) 1 "only (W2·gᵀ)ᵀ, the gradient of the hidden layer, is copied"
+            Expect.equal (productCalls plan) 5 "x·W1, h·W2, g·W2ᵀ, hᵀ·g and xᵀ·g"
+        }
+        test "the mlp gradient gives its interpreter's bits" {
+            for dtype in [ DType.Float64; DType.Float32 ] do
+                let t (seed: int) (dims: int list) = Tensor.randn seed dims |> Tensor.cast dtype
+                agree (sprintf "mlp %O" dtype) (dict [ "x", t 1 [ 64; 784 ]; "w1", t 2 [ 784; 256 ]; "b1", t 3 [ 256 ]; "w2", t 4 [ 256; 10 ]; "b2", t 5 [ 10 ]; "y", t 6 [ 64; 10 ] ]) (mlp dtype)
+        }
+    ]
+
+let tests = testList "plans" [ catalogue; programs; fusion; placement; memory; threads; partner; allocation; errors; products ]

@@ -1,7 +1,8 @@
 /// Rewrites a graph into a cheaper one with bit-identical values: constant folding and the algebraic
 /// identities that reverse mode leaves behind (a cotangent of ones times a local derivative, reshapes and
-/// broadcasts to the same shape, a transpose of a transpose). Every rule is exact in IEEE arithmetic for
-/// every operand, NaN and signed zeros included, which is why x + 0 is not among them (−0 + 0 = +0).
+/// broadcasts to the same shape, a transpose of a transpose, a transpose copied only to be multiplied).
+/// Every rule is exact in IEEE arithmetic for every operand, NaN and signed zeros included, which is why
+/// x + 0 is not among them (−0 + 0 = +0).
 module internal FuncDiff.Core.Simplify
 
 open System
@@ -102,6 +103,6 @@ let roots (roots: Node list) : Node list =
                 | Apply (p, attrs) when foldable m ->
                     let values = m.Inputs |> Array.map (fun i -> match i.Op with Const t -> t | _ -> invalidOp "folding a non-constant")
                     Rules.constant (Invoke.fresh p attrs values m)
-                | _ -> m
+                | _ -> Products.rewrite m
         simplified[n.Id] <- result
     roots |> List.map (fun r -> simplified[(canonical.Of r).Id])

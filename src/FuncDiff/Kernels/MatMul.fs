@@ -239,10 +239,11 @@ let private aligned<'T when 'T: unmanaged> (p: nativeptr<'T>) =
     let misaligned = int (NativePtr.toNativeInt p &&& 63n)
     if misaligned = 0 then p else NativePtr.add p ((64 - misaligned) / sizeof<'T>)
 
-/// c[cOff ..] = A[n, k] · B[k, m] row-major by packed blocks (BLIS order: columns of B, then k, then
-/// rows of A, then tiles). k > 0. A tile past the matrix edge is computed whole in the tile buffer and
-/// only its valid part copied, so the micro-kernels never see a ragged edge.
-let private blocked<'T when 'T: unmanaged> (bl: Blocking) (ws: Workspace<'T>) (a: View<'T>) (b: View<'T>) (c: 'T[]) (cOff: int) (n: int) (k: int) (m: int) =
+/// c[cOff ..] = A[n, k] · B[k, m], row i of C starting ldc elements after row i-1, by packed blocks
+/// (BLIS order: columns of B, then k, then rows of A, then tiles). k > 0. A tile past the matrix edge is
+/// computed whole in the tile buffer and only its valid part copied, so the micro-kernels never see a
+/// ragged edge.
+let private blocked<'T when 'T: unmanaged> (bl: Blocking) (ws: Workspace<'T>) (a: View<'T>) (b: View<'T>) (c: 'T[]) (cOff: int) (ldc: int) (n: int) (k: int) (m: int) =
     let mr, nr = bl.MR, bl.NR
     // Whole panels of a row-major A are read where they lie (the rows stream through the prefetcher);
     // a transposed A is packed when more than one panel of B reuses it, as the kc steps of one of its
@@ -283,16 +284,98 @@ let private blocked<'T when 'T: unmanaged> (bl: Blocking) (ws: Workspace<'T>) (a
                             elif h = mr then NativePtr.add pa (a.Offset + i0 * a.RowStride + p0 * a.ColStride), a.RowStride, a.ColStride
                             else pPackedA, 1, mr
                         let full = h = mr && w = nr
-                        let out, ldc = if full then NativePtr.add pc (cOff + i0 * m + j0), m else pTile, nr
+                        let out, ldOut = if full then NativePtr.add pc (cOff + i0 * ldc + j0), ldc else pTile, nr
                         if not full && accumulate then
-                            for r in 0 .. h - 1 do Span(c, cOff + (i0 + r) * m + j0, w).CopyTo(Span<'T>(NativePtr.toVoidPtr (NativePtr.add pTile (r * nr)), w))
-                        if bl.Wide then kernel512 kc panelA ars acs panelB out ldc accumulate
-                        else kernel256 kc panelA ars acs panelB out ldc accumulate
+                            for r in 0 .. h - 1 do Span(c, cOff + (i0 + r) * ldc + j0, w).CopyTo(Span<'T>(NativePtr.toVoidPtr (NativePtr.add pTile (r * nr)), w))
+                        if bl.Wide then kernel512 kc panelA ars acs panelB out ldOut accumulate
+                        else kernel256 kc panelA ars acs panelB out ldOut accumulate
                         if not full then
-                            for r in 0 .. h - 1 do Span<'T>(NativePtr.toVoidPtr (NativePtr.add pTile (r * nr)), w).CopyTo(Span(c, cOff + (i0 + r) * m + j0, w))
+                            for r in 0 .. h - 1 do Span<'T>(NativePtr.toVoidPtr (NativePtr.add pTile (r * nr)), w).CopyTo(Span(c, cOff + (i0 + r) * ldc + j0, w))
                 ic <- ic + bl.MC
             p0 <- p0 + bl.KC
         jc <- jc + bl.NC
+
+// ---- Two threads ----------------------------------------------------------------------------------
+
+/// Products of at least this many multiply-adds split C between two threads.
+let parallelMinimum = 1L <<< 21
+
+/// Where to cut a side of `total` elements into two parts on tile boundaries, or 0 when it has only one tile.
+let private cut (total: int) (tile: int) =
+    let first = (total / 2 + tile - 1) / tile * tile
+    if first > 0 && first < total then first else 0
+
+/// The two parts of a split product: set by the calling thread before the split, cleared after it (so
+/// that the operands are not kept alive). One per calling thread and element type, so products on several
+/// threads at once each have their own, and a repeated call allocates nothing (the halves' delegates are
+/// made once).
+[<Sealed; AllowNullLiteral>]
+type private Halves<'T when 'T: unmanaged>() as this =
+    [<ThreadStatic; DefaultValue>] static val mutable private mine: Halves<'T>
+    let first = Action(fun () -> this.Run 0)
+    let second = Action(fun () -> this.Run 1)
+    member val Blocking = Unchecked.defaultof<Blocking> with get, set
+    member val Workspaces: Workspace<'T>[] = Array.zeroCreate 2
+    member val A: View<'T>[] = Array.zeroCreate 2
+    member val B: View<'T>[] = Array.zeroCreate 2
+    member val C: 'T[] = null with get, set
+    member val COff: int[] = Array.zeroCreate 2
+    member val Ldc = 0 with get, set
+    member val N: int[] = Array.zeroCreate 2
+    member val K = 0 with get, set
+    member val M: int[] = Array.zeroCreate 2
+
+    member h.Run(part: int) = blocked h.Blocking h.Workspaces[part] h.A[part] h.B[part] h.C h.COff[part] h.Ldc h.N[part] h.K h.M[part]
+
+    /// Runs both parts, the second on the partner thread when it is free.
+    member h.Split() =
+        try Partner.split first second
+        finally
+            Array.Clear h.A
+            Array.Clear h.B
+            Array.Clear h.Workspaces
+            h.C <- null
+
+    /// The calling thread's.
+    static member Mine =
+        if isNull Halves<'T>.mine then Halves<'T>.mine <- Halves<'T>()
+        Halves<'T>.mine
+
+/// blocked, with C cut in two on tile boundaries (the longer side, so that each thread packs only its
+/// part of the operand along it), each part with its own workspace. Every element is the same fma chain
+/// whichever thread computes it, so the values equal blocked's. Zero when C has one tile along its longer
+/// side; the caller then runs blocked alone.
+let private splitCut (bl: Blocking) (n: int) (m: int) = if m >= n then cut m bl.NR else cut n bl.MR
+
+let private split<'T when 'T: unmanaged> (bl: Blocking) (ws: Workspace<'T>) (ws2: Workspace<'T>) (a: View<'T>) (b: View<'T>) (c: 'T[]) (cOff: int) (n: int) (k: int) (m: int) =
+    let h = Halves<'T>.Mine
+    let at = splitCut bl n m
+    h.Blocking <- bl
+    h.Workspaces[0] <- ws
+    h.Workspaces[1] <- ws2
+    h.C <- c
+    h.Ldc <- m
+    h.K <- k
+    h.A[0] <- a
+    h.B[0] <- b
+    h.COff[0] <- cOff
+    if m >= n then
+        h.N[0] <- n
+        h.M[0] <- at
+        h.A[1] <- a
+        h.B[1] <- { b with Offset = b.Offset + at * b.ColStride }
+        h.COff[1] <- cOff + at
+        h.N[1] <- n
+        h.M[1] <- m - at
+    else
+        h.N[0] <- at
+        h.M[0] <- m
+        h.A[1] <- { a with Offset = a.Offset + at * a.RowStride }
+        h.B[1] <- b
+        h.COff[1] <- cOff + at * m
+        h.N[1] <- n - at
+        h.M[1] <- m
+    h.Split()
 
 /// c[cOff ..] = A[n, k] · B[k, m] one element at a time in the same order as the micro-kernels, for
 /// products too small to pack, machines without 256-bit SIMD, and strong zeros against non-finite
@@ -323,7 +406,7 @@ let private smallProduct = 4096L
 
 /// C[batch] = op(A[batch]) · op(B[batch]) for every batch index of cDims' first cRank axes, A's and B's
 /// batch axes (their first aRank and bRank) broadcast against it.
-let private batched<'T when 'T: unmanaged and 'T :> IFloatingPointIeee754<'T>> (path: Path) (strongZero: StrongZero) (a: 'T[]) (aDims: int[]) (aRank: int) (transA: bool) (b: 'T[]) (bDims: int[]) (bRank: int) (transB: bool) (c: 'T[]) (cDims: int[]) (cRank: int) (n: int) (k: int) (m: int) =
+let private batched<'T when 'T: unmanaged and 'T :> IFloatingPointIeee754<'T>> (path: Path) (twoThreads: bool) (strongZero: StrongZero) (a: 'T[]) (aDims: int[]) (aRank: int) (transA: bool) (b: 'T[]) (bDims: int[]) (bRank: int) (transB: bool) (c: 'T[]) (cDims: int[]) (cRank: int) (n: int) (k: int) (m: int) =
     // Where the other factor is all finite, IEEE arithmetic already makes a zero factor contribute zero.
     let skipA = strongZero = StrongZero.Left && not (TensorPrimitives.IsFiniteAll(ReadOnlySpan b))
     let skipB = strongZero = StrongZero.Right && not (TensorPrimitives.IsFiniteAll(ReadOnlySpan a))
@@ -338,7 +421,9 @@ let private batched<'T when 'T: unmanaged and 'T :> IFloatingPointIeee754<'T>> (
            | p -> p <> Path.Scalar
     if c.Length > 0 then
         let bl = blocking<'T> wide
+        let halves = simd && twoThreads && Partner.available && int64 n * int64 k * int64 m >= parallelMinimum && splitCut bl n m > 0
         let ws = if simd then workspace<'T> bl n k m else Unchecked.defaultof<_>
+        let ws2 = if halves then workspace<'T> bl n k m else Unchecked.defaultof<_>
         let rows = Broadcast.Rows.Rent()
         try
             rows.StartPrefix(cDims, cRank, aDims, aRank, bDims, bRank)
@@ -354,16 +439,18 @@ let private batched<'T when 'T: unmanaged and 'T :> IFloatingPointIeee754<'T>> (
                         { Data = b; Offset = (ob + t * ib) * k * m
                           RowStride = (if transB then 1 else m); ColStride = (if transB then k else 1) }
                     let cOff = (o + t) * n * m
-                    if simd then blocked bl ws av bv c cOff n k m
+                    if halves then split bl ws ws2 av bv c cOff n k m
+                    elif simd then blocked bl ws av bv c cOff m n k m
                     else direct skipA skipB av bv c cOff n k m
                 rows.Advance()
         finally
             Broadcast.Rows.Return rows
             release ws
+            release ws2
 
 /// A 1-D left operand is a row [1, k] and a 1-D right operand a column [k, 1] (stored alike whether
 /// or not they are marked transposed); out's shape is the broadcast batch, then n and m unless dropped.
-let private product (path: Path) (strongZero: StrongZero) (transA: bool) (a: Tensor) (aDims: int[]) (transB: bool) (b: Tensor) (bDims: int[]) (out: Tensor) =
+let private product (path: Path) (twoThreads: bool) (strongZero: StrongZero) (transA: bool) (a: Tensor) (aDims: int[]) (transB: bool) (b: Tensor) (bDims: int[]) (out: Tensor) =
     let ra, rb = aDims.Length, bDims.Length
     let n, k =
         if ra = 1 then 1, aDims[0]
@@ -374,26 +461,27 @@ let private product (path: Path) (strongZero: StrongZero) (transA: bool) (a: Ten
     // out's shape starts with the broadcast batch axes, whether or not it keeps n and m.
     let cDims, cRank = out.Shape.Dims, max aBatch bBatch
     match a.Data, b.Data, out.Data with
-    | (:? (float[]) as x), (:? (float[]) as y), (:? (float[]) as z) -> batched path strongZero x aDims aBatch transA y bDims bBatch transB z cDims cRank n k m
-    | (:? (float32[]) as x), (:? (float32[]) as y), (:? (float32[]) as z) -> batched path strongZero x aDims aBatch transA y bDims bBatch transB z cDims cRank n k m
+    | (:? (float[]) as x), (:? (float[]) as y), (:? (float[]) as z) -> batched path twoThreads strongZero x aDims aBatch transA y bDims bBatch transB z cDims cRank n k m
+    | (:? (float32[]) as x), (:? (float32[]) as y), (:? (float32[]) as z) -> batched path twoThreads strongZero x aDims aBatch transA y bDims bBatch transB z cDims cRank n k m
     | _ -> invalidOp (sprintf "matmul of %O is not supported" a.DType)
 
 /// out = a @ b for float tensors [...batch, n, k] and [...batch, k, m]; a 1-D a is a row [1, k] and a
 /// 1-D b a column [k, 1] (as given or viewed so); batch dimensions broadcast.
-let matmul a aDims b bDims out = product Path.Best StrongZero.Neither false a aDims false b bDims out
+let matmul a aDims b bDims out = product Path.Best true StrongZero.Neither false a aDims false b bDims out
 
 /// matmul, except that a product term whose b factor is exactly zero contributes exactly zero even
 /// where its a factor is ±∞ or NaN: derivative rules put the cotangent in b.
-let matmulNoNan a aDims b bDims out = product Path.Best StrongZero.Right false a aDims false b bDims out
+let matmulNoNan a aDims b bDims out = product Path.Best true StrongZero.Right false a aDims false b bDims out
 
 /// out = op(a) @ op(b) on a chosen path, without materialising a transpose: op(x) swaps x's last two
 /// axes when its flag is set, so a is stored as [...batch, k, n] when transA (else [...batch, n, k])
 /// and b as [...batch, m, k] when transB (else [...batch, k, m]); batch dimensions broadcast.
 /// strongZero names the factor whose exact zeros contribute exactly zero against ±∞ and NaN (the
 /// cotangent of a derivative rule: on the left in g @ bᵀ, on the right in aᵀ @ g). Every path gives
-/// the same bits, equal to matmul of the materialised transposes.
-let matmulVia (path: Path) (strongZero: StrongZero) (transA: bool) (a: Tensor) (aDims: int[]) (transB: bool) (b: Tensor) (bDims: int[]) (out: Tensor) =
-    product path strongZero transA a aDims transB b bDims out
+/// the same bits, equal to matmul of the materialised transposes. With twoThreads, a packed product of
+/// at least parallelMinimum multiply-adds computes part of each C on a pool thread (the same bits again).
+let matmulVia (path: Path) (twoThreads: bool) (strongZero: StrongZero) (transA: bool) (a: Tensor) (aDims: int[]) (transB: bool) (b: Tensor) (bDims: int[]) (out: Tensor) =
+    product path twoThreads strongZero transA a aDims transB b bDims out
 
 /// matmulVia on the best path: the products of derivative rules (g @ bᵀ, aᵀ @ g) without transposes.
-let matmulTransposed strongZero transA a aDims transB b bDims out = matmulVia Path.Best strongZero transA a aDims transB b bDims out
+let matmulTransposed strongZero transA a aDims transB b bDims out = matmulVia Path.Best true strongZero transA a aDims transB b bDims out

@@ -39,8 +39,10 @@ type private Worker() as this =
     /// both are done, raising what either raised.
     member _.Split(first: Action, second: Action) =
         if Interlocked.CompareExchange(&busy, 1, 0) <> 0 then
-            first.Invoke()
+            // Both halves here, and both run even if one fails, as they would on two threads.
+            let mine = try first.Invoke(); null with e -> ExceptionDispatchInfo.Capture e
             second.Invoke()
+            if not (isNull mine) then mine.Throw()
         else
             try
                 Monitor.Enter gate
