@@ -5,6 +5,7 @@ module FuncDiff.Tests.KernelProperties
 open System
 open System.Numerics
 open Expecto
+open FuncDiff.Tests.Exact
 open FuncDiff
 open FuncDiff.Core
 open FuncDiff.Core.Kernels
@@ -63,15 +64,6 @@ let private mulNoNanTests =
             } ]
 
 // ---- pow with small integer exponents -------------------------------------------------------------
-
-/// v = m·2ᵉ with an integer m (v finite and non-zero).
-let private decompose (v: float) =
-    let b = BitConverter.DoubleToInt64Bits v
-    let e = int ((b >>> 52) &&& 0x7FFL)
-    let f = b &&& 0xFFFFFFFFFFFFFL
-    let m = if e = 0 then f else f ||| (1L <<< 52)
-    let m = if v < 0.0 then -m else m
-    BigInteger m, (if e = 0 then -1074 else e - 1075)
 
 let private pow2 (e: int) = BigInteger.Pow(BigInteger 2, e)
 

@@ -6,18 +6,12 @@ module FuncDiff.Tests.TanhTests
 open System
 open System.Numerics
 open Expecto
+open FuncDiff.Tests.Exact
+open FuncDiff.Tests.LaneChecks
 open FuncDiff.Core.Kernels
 
 /// Fractional bits of the fixed-point reference.
 let private F = 400
-
-/// v = m·2ᵉ with an integer m (v finite and non-zero).
-let private decompose (v: float) =
-    let b = BitConverter.DoubleToInt64Bits v
-    let e = int ((b >>> 52) &&& 0x7FFL)
-    let f = b &&& 0xFFFFFFFFFFFFFL
-    let m = if e = 0 then f else f ||| (1L <<< 52)
-    BigInteger(if v < 0.0 then -m else m), (if e = 0 then -1074 else e - 1075)
 
 /// a·2^F exactly (a ≥ 2^-300).
 let private fixedOf (a: float) =
@@ -46,18 +40,9 @@ let private ulpError (p: int) (a: float) (r: float) =
     let diff = BigInteger.Abs((m <<< (e + F)) - exactTanh a)
     float (diff <<< 20) / Math.Pow(2.0, float (ulpExp + F + 20))
 
-let private tanh64 (xs: float[]) =
-    let y = Array.zeroCreate xs.Length
-    Hyperbolic.tanh (ReadOnlySpan xs) (Span y)
-    y
-
-let private tanh32 (xs: float32[]) =
-    let y = Array.zeroCreate xs.Length
-    Hyperbolic.tanh (ReadOnlySpan xs) (Span y)
-    y
-
-let private same (a: float) (b: float) = BitConverter.DoubleToInt64Bits a = BitConverter.DoubleToInt64Bits b
-let private same32 (a: float32) (b: float32) = BitConverter.SingleToInt32Bits a = BitConverter.SingleToInt32Bits b
+let private kernel = { new SpanKernel with member _.Run(x, y) = Hyperbolic.tanh x y }
+let private tanh64 = run64 kernel
+let private tanh32 = run32 kernel
 
 /// Arguments where tanh's evaluation changes: tiny, around the polynomial's end at 1, around saturation.
 let private samples (rng: Random) =
@@ -116,41 +101,7 @@ let private accuracyTests =
             Expect.isTrue (tanh32 [| nanf |] |> Array.forall Single.IsNaN) "NaN (float32)"
         } ]
 
-/// A mix of every kind of argument: the polynomial's range, exp's, saturation, and the edge values.
-let private mixed (rng: Random) (n: int) =
-    let kinds = [| 0.0; -0.0; infinity; -infinity; nan; 1.0; -1.0; 5e-324; 1e-20; 25.0; Double.MaxValue |]
-    Array.init n (fun _ ->
-        match rng.Next 4 with
-        | 0 -> kinds[rng.Next kinds.Length]
-        | 1 -> 6.0 * (rng.NextDouble() - 0.5)
-        | _ -> 2.0 * rng.NextDouble() - 1.0)
+/// Every kind of argument: the polynomial's range, exp's, saturation, and the edge values.
+let private kinds = [| 0.0; -0.0; infinity; -infinity; nan; 1.0; -1.0; 5e-324; 1e-20; 25.0; Double.MaxValue |]
 
-let private determinismTests =
-    testList "bit for bit" [
-        test "every element equals the scalar rule, whatever the span's length, offset or split" {
-            let rng = Random 24
-            for length in 0 .. 70 do
-                for _ in 1 .. 4 do
-                    let offset = rng.Next 9
-                    let buffer = mixed rng (length + offset + rng.Next 9)
-                    let whole = Array.zeroCreate length
-                    Hyperbolic.tanh (ReadOnlySpan(buffer, offset, length)) (Span whole)
-                    for i in 0 .. length - 1 do
-                        if not (same whole[i] (Hyperbolic.scalar buffer[offset + i])) then
-                            failtestf "length %d, element %d: %.17g gives %.17g in the span, %.17g alone" length i buffer[offset + i] whole[i] (Hyperbolic.scalar buffer[offset + i])
-                    // Two random cuts: three pieces, each run on its own.
-                    let c1 = rng.Next(length + 1)
-                    let c2 = c1 + rng.Next(length - c1 + 1)
-                    let pieces = Array.zeroCreate length
-                    for start, stop in [ 0, c1; c1, c2; c2, length ] do
-                        Hyperbolic.tanh (ReadOnlySpan(buffer, offset + start, stop - start)) (Span(pieces, start, stop - start))
-                    for i in 0 .. length - 1 do
-                        if not (same whole[i] pieces[i]) then failtestf "length %d cut at %d and %d: element %d differs" length c1 c2 i
-                    let x32 = buffer |> Array.map float32
-                    let whole32 = tanh32 x32[offset .. offset + length - 1]
-                    for i in 0 .. length - 1 do
-                        let alone = float32 (Hyperbolic.scalar (float x32[offset + i]))
-                        if not (same32 whole32[i] alone) then failtestf "float32 length %d, element %d: %.9g gives %.9g, %.9g alone" length i x32[offset + i] whole32[i] alone
-        } ]
-
-let tests = testList "tanh kernel" [ accuracyTests; determinismTests ]
+let tests = testList "tanh kernel" [ accuracyTests; positionTest kernel Hyperbolic.scalar kinds 6.0 1.0 24 ]

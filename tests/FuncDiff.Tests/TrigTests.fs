@@ -5,6 +5,7 @@ module FuncDiff.Tests.TrigTests
 open System
 open System.Numerics
 open Expecto
+open FuncDiff.Tests.Exact
 open FuncDiff.Core.Kernels
 
 // ---- Exact reference ------------------------------------------------------------------------------
@@ -28,14 +29,6 @@ let private atanInverse (m: int) =
 
 /// π/2 = 2·(4·atan(1/5) - atan(1/239)) (Machin), to about 2⁻²⁹⁰.
 let private halfPi = BigInteger 2 * (BigInteger 4 * atanInverse 5 - atanInverse 239)
-
-/// v = m·2ᵉ with an integer m (v finite).
-let private decompose (v: float) =
-    let b = BitConverter.DoubleToInt64Bits v
-    let e = int ((b >>> 52) &&& 0x7FFL)
-    let f = b &&& 0xFFFFFFFFFFFFFL
-    let m = if e = 0 then f else f ||| (1L <<< 52)
-    BigInteger(if v < 0.0 then -m else m), (if e = 0 then -1074 else e - 1075)
 
 /// v in fixed point, exactly (|v| ≥ 2⁻²⁴⁸ or 0).
 let private toFixed (v: float) =

@@ -1,6 +1,6 @@
 /// TensorPrimitives' vector loops do not treat every element alike: the first and last vectors, the
 /// loop aligned to the destination's address, and the leftover vectors are separately compiled code,
-/// and for transcendental functions (exp, log, pow, …) and for sums their roundings differ. A result
+/// and for transcendental functions (log, pow, …) and for sums their roundings differ. A result
 /// would then depend on where the array happens to sit in memory and where an element sits in its span,
 /// so the same inputs could give other last bits in another array or in a plan's block. Here those calls
 /// run through fixed-size chunks of a 64-byte-aligned scratch, so an element's path depends only on its
@@ -96,7 +96,6 @@ let chunkedBinary (op: FloatBinary) =
         member _.TS(a, b, d) = withScalar op true a b d }
 
 /// The TensorPrimitives functions whose roundings depend on an element's position, chunked.
-let exp = chunked { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Exp(x, y) }
 let log = chunked { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Log(x, y) }
 let tan = chunked { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Tan(x, y) }
 let sigmoid = chunked { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Sigmoid(x, y) }

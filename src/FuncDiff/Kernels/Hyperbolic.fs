@@ -1,18 +1,15 @@
-/// tanh over spans, SIMD for every x, with one rounding rule per element: vector lanes and the scalar tail
-/// run the same IEEE operations (explicit fused multiply-adds, never a product and a sum the JIT could
-/// contract in one tier and not another), so an element's result does not depend on its position, the
-/// span's length or the JIT tier. float32 is computed in float64 and rounded once.
+/// tanh over spans, SIMD for every x, with one rounding rule per element (Kernels/Lanes.fs: vector lanes
+/// and the scalar tail run the same IEEE operations, so an element's bits do not depend on its position,
+/// the span's length or the JIT tier). float32 is computed in float64 and rounded once.
 ///
 /// With a = |x|: below 1, tanh a = a + a·q(a²), q a degree-16 polynomial (minimax for the error it
-/// puts on tanh); from 1, tanh a = 1 - 2e/(1 + e) with e = e^(-2a) (own exp: Cody–Waite reduction and a
-/// degree-11 polynomial), 1 + e and the quotient carried with their rounding errors; a is clamped at 20,
-/// where tanh rounds to 1. The sign is x's, so ±0 stay ±0 and tanh x = x where a² underflows.
+/// puts on tanh); from 1, tanh a = 1 - 2e/(1 + e) with e = e^(-2a) (Kernels/Exponential.fs), 1 + e and
+/// the quotient carried with their rounding errors; a is clamped at 20, where tanh rounds to 1. The sign
+/// is x's, so ±0 stay ±0 and tanh x = x where a² underflows.
 module internal FuncDiff.Core.Kernels.Hyperbolic
 
 open System
 open System.Numerics
-open System.Runtime.CompilerServices
-open System.Runtime.InteropServices
 
 // q(s) = (tanh √s / √s - 1) for s in [0, 1], q(s) = s·(Q0 + Q1·s + … + Q15·s¹⁵).
 [<Literal>]
@@ -48,38 +45,6 @@ let private Q14 = -2.317003871158041e-07
 [<Literal>]
 let private Q15 = 2.1144808058797934e-08
 
-// eʳ = 1 + r·(1 + r·(E0 + E1·r + … + E9·r⁹)) for |r| ≤ ln2/2.
-[<Literal>]
-let private E0 = 0.5000000000000011
-[<Literal>]
-let private E1 = 0.1666666666666642
-[<Literal>]
-let private E2 = 0.041666666666527
-[<Literal>]
-let private E3 = 0.008333333333490347
-[<Literal>]
-let private E4 = 0.0013888888944325673
-[<Literal>]
-let private E5 = 0.00019841269515649934
-[<Literal>]
-let private E6 = 2.480149247433654e-05
-[<Literal>]
-let private E7 = 2.7557578194522223e-06
-[<Literal>]
-let private E8 = 2.7630445830841923e-07
-[<Literal>]
-let private E9 = 2.5002661928231792e-08
-
-/// ln 2 split so that k·Ln2Hi is exact for the k used here (Ln2Hi has 32 significant bits).
-[<Literal>]
-let private Ln2Hi = 0.6931471803691238
-[<Literal>]
-let private Ln2Lo = 1.9082149292705877e-10
-[<Literal>]
-let private InvLn2 = 1.4426950408889634
-/// 1.5·2⁵²: adding it rounds to an integer, which then sits in the low bits.
-[<Literal>]
-let private Shifter = 6755399441055744.0
 /// tanh rounds to 1 from about 19.06 on; larger arguments are clamped here.
 [<Literal>]
 let private Clamp = 20.0
@@ -95,13 +60,7 @@ let private belowOne (a: float) =
     fma a q a
 
 let private fromOne (a: float) =
-    let y = (if a > Clamp then Clamp else a) * -2.0
-    let t = fma y InvLn2 Shifter
-    let k = t - Shifter
-    let r = fma k -Ln2Lo (fma k -Ln2Hi y)
-    let p = fma (fma (fma (fma (fma (fma (fma (fma (fma (fma (fma E9 r E8) r E7) r E6) r E5) r E4) r E3) r E2) r E1) r E0) r 1.0) r 1.0
-    let scale = BitConverter.Int64BitsToDouble((BitConverter.DoubleToInt64Bits t - BitConverter.DoubleToInt64Bits Shifter + 1023L) <<< 52)
-    let e = p * scale
+    let e = Exponential.core ((if a > Clamp then Clamp else a) * -2.0)
     // 2e / (1 + e) with 1 + e = u + ue exactly and the quotient's residual, then 1 minus it, also exactly.
     let u = 1.0 + e
     let ue = e - (u - 1.0)
@@ -131,13 +90,7 @@ let private belowOneV (a: Vector<float>) =
 
 let private fromOneV (a: Vector<float>) =
     let one = Vector<float>.One
-    let y = Vector.ConditionalSelect(Vector.GreaterThan(a, v Clamp), v Clamp, a) * v -2.0
-    let t = vfma y (v InvLn2) (v Shifter)
-    let k = t - v Shifter
-    let r = vfma k (v -Ln2Lo) (vfma k (v -Ln2Hi) y)
-    let p = vfma (vfma (vfma (vfma (vfma (vfma (vfma (vfma (vfma (vfma (vfma (v E9) r (v E8)) r (v E7)) r (v E6)) r (v E5)) r (v E4)) r (v E3)) r (v E2)) r (v E1)) r (v E0)) r one) r one
-    let scale = Vector.AsVectorDouble(Vector.ShiftLeft(Vector.AsVectorInt64 t - Vector<int64>(BitConverter.DoubleToInt64Bits Shifter) + Vector<int64>(1023L), 52))
-    let e = p * scale
+    let e = Exponential.coreV (Vector.ConditionalSelect(Vector.GreaterThan(a, v Clamp), v Clamp, a) * v -2.0)
     let u = one + e
     let ue = e - (u - one)
     let n = e + e
@@ -157,42 +110,5 @@ let private vector (x: Vector<float>) =
         else Vector.ConditionalSelect(large, fromOneV a, belowOneV a)
     Vector.AsVectorDouble(Vector.BitwiseOr(Vector.AsVectorInt64 t, Vector.AndNot(Vector.AsVectorInt64 x, Vector.AsVectorInt64 a)))
 
-// ---- Spans ------------------------------------------------------------------------------------------
-
-let private run64 (x: ReadOnlySpan<float>) (y: Span<float>) =
-    let w = Vector<float>.Count
-    let mutable i = 0
-    if Vector.IsHardwareAccelerated then
-        while i <= x.Length - w do
-            (vector (Vector<float>(x.Slice(i, w)))).CopyTo(y.Slice(i, w))
-            i <- i + w
-    while i < x.Length do
-        y[i] <- scalar x[i]
-        i <- i + 1
-
-let private run32 (x: ReadOnlySpan<float32>) (y: Span<float32>) =
-    let w = Vector<float32>.Count
-    let mutable i = 0
-    if Vector.IsHardwareAccelerated then
-        let mutable lo = Vector<float>.Zero
-        let mutable hi = Vector<float>.Zero
-        while i <= x.Length - w do
-            Vector.Widen(Vector<float32>(x.Slice(i, w)), &lo, &hi)
-            Vector.Narrow(vector lo, vector hi).CopyTo(y.Slice(i, w))
-            i <- i + w
-    while i < x.Length do
-        y[i] <- float32 (scalar (float x[i]))
-        i <- i + 1
-
-let private readAs<'T, 'U> (x: ReadOnlySpan<'T>) : ReadOnlySpan<'U> =
-    let r = &MemoryMarshal.GetReference x
-    MemoryMarshal.CreateReadOnlySpan<'U>(&Unsafe.As<'T, 'U>(&Unsafe.AsRef<'T>(&r)), x.Length)
-
-let private writeAs<'T, 'U> (x: Span<'T>) : Span<'U> =
-    MemoryMarshal.CreateSpan<'U>(&Unsafe.As<'T, 'U>(&MemoryMarshal.GetReference x), x.Length)
-
 /// y = tanh x for float64 or float32 spans of one length.
-let tanh<'T> (x: ReadOnlySpan<'T>) (y: Span<'T>) =
-    if typeof<'T> = typeof<float> then run64 (readAs<'T, float> x) (writeAs<'T, float> y)
-    elif typeof<'T> = typeof<float32> then run32 (readAs<'T, float32> x) (writeAs<'T, float32> y)
-    else invalidOp (sprintf "tanh kernel has no %s implementation" typeof<'T>.Name)
+let tanh<'T> (x: ReadOnlySpan<'T>) (y: Span<'T>) = Lanes.apply "tanh" vector scalar x y

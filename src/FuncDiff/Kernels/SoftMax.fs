@@ -1,7 +1,7 @@
 /// Softmax, log-softmax and log-sum-exp. All subtract the maximum first, so inputs of ±1000 neither
 /// overflow nor underflow to NaN. Around the axis the data is [outer, n, inner]: with inner = 1 each
 /// outer index is one contiguous row of n; otherwise the n "rows" of length inner are combined
-/// elementwise. Either way every step is a TensorPrimitives call on a whole row.
+/// elementwise. Either way every step is a call on a whole row (exp is Kernels/Exponential.fs).
 module internal FuncDiff.Core.Kernels.SoftMax
 
 open System
@@ -27,10 +27,10 @@ let private accumulate<'T when 'T :> IFloatingPointIeee754<'T>> (x: 'T[], base':
         let dst = Span(y, yBase, n)
         TensorPrimitives.Subtract(row, s, dst)
         if keepLogits then
-            Aligned.exp.Run(ro dst, scratch.Slice(0, n))
+            Exponential.exp (ro dst) (scratch.Slice(0, n))
             total[0] <- Aligned.sum (ro (scratch.Slice(0, n)))
         else
-            Aligned.exp.Run(ro dst, dst)
+            Exponential.exp (ro dst) dst
             total[0] <- Aligned.sum (ro dst)
     else
         ReadOnlySpan(x, base', inner).CopyTo shift
@@ -41,10 +41,10 @@ let private accumulate<'T when 'T :> IFloatingPointIeee754<'T>> (x: 'T[], base':
             let dst = Span(y, yBase + k * inner, inner)
             TensorPrimitives.Subtract(ReadOnlySpan(x, base' + k * inner, inner), ro shift, dst)
             if keepLogits then
-                Aligned.exp.Run(ro dst, scratch)
+                Exponential.exp (ro dst) scratch
                 TensorPrimitives.Add(ro total, ro scratch, total)
             else
-                Aligned.exp.Run(ro dst, dst)
+                Exponential.exp (ro dst) dst
                 TensorPrimitives.Add(ro total, ro dst, total)
 
 let private run<'T when 'T :> IFloatingPointIeee754<'T>> (log: bool) (x: 'T[]) (outer: int) (n: int) (inner: int) (y: 'T[]) =

@@ -83,11 +83,15 @@ let private log1pOf<'T when 'T :> IFloatingPointIeee754<'T>> (v: 'T) : 'T =
 let private expm1Kernel =
     { new FloatUnary with
         member _.Run(x, y) =
-            Aligned.exp.Run(x, y)
+            Exponential.exp x y
             for i in 0 .. y.Length - 1 do y[i] <- expm1From x[i] y[i] }
 let private log1pKernel = { new FloatUnary with member _.Run(x, y) = for i in 0 .. y.Length - 1 do y[i] <- log1pOf x[i] }
 
-let expP = smooth "exp" "eˣ; overflows to ∞ above about 709 (float64)." Aligned.exp (fun _ out -> out)
+// exp has its own kernel (Kernels/Exponential.fs) for the reason sin and cos have theirs (below).
+let expP =
+    smooth "exp" "eˣ. Within 1 ulp of the exact value (at most 0.87 ulp measured in float64, over random x from -745 to 710, x next to the overflow and underflow thresholds and subnormal results); float32 is computed in float64 and rounded once (0.50 ulp measured). Bit-identical on every call and however a span is cut into blocks. exp(±0) = 1 and exp 1 = Math.E exactly; overflows to +∞ above ln(Double.MaxValue) ≈ 709.78 (88.72 in float32); underflows gradually through the subnormals, to +0 below about -745.13 (-103.97 in float32); +∞ gives +∞, -∞ gives +0, NaN gives NaN."
+        { new FloatUnary with member _.Run(x, y) = Exponential.exp x y }
+        (fun _ out -> out)
 let expm1P = smooth "expm1" "eˣ - 1, accurate near 0." expm1Kernel (fun _ out -> add out (one out))
 let logP = smooth "log" "Natural logarithm: -∞ at 0, NaN below 0." Aligned.log (fun x _ -> reciprocal x)
 let log1pP = smooth "log1p" "log(1 + x), accurate near 0." log1pKernel (fun x _ -> reciprocal (add (one x) x))
@@ -112,7 +116,7 @@ let softplusP =
             member _.Run<'T when 'T :> IFloatingPointIeee754<'T>>(x: ReadOnlySpan<'T>, y: Span<'T>) =
                 TensorPrimitives.Abs(x, y)
                 TensorPrimitives.Negate(Span.op_Implicit y, y)
-                Aligned.exp.Run(Span.op_Implicit y, y)
+                Exponential.exp (Span.op_Implicit y) y
                 log1pKernel.Run(Span.op_Implicit y, y)
                 for i in 0 .. y.Length - 1 do y[i] <- y[i] + 'T.Max(x[i], 'T.Zero) }
         (fun x _ -> sigmoid x)

@@ -1,0 +1,97 @@
+/// eˣ over spans, SIMD for every x, with one rounding rule per element (Kernels/Lanes.fs: vector lanes
+/// and the scalar tail run the same IEEE operations, so an element's bits do not depend on its position,
+/// the span's length or the JIT tier). float32 is computed in float64 and rounded once.
+///
+/// x = k·ln 2 + r with |r| ≤ ln2/2 (Cody–Waite: k·ln 2 subtracted in two parts, the first exact), eʳ from
+/// a degree-11 polynomial, then 2ᵏ applied as 2^⌊k/2⌋ · 2^(k-⌊k/2⌋): both factors are normal, the first
+/// product is exact and the second rounds once, so overflow gives +∞ and underflow is gradual, rounded
+/// once into the subnormals. x is clamped to [-746, 710], beyond which eˣ rounds to +0 or overflows.
+module internal FuncDiff.Core.Kernels.Exponential
+
+open System
+open System.Numerics
+
+// eʳ = 1 + r·(1 + r·(E0 + E1·r + … + E9·r⁹)) for |r| ≤ ln2/2.
+[<Literal>]
+let private E0 = 0.5000000000000011
+[<Literal>]
+let private E1 = 0.1666666666666642
+[<Literal>]
+let private E2 = 0.041666666666527
+[<Literal>]
+let private E3 = 0.008333333333490347
+[<Literal>]
+let private E4 = 0.0013888888944325673
+[<Literal>]
+let private E5 = 0.00019841269515649934
+[<Literal>]
+let private E6 = 2.480149247433654e-05
+[<Literal>]
+let private E7 = 2.7557578194522223e-06
+[<Literal>]
+let private E8 = 2.7630445830841923e-07
+[<Literal>]
+let private E9 = 2.5002661928231792e-08
+
+/// ln 2 split so that k·Ln2Hi is exact for every k used here (Ln2Hi has 32 significant bits, |k| < 2¹¹).
+[<Literal>]
+let private Ln2Hi = 0.6931471803691238
+[<Literal>]
+let private Ln2Lo = 1.9082149292705877e-10
+[<Literal>]
+let private InvLn2 = 1.4426950408889634
+/// 1.5·2⁵²: adding it rounds to an integer, which then sits in the low bits.
+[<Literal>]
+let private Shifter = 6755399441055744.0
+/// Above ln(Double.MaxValue) ≈ 709.78: e^710 overflows to +∞ through the same steps.
+[<Literal>]
+let private Highest = 710.0
+/// Below ln(2⁻¹⁰⁷⁵) ≈ -745.13: e^-746 rounds to +0 through the same steps.
+[<Literal>]
+let private Lowest = -746.0
+
+let private shifterBits = BitConverter.DoubleToInt64Bits Shifter
+
+// ---- Scalar form ------------------------------------------------------------------------------------
+
+let inline private fma (a: float) (b: float) (c: float) = Math.FusedMultiplyAdd(a, b, c)
+let inline private power (k: int64) = BitConverter.Int64BitsToDouble((k + 1023L) <<< 52)
+
+/// eʸ for y in [-746, 710] or NaN, exactly as a vector lane computes it.
+let core (y: float) =
+    let t = fma y InvLn2 Shifter
+    let k = t - Shifter
+    let r = fma k -Ln2Lo (fma k -Ln2Hi y)
+    let p = fma (fma (fma (fma (fma (fma (fma (fma (fma (fma (fma E9 r E8) r E7) r E6) r E5) r E4) r E3) r E2) r E1) r E0) r 1.0) r 1.0
+    let n = BitConverter.DoubleToInt64Bits t - shifterBits
+    let half = n >>> 1
+    p * power half * power (n - half)
+
+/// eˣ for one float64, exactly as a vector lane computes it.
+let scalar (x: float) = core (if x > Highest then Highest elif x < Lowest then Lowest else x)
+
+// ---- Vector form ------------------------------------------------------------------------------------
+
+let inline private vfma (a: Vector<float>) (b: Vector<float>) (c: Vector<float>) = Vector.FusedMultiplyAdd(a, b, c)
+let inline private v (c: float) = Vector<float>(c)
+let inline private vpower (k: Vector<int64>) = Vector.AsVectorDouble(Vector.ShiftLeft(k + Vector<int64>(1023L), 52))
+
+/// eʸ lane by lane for y in [-746, 710] or NaN.
+let coreV (y: Vector<float>) =
+    let one = Vector<float>.One
+    let t = vfma y (v InvLn2) (v Shifter)
+    let k = t - v Shifter
+    let r = vfma k (v -Ln2Lo) (vfma k (v -Ln2Hi) y)
+    let p = vfma (vfma (vfma (vfma (vfma (vfma (vfma (vfma (vfma (vfma (vfma (v E9) r (v E8)) r (v E7)) r (v E6)) r (v E5)) r (v E4)) r (v E3)) r (v E2)) r (v E1)) r (v E0)) r one) r one
+    let n = Vector.AsVectorInt64 t - Vector<int64>(shifterBits)
+    let half = Vector.ShiftRightArithmetic(n, 1)
+    p * vpower half * vpower (n - half)
+
+/// eˣ lane by lane (NaN compares false, so it passes the clamps).
+let vector (x: Vector<float>) =
+    let high = v Highest
+    let low = v Lowest
+    coreV (Vector.ConditionalSelect(Vector.LessThan(x, low), low, Vector.ConditionalSelect(Vector.GreaterThan(x, high), high, x)))
+
+/// y = eˣ for float64 or float32 spans of one length.
+let exp<'T> (x: ReadOnlySpan<'T>) (y: Span<'T>) = Lanes.apply "exp" vector scalar x y
