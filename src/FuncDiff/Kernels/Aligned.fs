@@ -98,7 +98,6 @@ let chunkedBinary (op: FloatBinary) =
 /// The TensorPrimitives functions whose roundings depend on an element's position, chunked.
 let log = chunked { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Log(x, y) }
 let tan = chunked { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Tan(x, y) }
-let sigmoid = chunked { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Sigmoid(x, y) }
 
 /// Σ x as the in-order sum of its chunks' TensorPrimitives sums; the last chunk is padded with −0
 /// (x + −0 = x for every x, −0 included).

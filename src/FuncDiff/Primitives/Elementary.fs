@@ -108,7 +108,15 @@ let tanP = smooth "tan" "tan x (radians)." Aligned.tan (fun _ out -> add (one ou
 let private tanhKernel = { new FloatUnary with member _.Run(x, y) = Hyperbolic.tanh x y }
 
 let tanhP = smooth "tanh" "Hyperbolic tangent; saturates to ±1. Within 1 ulp of the exact value (float64 and float32), ±0 and the sign kept, tanh x = x for |x| below 2⁻²⁷; NaN gives NaN." tanhKernel (fun _ out -> sub (one out) (square out))
-let sigmoidP = smooth "sigmoid" "1 / (1 + e⁻ˣ); saturates to 0 and 1 without overflow." Aligned.sigmoid (fun _ out -> mul out (sub (one out) out))
+let sigmoidP =
+    smooth "sigmoid" "1 / (1 + e⁻ˣ) on exp's kernel (within 2 ulps); saturates to 0 and 1 without overflow."
+        { new FloatUnary with
+            member _.Run<'T when 'T :> IFloatingPointIeee754<'T>>(x: ReadOnlySpan<'T>, y: Span<'T>) =
+                TensorPrimitives.Negate(x, y)
+                Exponential.exp (Span.op_Implicit y) y
+                TensorPrimitives.Add(Span.op_Implicit y, 'T.One, y)
+                TensorPrimitives.Divide('T.One, Span.op_Implicit y, y) }
+        (fun _ out -> mul out (sub (one out) out))
 
 let softplusP =
     smooth "softplus" "log(1 + eˣ), computed as max(x, 0) + log1p(e^-|x|) so it neither overflows nor loses small values."
