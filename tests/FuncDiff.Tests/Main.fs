@@ -17,6 +17,7 @@ let main argv =
             KernelProperties.tests
             TrigTests.tests
             TanhTests.tests
+            LogTests.tests
             MatMulTests.tests
             PlanTests.tests
             TestingKitTests.tests

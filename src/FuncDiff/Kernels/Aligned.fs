@@ -97,7 +97,6 @@ let chunkedBinary (op: FloatBinary) =
 
 /// The TensorPrimitives functions whose roundings depend on an element's position, chunked.
 let exp = chunked { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Exp(x, y) }
-let log = chunked { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Log(x, y) }
 let tan = chunked { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Tan(x, y) }
 let sigmoid = chunked { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Sigmoid(x, y) }
 

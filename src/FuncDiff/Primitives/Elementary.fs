@@ -87,9 +87,11 @@ let private expm1Kernel =
             for i in 0 .. y.Length - 1 do y[i] <- expm1From x[i] y[i] }
 let private log1pKernel = { new FloatUnary with member _.Run(x, y) = for i in 0 .. y.Length - 1 do y[i] <- log1pOf x[i] }
 
+let private logKernel = { new FloatUnary with member _.Run(x, y) = Logarithm.log x y }
+
 let expP = smooth "exp" "eˣ; overflows to ∞ above about 709 (float64)." Aligned.exp (fun _ out -> out)
 let expm1P = smooth "expm1" "eˣ - 1, accurate near 0." expm1Kernel (fun _ out -> add out (one out))
-let logP = smooth "log" "Natural logarithm: -∞ at 0, NaN below 0." Aligned.log (fun x _ -> reciprocal x)
+let logP = smooth "log" "Natural logarithm. Within 1 ulp of the exact value (float64; float32 is computed in float64 and rounded once), down to the subnormals; log 1 = +0, log(±0) = -∞, NaN below 0, log ∞ = ∞, NaN gives NaN. Bit-identical on every call and however a span is cut into blocks." logKernel (fun x _ -> reciprocal x)
 let log1pP = smooth "log1p" "log(1 + x), accurate near 0." log1pKernel (fun x _ -> reciprocal (add (one x) x))
 let sqrtP = smooth "sqrt" "√x: NaN below 0; the derivative 1/(2√x) is ∞ at 0." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Sqrt(x, y) } (fun _ out -> div (scalarLike out 0.5) out)
 let reciprocalP = smooth "reciprocal" "1/x: ±∞ at ±0." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Reciprocal(x, y) } (fun _ out -> neg (square out))

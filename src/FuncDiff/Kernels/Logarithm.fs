@@ -1,0 +1,146 @@
+/// Natural logarithm over spans, SIMD for every x, with one rounding rule per element: vector lanes and
+/// the scalar tail run the same IEEE operations (explicit fused multiply-adds, never a product and a sum
+/// the JIT could contract in one tier and not another), so an element's result does not depend on its
+/// position, the span's length or the JIT tier. float32 is computed in float64 and rounded once.
+///
+/// fdlibm's method: x = 2ᵏ·m with m in [√½, √2) (subnormal x first scaled by 2⁵⁴), f = m - 1 (exact),
+/// s = f/(2 + f), and log m = f - f²/2 + s·(f²/2 + R(s²)), R an odd-series remainder of degree 14 in s;
+/// log x = k·ln2hi + (log m + k·ln2lo), where k·ln2hi is exact. ±0 give -∞, x < 0 NaN, +∞ and NaN
+/// themselves; log 1 = +0.
+module internal FuncDiff.Core.Kernels.Logarithm
+
+open System
+open System.Numerics
+open System.Runtime.CompilerServices
+open System.Runtime.InteropServices
+
+// R(z) = z·(L1 + L2·z + … + L7·z⁶), z = s², fdlibm's minimax remainder of log((1+s)/(1-s)) - 2s.
+[<Literal>]
+let private L1 = 6.666666666666735130e-01
+[<Literal>]
+let private L2 = 3.999999999940941908e-01
+[<Literal>]
+let private L3 = 2.857142874366239149e-01
+[<Literal>]
+let private L4 = 2.222219843214978396e-01
+[<Literal>]
+let private L5 = 1.818357216161805012e-01
+[<Literal>]
+let private L6 = 1.531383769920937332e-01
+[<Literal>]
+let private L7 = 1.479819860511658591e-01
+
+/// ln 2 split so that k·Ln2Hi is exact for |k| ≤ 1100 (Ln2Hi has 32 significant bits).
+[<Literal>]
+let private Ln2Hi = 6.93147180369123816490e-01
+[<Literal>]
+let private Ln2Lo = 1.90821492927058770002e-10
+/// The bits of √½: subtracting them from x's bits leaves k in the exponent field.
+[<Literal>]
+let private SqrtHalfBits = 0x3FE6A09E667F3BCDL
+/// 1.5·2⁵², whose bits plus a small integer k are the bits of 1.5·2⁵² + k.
+[<Literal>]
+let private Shifter = 6755399441055744.0
+[<Literal>]
+let private SmallestNormal = 2.2250738585072014e-308
+/// 2⁵⁴, which lifts every subnormal into the normal range.
+[<Literal>]
+let private Lift = 18014398509481984.0
+
+// ---- Scalar form (the tail) ------------------------------------------------------------------------
+
+let inline private fma (a: float) (b: float) (c: float) = Math.FusedMultiplyAdd(a, b, c)
+
+/// log x for finite x > 0.
+let private positive (x: float) =
+    let tiny = x < SmallestNormal
+    let bits = BitConverter.DoubleToInt64Bits(if tiny then x * Lift else x)
+    let top = (bits - SqrtHalfBits) >>> 52
+    let m = BitConverter.Int64BitsToDouble(bits - (top <<< 52))
+    let k = BitConverter.Int64BitsToDouble(BitConverter.DoubleToInt64Bits Shifter + top - (if tiny then 54L else 0L)) - Shifter
+    let f = m - 1.0
+    let s = f / (2.0 + f)
+    let z = s * s
+    let w = z * z
+    let even = w * fma (fma L6 w L4) w L2
+    let r = fma (fma (fma (fma L7 w L5) w L3) w L1) z even
+    let hfsq = 0.5 * f * f
+    let low = fma s (hfsq + r) (k * Ln2Lo)
+    fma k Ln2Hi (f - (hfsq - low))
+
+/// log x for one float64, exactly as a vector lane computes it.
+let scalar (x: float) =
+    if x > 0.0 && x < Double.PositiveInfinity then positive x
+    elif x = 0.0 then Double.NegativeInfinity
+    elif x < 0.0 then Double.NaN
+    else x
+
+// ---- Vector form ----------------------------------------------------------------------------------
+
+let inline private vfma (a: Vector<float>) (b: Vector<float>) (c: Vector<float>) = Vector.FusedMultiplyAdd(a, b, c)
+let inline private v (c: float) = Vector<float>(c)
+
+let private positiveV (x: Vector<float>) =
+    let tiny = Vector.LessThan(x, v SmallestNormal)
+    let bits = Vector.AsVectorInt64(Vector.ConditionalSelect(tiny, x * v Lift, x))
+    let top = Vector.ShiftRightArithmetic(bits - Vector<int64>(SqrtHalfBits), 52)
+    let m = Vector.AsVectorDouble(bits - Vector.ShiftLeft(top, 52))
+    let kBits = Vector<int64>(BitConverter.DoubleToInt64Bits Shifter) + top - (tiny &&& Vector<int64>(54L))
+    let k = Vector.AsVectorDouble kBits - v Shifter
+    let f = m - Vector<float>.One
+    let s = f / (v 2.0 + f)
+    let z = s * s
+    let w = z * z
+    let even = w * vfma (vfma (v L6) w (v L4)) w (v L2)
+    let r = vfma (vfma (vfma (vfma (v L7) w (v L5)) w (v L3)) w (v L1)) z even
+    let hfsq = v 0.5 * f * f
+    let low = vfma s (hfsq + r) (k * v Ln2Lo)
+    vfma k (v Ln2Hi) (f - (hfsq - low))
+
+let private vector (x: Vector<float>) =
+    let y = positiveV x
+    let ordinary = Vector.BitwiseAnd(Vector.GreaterThan(x, Vector<float>.Zero), Vector.LessThan(x, v Double.PositiveInfinity))
+    if Vector.EqualsAll(ordinary, Vector<int64>.AllBitsSet) then y
+    else
+        let other = Vector.ConditionalSelect(Vector.Equals(x, Vector<float>.Zero), v Double.NegativeInfinity, Vector.ConditionalSelect(Vector.LessThan(x, Vector<float>.Zero), v Double.NaN, x))
+        Vector.ConditionalSelect(ordinary, y, other)
+
+// ---- Spans ------------------------------------------------------------------------------------------
+
+let private run64 (x: ReadOnlySpan<float>) (y: Span<float>) =
+    let w = Vector<float>.Count
+    let mutable i = 0
+    if Vector.IsHardwareAccelerated then
+        while i <= x.Length - w do
+            (vector (Vector<float>(x.Slice(i, w)))).CopyTo(y.Slice(i, w))
+            i <- i + w
+    while i < x.Length do
+        y[i] <- scalar x[i]
+        i <- i + 1
+
+let private run32 (x: ReadOnlySpan<float32>) (y: Span<float32>) =
+    let w = Vector<float32>.Count
+    let mutable i = 0
+    if Vector.IsHardwareAccelerated then
+        let mutable lo = Vector<float>.Zero
+        let mutable hi = Vector<float>.Zero
+        while i <= x.Length - w do
+            Vector.Widen(Vector<float32>(x.Slice(i, w)), &lo, &hi)
+            Vector.Narrow(vector lo, vector hi).CopyTo(y.Slice(i, w))
+            i <- i + w
+    while i < x.Length do
+        y[i] <- float32 (scalar (float x[i]))
+        i <- i + 1
+
+let private readAs<'T, 'U> (x: ReadOnlySpan<'T>) : ReadOnlySpan<'U> =
+    let r = &MemoryMarshal.GetReference x
+    MemoryMarshal.CreateReadOnlySpan<'U>(&Unsafe.As<'T, 'U>(&Unsafe.AsRef<'T>(&r)), x.Length)
+
+let private writeAs<'T, 'U> (x: Span<'T>) : Span<'U> =
+    MemoryMarshal.CreateSpan<'U>(&Unsafe.As<'T, 'U>(&MemoryMarshal.GetReference x), x.Length)
+
+/// y = log x for float64 or float32 spans of one length (y may be x).
+let log<'T> (x: ReadOnlySpan<'T>) (y: Span<'T>) =
+    if typeof<'T> = typeof<float> then run64 (readAs<'T, float> x) (writeAs<'T, float> y)
+    elif typeof<'T> = typeof<float32> then run32 (readAs<'T, float32> x) (writeAs<'T, float32> y)
+    else invalidOp (sprintf "log kernel has no %s implementation" typeof<'T>.Name)
