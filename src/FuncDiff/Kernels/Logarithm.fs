@@ -38,6 +38,12 @@ let private Ln2Lo = 1.90821492927058770002e-10
 /// The bits of √½: subtracting them from x's bits leaves k in the exponent field.
 [<Literal>]
 let private SqrtHalfBits = 0x3FE6A09E667F3BCDL
+/// 1024 in the exponent field: x's bits - SqrtHalfBits + Bias holds k + 1024 ≥ 0 there, so k comes out
+/// of a logical shift (AVX2 has no 64-bit arithmetic one).
+[<Literal>]
+let private Bias = 0x4000000000000000L
+[<Literal>]
+let private ExponentMask = 0xFFF0000000000000L
 /// 1.5·2⁵², whose bits plus a small integer k are the bits of 1.5·2⁵² + k.
 [<Literal>]
 let private Shifter = 6755399441055744.0
@@ -55,9 +61,9 @@ let inline private fma (a: float) (b: float) (c: float) = Math.FusedMultiplyAdd(
 let private positive (x: float) =
     let tiny = x < SmallestNormal
     let bits = BitConverter.DoubleToInt64Bits(if tiny then x * Lift else x)
-    let top = (bits - SqrtHalfBits) >>> 52
-    let m = BitConverter.Int64BitsToDouble(bits - (top <<< 52))
-    let k = BitConverter.Int64BitsToDouble(BitConverter.DoubleToInt64Bits Shifter + top - (if tiny then 54L else 0L)) - Shifter
+    let e = bits - SqrtHalfBits + Bias
+    let m = BitConverter.Int64BitsToDouble(bits - (e &&& ExponentMask) + Bias)
+    let k = BitConverter.Int64BitsToDouble(int64 (uint64 e >>> 52) + (BitConverter.DoubleToInt64Bits Shifter - 1024L) - (if tiny then 54L else 0L)) - Shifter
     let f = m - 1.0
     let s = f / (2.0 + f)
     let z = s * s
@@ -83,9 +89,9 @@ let inline private v (c: float) = Vector<float>(c)
 let private positiveV (x: Vector<float>) =
     let tiny = Vector.LessThan(x, v SmallestNormal)
     let bits = Vector.AsVectorInt64(Vector.ConditionalSelect(tiny, x * v Lift, x))
-    let top = Vector.ShiftRightArithmetic(bits - Vector<int64>(SqrtHalfBits), 52)
-    let m = Vector.AsVectorDouble(bits - Vector.ShiftLeft(top, 52))
-    let kBits = Vector<int64>(BitConverter.DoubleToInt64Bits Shifter) + top - (tiny &&& Vector<int64>(54L))
+    let e = bits - Vector<int64>(SqrtHalfBits - Bias)
+    let m = Vector.AsVectorDouble(bits - (e &&& Vector<int64>(ExponentMask)) + Vector<int64>(Bias))
+    let kBits = Vector.ShiftRightLogical(e, 52) + Vector<int64>(BitConverter.DoubleToInt64Bits Shifter - 1024L) - (tiny &&& Vector<int64>(54L))
     let k = Vector.AsVectorDouble kBits - v Shifter
     let f = m - Vector<float>.One
     let s = f / (v 2.0 + f)
