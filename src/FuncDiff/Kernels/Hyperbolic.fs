@@ -11,8 +11,6 @@ module internal FuncDiff.Core.Kernels.Hyperbolic
 
 open System
 open System.Numerics
-open System.Runtime.CompilerServices
-open System.Runtime.InteropServices
 
 // q(s) = (tanh √s / √s - 1) for s in [0, 1], q(s) = s·(Q0 + Q1·s + … + Q15·s¹⁵).
 [<Literal>]
@@ -159,40 +157,5 @@ let private vector (x: Vector<float>) =
 
 // ---- Spans ------------------------------------------------------------------------------------------
 
-let private run64 (x: ReadOnlySpan<float>) (y: Span<float>) =
-    let w = Vector<float>.Count
-    let mutable i = 0
-    if Vector.IsHardwareAccelerated then
-        while i <= x.Length - w do
-            (vector (Vector<float>(x.Slice(i, w)))).CopyTo(y.Slice(i, w))
-            i <- i + w
-    while i < x.Length do
-        y[i] <- scalar x[i]
-        i <- i + 1
-
-let private run32 (x: ReadOnlySpan<float32>) (y: Span<float32>) =
-    let w = Vector<float32>.Count
-    let mutable i = 0
-    if Vector.IsHardwareAccelerated then
-        let mutable lo = Vector<float>.Zero
-        let mutable hi = Vector<float>.Zero
-        while i <= x.Length - w do
-            Vector.Widen(Vector<float32>(x.Slice(i, w)), &lo, &hi)
-            Vector.Narrow(vector lo, vector hi).CopyTo(y.Slice(i, w))
-            i <- i + w
-    while i < x.Length do
-        y[i] <- float32 (scalar (float x[i]))
-        i <- i + 1
-
-let private readAs<'T, 'U> (x: ReadOnlySpan<'T>) : ReadOnlySpan<'U> =
-    let r = &MemoryMarshal.GetReference x
-    MemoryMarshal.CreateReadOnlySpan<'U>(&Unsafe.As<'T, 'U>(&Unsafe.AsRef<'T>(&r)), x.Length)
-
-let private writeAs<'T, 'U> (x: Span<'T>) : Span<'U> =
-    MemoryMarshal.CreateSpan<'U>(&Unsafe.As<'T, 'U>(&MemoryMarshal.GetReference x), x.Length)
-
 /// y = tanh x for float64 or float32 spans of one length.
-let tanh<'T> (x: ReadOnlySpan<'T>) (y: Span<'T>) =
-    if typeof<'T> = typeof<float> then run64 (readAs<'T, float> x) (writeAs<'T, float> y)
-    elif typeof<'T> = typeof<float32> then run32 (readAs<'T, float32> x) (writeAs<'T, float32> y)
-    else invalidOp (sprintf "tanh kernel has no %s implementation" typeof<'T>.Name)
+let tanh<'T> (x: ReadOnlySpan<'T>) (y: Span<'T>) = Lanes.map "tanh" vector scalar x y
