@@ -13,21 +13,7 @@ open FuncDiff.Core.Kernels
 
 /// Fraction bits of the fixed-point reference.
 let private Bits = 400
-let private fixedOne = BigInteger.One <<< Bits
-
-/// v = m·2ᵉ with an integer m (v finite).
-let private decompose (v: float) =
-    let b = BitConverter.DoubleToInt64Bits v
-    let e = int ((b >>> 52) &&& 0x7FFL)
-    let f = b &&& 0xFFFFFFFFFFFFFL
-    let m = if e = 0 then f else f ||| (1L <<< 52)
-    BigInteger(if v < 0.0 then -m else m), (if e = 0 then -1074 else e - 1075)
-
-/// v in fixed point, exactly (|v| ≥ 2⁻³⁴⁸ or 0).
-let private toFixed (v: float) =
-    let m, e = decompose v
-    if e + Bits < 0 then failwithf "%g is below the reference's resolution" v
-    m <<< (e + Bits)
+let private decompose = ExactFloat.decompose
 
 /// 2·atanh(p/q) = log((q + p)/(q - p)) = 2·Σ (p/q)²ʲ⁺¹/(2j+1), for 0 ≤ p/q ≤ 1/3.
 let private twoAtanh (p: BigInteger) (q: BigInteger) =
@@ -51,10 +37,7 @@ let private exactLog (x: float) =
     let one = BigInteger.One <<< b
     BigInteger(e + b) * ln2 + twoAtanh (m - one) (m + one)
 
-/// |got - want| in units of the last place (of a p-bit significand) of the exact value want.
-let private ulps (precision: int) (got: float) (want: BigInteger) =
-    let place = int ((BigInteger.Abs want).GetBitLength()) - precision
-    float ((BigInteger.Abs(toFixed got - want) <<< 30) >>> place) / Math.Pow(2.0, 30.0)
+let private ulps = ExactFloat.ulps Bits
 
 // ---- Running the kernel --------------------------------------------------------------------------------
 

@@ -11,13 +11,7 @@ open FuncDiff.Core.Kernels
 /// Fractional bits of the fixed-point reference.
 let private F = 400
 
-/// v = m·2ᵉ with an integer m (v finite and non-zero).
-let private decompose (v: float) =
-    let b = BitConverter.DoubleToInt64Bits v
-    let e = int ((b >>> 52) &&& 0x7FFL)
-    let f = b &&& 0xFFFFFFFFFFFFFL
-    let m = if e = 0 then f else f ||| (1L <<< 52)
-    BigInteger(if v < 0.0 then -m else m), (if e = 0 then -1074 else e - 1075)
+let private decompose = ExactFloat.decompose
 
 /// a·2^F exactly (a ≥ 2^-300).
 let private fixedOf (a: float) =

@@ -29,19 +29,8 @@ let private atanInverse (m: int) =
 /// π/2 = 2·(4·atan(1/5) - atan(1/239)) (Machin), to about 2⁻²⁹⁰.
 let private halfPi = BigInteger 2 * (BigInteger 4 * atanInverse 5 - atanInverse 239)
 
-/// v = m·2ᵉ with an integer m (v finite).
-let private decompose (v: float) =
-    let b = BitConverter.DoubleToInt64Bits v
-    let e = int ((b >>> 52) &&& 0x7FFL)
-    let f = b &&& 0xFFFFFFFFFFFFFL
-    let m = if e = 0 then f else f ||| (1L <<< 52)
-    BigInteger(if v < 0.0 then -m else m), (if e = 0 then -1074 else e - 1075)
-
-/// v in fixed point, exactly (|v| ≥ 2⁻²⁴⁸ or 0).
-let private toFixed (v: float) =
-    let m, e = decompose v
-    if e + Bits < 0 then failwithf "%g is below the reference's resolution" v
-    m <<< (e + Bits)
+let private decompose = ExactFloat.decompose
+let private toFixed = ExactFloat.toFixed Bits
 
 /// Σ (-1)ʲ rᵏ⁺²ʲ/(k+2j)! from the first term rᵏ/k!.
 let private series (r: BigInteger) (first: BigInteger) (k: int) =
@@ -65,10 +54,7 @@ let private exact (cosine: bool) (x: float) =
     let v = if q >= 2 then -v else v
     if not cosine && x < 0.0 then -v else v
 
-/// |got - want| in units of the last place (of a p-bit significand) of the exact value want.
-let private ulps (precision: int) (got: float) (want: BigInteger) =
-    let place = int ((BigInteger.Abs want).GetBitLength()) - precision
-    float ((BigInteger.Abs(toFixed got - want) <<< 30) >>> place) / Math.Pow(2.0, 30.0)
+let private ulps = ExactFloat.ulps Bits
 
 // ---- Running the kernels ------------------------------------------------------------------------------
 
