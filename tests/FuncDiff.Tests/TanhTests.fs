@@ -7,6 +7,7 @@ open System
 open System.Numerics
 open Expecto
 open FuncDiff.Core.Kernels
+open FuncDiff.Core.Kernels.Elementwise
 
 /// Fractional bits of the fixed-point reference.
 let private F = 400
@@ -121,30 +122,6 @@ let private mixed (rng: Random) (n: int) =
 
 let private determinismTests =
     testList "bit for bit" [
-        test "every element equals the scalar rule, whatever the span's length, offset or split" {
-            let rng = Random 24
-            for length in 0 .. 70 do
-                for _ in 1 .. 4 do
-                    let offset = rng.Next 9
-                    let buffer = mixed rng (length + offset + rng.Next 9)
-                    let whole = Array.zeroCreate length
-                    Hyperbolic.tanh (ReadOnlySpan(buffer, offset, length)) (Span whole)
-                    for i in 0 .. length - 1 do
-                        if not (same whole[i] (Hyperbolic.scalar buffer[offset + i])) then
-                            failtestf "length %d, element %d: %.17g gives %.17g in the span, %.17g alone" length i buffer[offset + i] whole[i] (Hyperbolic.scalar buffer[offset + i])
-                    // Two random cuts: three pieces, each run on its own.
-                    let c1 = rng.Next(length + 1)
-                    let c2 = c1 + rng.Next(length - c1 + 1)
-                    let pieces = Array.zeroCreate length
-                    for start, stop in [ 0, c1; c1, c2; c2, length ] do
-                        Hyperbolic.tanh (ReadOnlySpan(buffer, offset + start, stop - start)) (Span(pieces, start, stop - start))
-                    for i in 0 .. length - 1 do
-                        if not (same whole[i] pieces[i]) then failtestf "length %d cut at %d and %d: element %d differs" length c1 c2 i
-                    let x32 = buffer |> Array.map float32
-                    let whole32 = tanh32 x32[offset .. offset + length - 1]
-                    for i in 0 .. length - 1 do
-                        let alone = float32 (Hyperbolic.scalar (float x32[offset + i]))
-                        if not (same32 whole32[i] alone) then failtestf "float32 length %d, element %d: %.9g gives %.9g, %.9g alone" length i x32[offset + i] whole32[i] alone
-        } ]
+        LaneChecks.positionIndependent { new FloatUnary with member _.Run(x, y) = Hyperbolic.tanh x y } Hyperbolic.scalar mixed 24 ]
 
 let tests = testList "tanh kernel" [ accuracyTests; determinismTests ]
