@@ -18,6 +18,7 @@ let main argv =
             TrigTests.tests
             TanhTests.tests
             ExpTests.tests
+            LogTests.tests
             MatMulTests.tests
             PlanTests.tests
             TestingKitTests.tests

@@ -96,7 +96,6 @@ let chunkedBinary (op: FloatBinary) =
         member _.TS(a, b, d) = withScalar op true a b d }
 
 /// The TensorPrimitives functions whose roundings depend on an element's position, chunked.
-let log = chunked { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Log(x, y) }
 let tan = chunked { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Tan(x, y) }
 
 /// Σ x as the in-order sum of its chunks' TensorPrimitives sums; the last chunk is padded with −0

@@ -58,7 +58,7 @@ let private run<'T when 'T :> IFloatingPointIeee754<'T>> (log: bool) (x: 'T[]) (
             for o in 0 .. outer - 1 do
                 let base' = o * n * inner
                 accumulate (x, base', n, inner, Span(shift, 0, inner), Span(total, 0, inner), y, base', log, Span(scratch, 0, width))
-                if log then Aligned.log.Run(ReadOnlySpan(total, 0, inner), Span(total, 0, inner))
+                if log then Logarithm.log (ReadOnlySpan(total, 0, inner)) (Span(total, 0, inner))
                 if inner = 1 then
                     let row = Span(y, base', n)
                     if log then TensorPrimitives.Subtract(ro row, total[0], row)
@@ -93,7 +93,8 @@ let private lse<'T when 'T :> IFloatingPointIeee754<'T>> (x: 'T[]) (outer: int) 
             else
                 // logits is a scratch copy of x - shift; only the total is kept.
                 accumulate (x, o * n, n, 1, Span(shift, 0, 1), Span(total, 0, 1), logits, 0, true, Span(scratch, 0, n))
-                y[o] <- 'T.Log total[0] + shift[0]
+                Logarithm.log (ReadOnlySpan(total, 0, 1)) (Span(total, 0, 1))
+                y[o] <- total[0] + shift[0]
     finally
         pool.Return logits
         pool.Return scratch

@@ -87,13 +87,15 @@ let private expm1Kernel =
             for i in 0 .. y.Length - 1 do y[i] <- expm1From x[i] y[i] }
 let private log1pKernel = { new FloatUnary with member _.Run(x, y) = for i in 0 .. y.Length - 1 do y[i] <- log1pOf x[i] }
 
+let private logKernel = { new FloatUnary with member _.Run(x, y) = Logarithm.log x y }
+
 // exp has its own kernel (Kernels/Exponential.fs) for the reason sin and cos have theirs (below).
 let expP =
     smooth "exp" "eˣ. Within 1 ulp of the exact value (at most 0.87 ulp measured in float64, over random x from -745 to 710, x next to the overflow and underflow thresholds and subnormal results); float32 is computed in float64 and rounded once (0.50 ulp measured). Bit-identical on every call and however a span is cut into blocks. exp(±0) = 1 and exp 1 = Math.E exactly; overflows to +∞ above ln(Double.MaxValue) ≈ 709.78 (88.72 in float32); underflows gradually through the subnormals, to +0 below about -745.13 (-103.97 in float32); +∞ gives +∞, -∞ gives +0, NaN gives NaN."
         { new FloatUnary with member _.Run(x, y) = Exponential.exp x y }
         (fun _ out -> out)
 let expm1P = smooth "expm1" "eˣ - 1, accurate near 0." expm1Kernel (fun _ out -> add out (one out))
-let logP = smooth "log" "Natural logarithm: -∞ at 0, NaN below 0." Aligned.log (fun x _ -> reciprocal x)
+let logP = smooth "log" "Natural logarithm. Within 1 ulp of the exact value (float64; float32 is computed in float64 and rounded once), down to the subnormals; log 1 = +0, log(±0) = -∞, NaN below 0, log ∞ = ∞, NaN gives NaN. Bit-identical on every call and however a span is cut into blocks." logKernel (fun x _ -> reciprocal x)
 let log1pP = smooth "log1p" "log(1 + x), accurate near 0." log1pKernel (fun x _ -> reciprocal (add (one x) x))
 let sqrtP = smooth "sqrt" "√x: NaN below 0; the derivative 1/(2√x) is ∞ at 0." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Sqrt(x, y) } (fun _ out -> div (scalarLike out 0.5) out)
 let reciprocalP = smooth "reciprocal" "1/x: ±∞ at ±0." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Reciprocal(x, y) } (fun _ out -> neg (square out))
