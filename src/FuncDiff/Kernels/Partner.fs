@@ -9,6 +9,10 @@ open System
 open System.Runtime.ExceptionServices
 open System.Threading
 
+/// How long a side spins for the other before waiting on the monitor (SpinWait iterations).
+[<Literal>]
+let private Spins = 60
+
 [<Sealed>]
 type private Worker() as this =
     let gate = obj ()
@@ -21,6 +25,10 @@ type private Worker() as this =
 
     member private _.Loop() =
         while true do
+            // A busy run hands work over every few microseconds: spin a while before sleeping, since a
+            // wake-up from the monitor costs more than many a half it would carry.
+            let mutable spin = SpinWait()
+            while not (Volatile.Read &pending) && spin.Count < Spins do spin.SpinOnce -1
             Monitor.Enter gate
             while not pending do Monitor.Wait gate |> ignore
             pending <- false
@@ -54,6 +62,8 @@ type private Worker() as this =
                 Monitor.Exit gate
                 let mine = try first.Invoke(); null with e -> ExceptionDispatchInfo.Capture e
                 // The partner's half must be finished before its buffers are touched again, even if ours failed.
+                let mutable spin = SpinWait()
+                while not (Volatile.Read &finished) && spin.Count < Spins do spin.SpinOnce -1
                 Monitor.Enter gate
                 while not finished do Monitor.Wait gate |> ignore
                 Monitor.Exit gate
