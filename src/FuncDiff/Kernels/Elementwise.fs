@@ -34,9 +34,15 @@ type NumericBinary =
     abstract ST<'T when 'T :> INumber<'T>> : ReadOnlySpan<'T> * 'T * Span<'T> -> unit
     abstract TS<'T when 'T :> INumber<'T>> : 'T * ReadOnlySpan<'T> * Span<'T> -> unit
 
-/// An elementwise test of two numbers, giving bool.
-type ElementTest =
-    abstract Test<'T when 'T :> INumber<'T>> : 'T * 'T -> bool
+/// An elementwise comparison of two numbers, giving bool.
+[<RequireQualifiedAccess>]
+type Comparison =
+    | Lt
+    | Le
+    | Gt
+    | Ge
+    | Eq
+    | Ne
 
 // The adapters are structs, so lifting an operation to rows allocates nothing.
 [<Struct>]
@@ -53,12 +59,44 @@ type private NumericRows<'T when 'T :> INumber<'T>>(op: NumericBinary) =
         member _.ST(a, b, d) = op.ST(a, b, d)
         member _.TS(a, b, d) = op.TS(a, b, d)
 
+// One loop per comparison and form, each specialised by the JIT for the element type: a test called
+// through an interface per element would cost a virtual generic call each.
+let inline private testRow ([<InlineIfLambda>] test: 'T -> 'T -> bool) (a: ReadOnlySpan<'T>) (b: ReadOnlySpan<'T>) (d: Span<bool>) =
+    for i in 0 .. d.Length - 1 do d[i] <- test a[i] b[i]
+
+let inline private testRowScalar ([<InlineIfLambda>] test: 'T -> 'T -> bool) (a: ReadOnlySpan<'T>) (b: 'T) (d: Span<bool>) =
+    for i in 0 .. d.Length - 1 do d[i] <- test a[i] b
+
+let inline private testScalarRow ([<InlineIfLambda>] test: 'T -> 'T -> bool) (a: 'T) (b: ReadOnlySpan<'T>) (d: Span<bool>) =
+    for i in 0 .. d.Length - 1 do d[i] <- test a b[i]
+
 [<Struct>]
-type private CompareRows<'T when 'T :> INumber<'T>>(op: ElementTest) =
+type private CompareRows<'T when 'T :> INumber<'T>>(c: Comparison) =
     interface Rows<'T, 'T, bool> with
-        member _.SS(a, b, d) = for i in 0 .. d.Length - 1 do d[i] <- op.Test(a[i], b[i])
-        member _.ST(a, b, d) = for i in 0 .. d.Length - 1 do d[i] <- op.Test(a[i], b)
-        member _.TS(a, b, d) = for i in 0 .. d.Length - 1 do d[i] <- op.Test(a, b[i])
+        member _.SS(a, b, d) =
+            match c with
+            | Comparison.Lt -> testRow (fun x y -> 'T.op_LessThan(x, y)) a b d
+            | Comparison.Le -> testRow (fun x y -> 'T.op_LessThanOrEqual(x, y)) a b d
+            | Comparison.Gt -> testRow (fun x y -> 'T.op_GreaterThan(x, y)) a b d
+            | Comparison.Ge -> testRow (fun x y -> 'T.op_GreaterThanOrEqual(x, y)) a b d
+            | Comparison.Eq -> testRow (fun x y -> 'T.op_Equality(x, y)) a b d
+            | Comparison.Ne -> testRow (fun x y -> 'T.op_Inequality(x, y)) a b d
+        member _.ST(a, b, d) =
+            match c with
+            | Comparison.Lt -> testRowScalar (fun x y -> 'T.op_LessThan(x, y)) a b d
+            | Comparison.Le -> testRowScalar (fun x y -> 'T.op_LessThanOrEqual(x, y)) a b d
+            | Comparison.Gt -> testRowScalar (fun x y -> 'T.op_GreaterThan(x, y)) a b d
+            | Comparison.Ge -> testRowScalar (fun x y -> 'T.op_GreaterThanOrEqual(x, y)) a b d
+            | Comparison.Eq -> testRowScalar (fun x y -> 'T.op_Equality(x, y)) a b d
+            | Comparison.Ne -> testRowScalar (fun x y -> 'T.op_Inequality(x, y)) a b d
+        member _.TS(a, b, d) =
+            match c with
+            | Comparison.Lt -> testScalarRow (fun x y -> 'T.op_LessThan(x, y)) a b d
+            | Comparison.Le -> testScalarRow (fun x y -> 'T.op_LessThanOrEqual(x, y)) a b d
+            | Comparison.Gt -> testScalarRow (fun x y -> 'T.op_GreaterThan(x, y)) a b d
+            | Comparison.Ge -> testScalarRow (fun x y -> 'T.op_GreaterThanOrEqual(x, y)) a b d
+            | Comparison.Eq -> testScalarRow (fun x y -> 'T.op_Equality(x, y)) a b d
+            | Comparison.Ne -> testScalarRow (fun x y -> 'T.op_Inequality(x, y)) a b d
 
 [<Struct>]
 type private LogicalRows(f: bool -> bool -> bool) =
@@ -163,7 +201,7 @@ let numericBinary (op: NumericBinary) (a: Tensor) (b: Tensor) (out: Tensor) =
     | _ -> unsupported "numeric binary" out
 
 /// out = test(a, b) as bool with broadcasting, for numeric tensors of one dtype.
-let compare (op: ElementTest) (a: Tensor) (b: Tensor) (out: Tensor) =
+let compare (op: Comparison) (a: Tensor) (b: Tensor) (out: Tensor) =
     match a.DType with
     | DType.Float64 -> run2 (CompareRows<float> op) a b out
     | DType.Float32 -> run2 (CompareRows<float32> op) a b out

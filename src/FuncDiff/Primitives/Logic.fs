@@ -36,7 +36,7 @@ let sameValue (a: Node) (b: Node) = logicalOr (eq a b) (logicalAnd (isNan a) (is
 
 // ---- Entries ------------------------------------------------------------------------------------
 
-let private comparison (name: string) (symbol: string) (test: Elementwise.ElementTest) =
+let private comparison (name: string) (symbol: string) (test: Elementwise.Comparison) =
     let nan = if name = "ne" then "true where either is NaN" else "false where either is NaN"
     { primitive name Family.Elementwise (sprintf "x %s y elementwise, as bool (%s). Piecewise constant." symbol nan) with
         Differentiability = Differentiability.PiecewiseConstant
@@ -50,12 +50,12 @@ let private comparison (name: string) (symbol: string) (test: Elementwise.Elemen
         Forward = fun _ xs out -> Elementwise.compare test xs[0] xs[1] out
         Vjp = noDerivative }
 
-let ltP = comparison "lt" "<" { new Elementwise.ElementTest with member _.Test<'T when 'T :> INumber<'T>>(a: 'T, b: 'T) = 'T.op_LessThan(a, b) }
-let leP = comparison "le" "<=" { new Elementwise.ElementTest with member _.Test<'T when 'T :> INumber<'T>>(a: 'T, b: 'T) = 'T.op_LessThanOrEqual(a, b) }
-let gtP = comparison "gt" ">" { new Elementwise.ElementTest with member _.Test<'T when 'T :> INumber<'T>>(a: 'T, b: 'T) = 'T.op_GreaterThan(a, b) }
-let geP = comparison "ge" ">=" { new Elementwise.ElementTest with member _.Test<'T when 'T :> INumber<'T>>(a: 'T, b: 'T) = 'T.op_GreaterThanOrEqual(a, b) }
-let eqP = comparison "eq" "==" { new Elementwise.ElementTest with member _.Test<'T when 'T :> INumber<'T>>(a: 'T, b: 'T) = 'T.op_Equality(a, b) }
-let neP = comparison "ne" "!=" { new Elementwise.ElementTest with member _.Test<'T when 'T :> INumber<'T>>(a: 'T, b: 'T) = 'T.op_Inequality(a, b) }
+let ltP = comparison "lt" "<" Elementwise.Comparison.Lt
+let leP = comparison "le" "<=" Elementwise.Comparison.Le
+let gtP = comparison "gt" ">" Elementwise.Comparison.Gt
+let geP = comparison "ge" ">=" Elementwise.Comparison.Ge
+let eqP = comparison "eq" "==" Elementwise.Comparison.Eq
+let neP = comparison "ne" "!=" Elementwise.Comparison.Ne
 
 let private logical (name: string) (doc: string) (f: bool -> bool -> bool) =
     { primitive name Family.Elementwise doc with
