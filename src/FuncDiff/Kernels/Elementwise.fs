@@ -5,6 +5,8 @@ module internal FuncDiff.Core.Kernels.Elementwise
 open System
 open System.Buffers
 open System.Numerics
+open System.Numerics.Tensors
+open System.Runtime.InteropServices
 open FuncDiff
 open FuncDiff.Core
 
@@ -98,12 +100,31 @@ type private CompareRows<'T when 'T :> INumber<'T>>(c: Comparison) =
             | Comparison.Eq -> testScalarRow (fun x y -> 'T.op_Equality(x, y)) a b d
             | Comparison.Ne -> testScalarRow (fun x y -> 'T.op_Inequality(x, y)) a b d
 
+/// An elementwise connective of two bools.
+[<RequireQualifiedAccess>]
+type Connective =
+    | And
+    | Or
+
+let inline private bytes (x: ReadOnlySpan<bool>) = MemoryMarshal.Cast<bool, byte> x
+let inline private bytesOut (x: Span<bool>) = MemoryMarshal.Cast<bool, byte> x
+
+// Bools that kernels write are the bytes 0 and 1, so and/or are byte-wise and/or, in SIMD.
 [<Struct>]
-type private LogicalRows(f: bool -> bool -> bool) =
+type private LogicalRows(c: Connective) =
     interface Rows<bool, bool, bool> with
-        member _.SS(x, y, d) = for i in 0 .. d.Length - 1 do d[i] <- f x[i] y[i]
-        member _.ST(x, y, d) = for i in 0 .. d.Length - 1 do d[i] <- f x[i] y
-        member _.TS(x, y, d) = for i in 0 .. d.Length - 1 do d[i] <- f x y[i]
+        member _.SS(x, y, d) =
+            match c with
+            | Connective.And -> TensorPrimitives.BitwiseAnd(bytes x, bytes y, bytesOut d)
+            | Connective.Or -> TensorPrimitives.BitwiseOr(bytes x, bytes y, bytesOut d)
+        member _.ST(x, y, d) =
+            match c, y with
+            | Connective.And, false | Connective.Or, true -> d.Fill y
+            | _ -> x.CopyTo d
+        member _.TS(x, y, d) =
+            match c, x with
+            | Connective.And, false | Connective.Or, true -> d.Fill x
+            | _ -> y.CopyTo d
 
 let private unsupported (what: string) (t: Tensor) =
     invalidOp (sprintf "%s kernel has no %O implementation (the shape rule should have refused it)" what t.DType)
@@ -209,7 +230,7 @@ let compare (op: Comparison) (a: Tensor) (b: Tensor) (out: Tensor) =
     | _ -> unsupported "comparison" a
 
 /// out = f(a, b) for bool tensors with broadcasting.
-let logical (f: bool -> bool -> bool) (a: Tensor) (b: Tensor) (out: Tensor) = run2 (LogicalRows f) a b out
+let logical (c: Connective) (a: Tensor) (b: Tensor) (out: Tensor) = run2 (LogicalRows c) a b out
 
 /// out = not x for a bool tensor.
 let logicalNot (x: Tensor) (out: Tensor) =
@@ -228,11 +249,14 @@ let private select<'T> (c: Tensor) (a: Tensor) (b: Tensor) (out: Tensor) =
             let mutable ci = w.Offset 0
             let mutable xi = w.Offset 1
             let mutable yi = w.Offset 2
-            for i in o .. o + len - 1 do
-                d[i] <- if cs[ci] then xs[xi] else ys[yi]
-                ci <- ci + ic
-                xi <- xi + ix
-                yi <- yi + iy
+            if ic = 1 && ix = 1 && iy = 1 then
+                for i in 0 .. len - 1 do d[o + i] <- if cs[ci + i] then xs[xi + i] else ys[yi + i]
+            else
+                for i in o .. o + len - 1 do
+                    d[i] <- if cs[ci] then xs[xi] else ys[yi]
+                    ci <- ci + ic
+                    xi <- xi + ix
+                    yi <- yi + iy
             w.Advance()
     finally
         Broadcast.Rows.Return w

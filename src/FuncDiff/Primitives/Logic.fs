@@ -57,7 +57,7 @@ let geP = comparison "ge" ">=" Elementwise.Comparison.Ge
 let eqP = comparison "eq" "==" Elementwise.Comparison.Eq
 let neP = comparison "ne" "!=" Elementwise.Comparison.Ne
 
-let private logical (name: string) (doc: string) (f: bool -> bool -> bool) =
+let private logical (name: string) (doc: string) (f: Elementwise.Connective) =
     { primitive name Family.Elementwise doc with
         Differentiability = Differentiability.PiecewiseConstant
         Inputs = [ "x"; "y" ]
@@ -68,8 +68,8 @@ let private logical (name: string) (doc: string) (f: bool -> bool -> bool) =
         Forward = fun _ xs out -> Elementwise.logical f xs[0] xs[1] out
         Vjp = noDerivative }
 
-let logicalAndP = logical "logicalAnd" "x and y elementwise, for bool tensors." (&&)
-let logicalOrP = logical "logicalOr" "x or y elementwise, for bool tensors." (||)
+let logicalAndP = logical "logicalAnd" "x and y elementwise, for bool tensors." Elementwise.Connective.And
+let logicalOrP = logical "logicalOr" "x or y elementwise, for bool tensors." Elementwise.Connective.Or
 
 let logicalNotP =
     { primitive "logicalNot" Family.Elementwise "not x elementwise, for a bool tensor." with
