@@ -12,7 +12,9 @@ using static FuncDiff.Interop;
 /// Outputs compiled once and run many times: simplified exactly (constant folding; ×1, reshape-to-same-shape
 /// and transpose-of-transpose removed), common subexpressions merged, scheduled, and given buffers that are
 /// reused as soon as their last reader has run. Values are bit-identical to <see cref="Expr.EvalMany(IEnumerable{Expr}, IReadOnlyDictionary{string, Tensor})"/>,
-/// which itself runs through a cache of plans. Safe to run from several threads at once.
+/// which itself runs through a cache of plans. <see cref="Eval(IReadOnlyDictionary{string, Tensor})"/> is safe from several threads at once; a
+/// <see cref="Workspace"/> serves one run at a time (a second thread running it meanwhile gets a
+/// <see cref="FuncDiffException"/>), so give each thread its own.
 /// </summary>
 /// <example><code>
 /// var plan = Expr.Compile([loss, .. loss.Grad(w, b).Values]);
@@ -47,12 +49,12 @@ public sealed class Plan
     public IReadOnlyList<Tensor> Eval(IReadOnlyDictionary<string, Tensor> inputs) => Wrap(Core.Run(Evaluation.Bind(inputs)));
 
     /// <summary>A new workspace: the memory of one run at a time. Give each thread its own.</summary>
-    public Workspace CreateWorkspace() => new(this, Core.CreateWorkspace());
+    public Workspace CreateWorkspace() => new(Core.CreateWorkspace());
 
     /// <summary>
-    /// Runs in the workspace on the tensors bound to it. The results are the workspace's own tensors, overwritten by
-    /// its next run (copy what must outlive it); after the first run with the same input tensors, a run allocates
-    /// nothing on the managed heap.
+    /// Runs in the workspace on the tensors bound to it. The results (the list and its tensors) are the workspace's
+    /// own, overwritten by its next run (copy what must outlive it); after the first run with the same input tensors,
+    /// a run allocates nothing on the managed heap. A result may be bound back as an input for the next run.
     /// </summary>
     /// <param name="workspace">A workspace this plan created.</param>
     /// <exception cref="InputException">An input is not bound, or bound to a tensor of another shape or dtype.</exception>
@@ -60,7 +62,6 @@ public sealed class Plan
     public IReadOnlyList<Tensor> Run(Workspace workspace)
     {
         ArgumentNullException.ThrowIfNull(workspace);
-        if (workspace.Plan != this) throw new FuncDiffException("this workspace was created by another plan; use plan.CreateWorkspace()");
         return workspace.Wrap(Core.Run(workspace.Core));
     }
 
@@ -75,9 +76,7 @@ public sealed class Workspace
 {
     private Tensor[] results = [];
 
-    internal Workspace(Plan plan, CoreWorkspace core) => (Plan, Core) = (plan, core);
-
-    internal Plan Plan { get; }
+    internal Workspace(CoreWorkspace core) => Core = core;
 
     internal CoreWorkspace Core { get; }
 
@@ -87,7 +86,8 @@ public sealed class Workspace
     /// <summary>Binds an input for the next runs; returns this workspace, so binds chain.</summary>
     /// <param name="name">An input the plan reads.</param>
     /// <param name="value">Its tensor, of the declared shape and dtype.</param>
-    /// <exception cref="InputException">The plan reads no input of that name (the message suggests the closest one).</exception>
+    /// <exception cref="InputException">The plan reads no input of that name (the message suggests the closest one), or
+    /// the tensor has another shape or dtype than the input's.</exception>
     public Workspace Bind(string name, Tensor value)
     {
         ArgumentNullException.ThrowIfNull(name);

@@ -265,6 +265,14 @@ let private allocation =
                 Expect.equal bytes 0L "bytes allocated by 20 runs"
                 Expect.equal collections 0 "gen-2 collections during 20 runs"
             }
+        test "a plan pushed out of the cache and still run keeps no workspace" {
+            let x = input "x" [ 100_000 ]
+            let held = compile [ sum (x * 3.0) ]
+            for k in 1 .. Plans.capacity + 5 do compile [ x * float k ] |> ignore
+            let before = Plans.keptBytes ()
+            for _ in 1 .. 3 do held.Run [ "x", Tensor.zeros [ 100_000 ] ] |> ignore
+            Expect.equal (Plans.keptBytes ()) before "an evicted plan's workspaces are not counted as kept"
+        }
         test "a fused elementwise loss and gradient split over two threads allocates nothing after warm-up" {
             let x = input "x" [ 200_000 ]
             let f = sum (tanh x * exp (-(x * x)) + log (1.0 + x * x))
@@ -291,6 +299,57 @@ let private partner =
             Expect.throwsT<InvalidOperationException> (fun () -> Kernels.Partner.split boom count) "the caller's half"
             Expect.throwsT<InvalidOperationException> (fun () -> Kernels.Partner.split count boom) "the partner's half"
             Expect.equal other[0] 2 "the other half still ran, both times"
+        }
+    ]
+
+let private misuse =
+    testList "what users do" [
+        test "a result bound back as the next run's input is read before it is overwritten" {
+            let w = input "w" [ 4 ]
+            let plan = compile [ w * 2.0; w + 1.0 ]
+            let ws = plan.CreateWorkspace().Bind("w", Tensor.create [ 1.0; 2.0; 3.0; 4.0 ])
+            let first = plan.Run ws
+            let second = plan.Run(ws.Bind("w", first[0]))
+            Expect.equal (second[1].ToFloat64Array()) [| 3.0; 5.0; 7.0; 9.0 |] "w + 1 at w = [2, 4, 6, 8]"
+            Expect.equal (second[0].ToFloat64Array()) [| 4.0; 8.0; 12.0; 16.0 |] "w * 2"
+        }
+        test "a training step that rebinds its own new weights gives the steps Run(bindings) gives" {
+            let x = input "x" [ 1000 ]
+            let loss = sum (square (x - 0.5) * x)
+            let step = x - 0.01 * (grad [ x ] loss).Head
+            let plan = compile [ step; loss ]
+            let ws = plan.CreateWorkspace().Bind("x", Tensor.linspace -1.0 1.0 1000)
+            let mutable expected = Tensor.linspace -1.0 1.0 1000
+            for _ in 1 .. 5 do
+                let r = plan.Run ws
+                let e = plan.Run [ "x", expected ]
+                Expect.equal (r[0]) e.Head "the new weights"
+                expected <- e.Head
+                ws.Bind("x", r[0]) |> ignore
+        }
+        test "one workspace run from several threads at once: an error for the latecomer, never a wrong value" {
+            let x = input "x" [ 20_000 ]
+            let plan = compile [ sum (tanh x * exp (-(x * x))) ]
+            let t = Tensor.randn 1 [ 20_000 ]
+            let expected = (plan.Run [ "x", t ]).Head
+            let ws = plan.CreateWorkspace().Bind("x", t)
+            let wrong = Threading.Tasks.Parallel.For(0, 200, fun _ ->
+                try
+                    let r = plan.Run ws
+                    if not (r[0].Equals expected) then failwith "a wrong value"
+                with :? FuncDiffException as e when e.Message.Contains "already running" -> ())
+            Expect.isTrue wrong.IsCompleted "every run either agreed or was refused"
+        }
+        test "a name bound twice, a null tensor, a null workspace and a mis-shaped tensor are refused" {
+            let w = input "w" [ 2 ]
+            let plan = compile [ w * 2.0 ]
+            let twice = Expect.throwsC (fun () -> eval [ "w", Tensor.create [ 1.0; 2.0 ]; "w", Tensor.create [ 3.0; 4.0 ] ] (w * 2.0) |> ignore) id
+            Expect.isTrue (twice :? InputException && twice.Message.Contains "bound twice") twice.Message
+            let nothing = Expect.throwsC (fun () -> plan.Run [ "w", Unchecked.defaultof<Tensor> ] |> ignore) id
+            Expect.isTrue (nothing :? InputException && nothing.Message.Contains "bound to null") nothing.Message
+            Expect.throwsT<InputException> (fun () -> plan.CreateWorkspace().Bind("w", Unchecked.defaultof<Tensor>) |> ignore) "Bind checks for null"
+            Expect.throwsT<InputException> (fun () -> plan.CreateWorkspace().Bind("w", Tensor.create [ 1.0; 2.0; 3.0 ]) |> ignore) "Bind checks the shape"
+            Expect.throwsT<ArgumentNullException> (fun () -> plan.Run(Unchecked.defaultof<Workspace>) |> ignore) "a null workspace"
         }
     ]
 
@@ -423,4 +482,4 @@ let private products =
         }
     ]
 
-let tests = testList "plans" [ catalogue; programs; fusion; placement; memory; threads; partner; allocation; errors; products ]
+let tests = testList "plans" [ catalogue; programs; fusion; placement; memory; threads; partner; allocation; misuse; errors; products ]

@@ -95,5 +95,8 @@ let describe (plan: Plan) =
             | Fused g ->
                 let names = g.Calls |> Array.map (fun c -> c.Primitive.Name)
                 sprintf "%4d  fused over %d elements: %s -> %d written out" (i + 1) g.Size (System.String.Join(" ", names)) g.Exports.Length)
-    sprintf "plan: %d kernel calls in %d steps, %d inputs, %d buffers (%d bytes)\n%s"
-        plan.Calls plan.Steps.Length plan.Inputs.Length plan.Buffers.Length bytes (System.String.Join("\n", lines))
+    let count (n: int) (what: string) = sprintf "%d %s%s" n what (if n = 1 then "" else "s")
+    let names = plan.Inputs |> Array.map (fun n -> match n.Op with Input name -> name + " " + n.TypeText | _ -> "")
+    sprintf "plan: %s in %s, %s (%s), %s (%d bytes)\n%s"
+        (count plan.Calls "kernel call") (count plan.Steps.Length "step") (count plan.Inputs.Length "input") (System.String.Join(", ", names))
+        (count plan.Buffers.Length "buffer") bytes (System.String.Join("\n", lines))

@@ -4,6 +4,7 @@
 module internal FuncDiff.Core.Execute
 
 open System
+open System.Collections.Generic
 open FuncDiff
 open FuncDiff.Core.Steps
 open FuncDiff.Core.Plan
@@ -95,6 +96,11 @@ type Workspace(plan: Plan) =
         | Kernel c -> c.Args |> Array.iteri (fun k a -> readers[a].Add(struct (s, k)))
         | Fused _ -> ())
     let bound: Tensor[] = Array.zeroCreate plan.Inputs.Length
+    // A result of this workspace bound as an input (w' = step(w), rebound each step) would be overwritten
+    // while the run still reads it: such an input is copied into a staging tensor first.
+    let own = HashSet<obj>(buffers |> Seq.cast<obj>, HashIdentity.Reference)
+    let staging: Tensor[] = Array.zeroCreate plan.Inputs.Length
+    let mutable running = 0
     let results: Tensor[] = Array.zeroCreate plan.Roots.Length
     let isBound (v: int) = match plan.Storage[v] with Storage.Bound _ -> true | _ -> false
 
@@ -128,7 +134,21 @@ type Workspace(plan: Plan) =
     /// Runs the plan on the bound tensors (already checked) and gives the roots' values. They are this
     /// workspace's tensors, overwritten by its next run.
     member w.Run(inputs: Tensor[]) : Tensor[] =
-        for i in 0 .. inputs.Length - 1 do w.Bind(i, inputs[i])
+        if Threading.Interlocked.Exchange(&running, 1) = 1 then
+            raise (FuncDiffException "this workspace is already running on another thread; give each thread its own (plan.CreateWorkspace())")
+        try
+            w.RunSteps inputs
+        finally
+            Threading.Volatile.Write(&running, 0)
+
+    member private w.RunSteps(inputs: Tensor[]) : Tensor[] =
+        for i in 0 .. inputs.Length - 1 do
+            let t = inputs[i]
+            if own.Contains t.Data then
+                if obj.ReferenceEquals(staging[i], null) then staging[i] <- Tensor(t.Shape, t.DType, Tensor.Allocate(t.DType, t.Size))
+                Array.Copy(t.Data, staging[i].Data, t.Size)
+                w.Bind(i, staging[i])
+            else w.Bind(i, t)
         for s in 0 .. plan.Steps.Length - 1 do
             match plan.Steps[s] with
             | Kernel c -> Invoke.into c.Primitive c.Attributes args[s] values[c.Output]

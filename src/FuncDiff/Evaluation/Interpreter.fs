@@ -6,6 +6,15 @@ open System
 open System.Collections.Generic
 open FuncDiff
 
+/// Checks that a tensor bound to the input node n (named name) has its declared shape and dtype.
+let checkInput (name: string) (n: Node) (t: Tensor) =
+    if obj.ReferenceEquals(t, null) then raise (InputException(name, sprintf "input '%s' (%s) is bound to null" name n.TypeText))
+    if t.DType <> n.DType then
+        let article = if t.DType = DType.Int32 then "an" else "a"
+        raise (InputException(name, sprintf "input '%s' is declared %s but bound to %s %O tensor of shape %O (cast it or declare it %O)" name n.TypeText article t.DType t.Shape t.DType))
+    if not (t.Shape.Equals n.Shape) then
+        raise (InputException(name, sprintf "input '%s' is declared with shape %O but bound to a tensor of shape %O" name n.Shape t.Shape))
+
 /// Checks that every input of the graph is bound to a tensor of its declared shape and dtype.
 let checkInputs (bindings: IReadOnlyDictionary<string, Tensor>) (order: Node[]) =
     for n in order do
@@ -15,11 +24,7 @@ let checkInputs (bindings: IReadOnlyDictionary<string, Tensor>) (order: Node[]) 
             | false, _ ->
                 let bound = if bindings.Count = 0 then "nothing is bound" else "bound: " + String.Join(", ", bindings.Keys |> Seq.sort)
                 raise (InputException(name, sprintf "input '%s' (%s) is missing; %s" name n.TypeText bound))
-            | true, t when t.DType <> n.DType ->
-                raise (InputException(name, sprintf "input '%s' is declared %s but bound to a %O tensor of shape %O (cast it or declare it %O)" name n.TypeText t.DType t.Shape t.DType))
-            | true, t when not (t.Shape.Equals n.Shape) ->
-                raise (InputException(name, sprintf "input '%s' is declared with shape %O but bound to a tensor of shape %O" name n.Shape t.Shape))
-            | _ -> ()
+            | true, t -> checkInput name n t
         | _ -> ()
 
 /// The values of the roots given tensors for the inputs, by name. Extra bindings are ignored.

@@ -21,6 +21,8 @@ let mutable private kept = 0L
 [<Sealed>]
 type Compiled(plan: Plan) =
     let pool = ConcurrentBag<Workspace>()
+    // Once out of the cache, a plan someone still holds keeps no workspaces: nothing would release them.
+    let mutable evicted = false
 
     member _.Plan = plan
 
@@ -33,11 +35,13 @@ type Compiled(plan: Plan) =
         | _ -> Workspace plan
 
     member _.Return(w: Workspace) =
-        if pool.Count < Environment.ProcessorCount && Threading.Interlocked.Add(&kept, w.Bytes) <= keptLimit then pool.Add w
+        if evicted then ()
+        elif pool.Count < Environment.ProcessorCount && Threading.Interlocked.Add(&kept, w.Bytes) <= keptLimit then pool.Add w
         elif pool.Count < Environment.ProcessorCount then Threading.Interlocked.Add(&kept, -w.Bytes) |> ignore
 
     /// Lets go of the kept workspaces (the plan leaves the cache).
     member _.Drain() =
+        evicted <- true
         let mutable w = Unchecked.defaultof<Workspace>
         while pool.TryTake(&w) do Threading.Interlocked.Add(&kept, -w.Bytes) |> ignore
 

@@ -11,23 +11,18 @@ open FuncDiff.Core.Primitives
 /// gradient, any other through the vjp with a seeded random cotangent (so nothing is summed for you).
 [<RequireQualifiedAccess>]
 module GradCheck =
-    let private dictionary (bindings: (string * Tensor) list) =
-        let d = Dictionary<string, Tensor>()
-        for name, t in bindings do d[name] <- t
-        d :> IReadOnlyDictionary<string, Tensor>
-
     let private nodes (xs: Expr list) = [ for x in xs -> x.Node ]
 
     /// The report of a first-order check with the given options.
     let checkWith (options: GradCheckOptions) (bindings: (string * Tensor) list) (wrt: Expr list) (output: Expr) =
-        GradientCheck.check options (dictionary bindings) output.Node (nodes wrt)
+        GradientCheck.check options (bindingsOf bindings) output.Node (nodes wrt)
 
     /// The report of a first-order check with the default options.
     let check bindings wrt output = checkWith GradCheckOptions.Default bindings wrt output
 
     /// The report of a second-order check (the derivative of the derivative) with the given options.
     let secondOrderWith (options: GradCheckOptions) (bindings: (string * Tensor) list) (wrt: Expr list) (output: Expr) =
-        GradientCheck.checkSecondOrder options (dictionary bindings) output.Node (nodes wrt)
+        GradientCheck.checkSecondOrder options (bindingsOf bindings) output.Node (nodes wrt)
 
     /// The report of a second-order check with the default options.
     let secondOrder bindings wrt output = secondOrderWith GradCheckOptions.Default bindings wrt output

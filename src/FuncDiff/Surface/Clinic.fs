@@ -61,11 +61,6 @@ type Explanation =
 
     override e.ToString() = e.Report
 
-let private dictionary (bindings: (string * Tensor) list) =
-    let d = Dictionary<string, Tensor>()
-    for name, t in bindings do d[name] <- t
-    d :> IReadOnlyDictionary<_, _>
-
 let private plain (n: Node) = (NodeText.show n).Trim('`')
 
 /// Every floating-point input of an expression, in the order the graph reaches them.
@@ -102,12 +97,12 @@ let explainWith (bindings: IReadOnlyDictionary<string, Tensor>) (wrt: Expr list)
 
 /// explainWith, with the inputs' tensors by name: `loss |> explain [ "x", tx ] [ w; b ]` (`[]`: every
 /// floating-point input).
-let explain (bindings: (string * Tensor) list) (wrt: Expr list) (output: Expr) = explainWith (dictionary bindings) wrt output
+let explain (bindings: (string * Tensor) list) (wrt: Expr list) (output: Expr) = explainWith (bindingsOf bindings) wrt output
 
 /// The values of several expressions, stopping at the first node whose value holds a NaN or ±∞ with a
 /// NonFiniteException naming the node, where it was created, the element and its inputs' values there.
 let evalManyChecked (bindings: (string * Tensor) list) (xs: Expr list) =
-    Checked.evaluate NodeText.show (dictionary bindings) [ for x in xs -> x.Node ]
+    Checked.evaluate NodeText.show (bindingsOf bindings) [ for x in xs -> x.Node ]
 
 /// The value of an expression, checked: see evalManyChecked.
 let evalChecked (bindings: (string * Tensor) list) (x: Expr) = evalManyChecked bindings [ x ] |> List.head
@@ -116,7 +111,7 @@ let evalChecked (bindings: (string * Tensor) list) (x: Expr) = evalManyChecked b
 /// first NaN or ±∞ raises NonFiniteException; in the backward pass it names the step of the derivative
 /// rule and the forward node whose rule it is (like anomaly detection, pointing at the forward node).
 let gradChecked (bindings: (string * Tensor) list) (wrt: Expr list) (output: Expr) : Tensor * Tensor list =
-    Checked.grad NodeText.show (dictionary bindings) output.Node [ for w in wrt -> w.Node ]
+    Checked.grad NodeText.show (bindingsOf bindings) output.Node [ for w in wrt -> w.Node ]
 
 /// Pictures of expression graphs in Graphviz's DOT language (`dot -Tsvg` draws them).
 [<RequireQualifiedAccess>]

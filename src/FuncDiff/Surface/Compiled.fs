@@ -20,20 +20,25 @@ type Workspace internal (core: Execute.Workspace) =
     /// The bytes its buffers hold.
     member _.Bytes = core.Bytes
 
-    /// Binds an input of the plan for the next runs (a name the plan does not read is an InputException
-    /// with a suggestion); returns the workspace, so binds chain.
+    /// Binds an input of the plan for the next runs; returns the workspace, so binds chain. A name the
+    /// plan does not read (with a suggestion), a null tensor or one of another shape or dtype is an
+    /// InputException. A result of this workspace may be bound back (a training step's new weights): it is
+    /// copied before the run overwrites it.
     member w.Bind(name: string, value: Tensor) =
+        if isNull name then nullArg "name"
         if not (List.contains name names) then
             let hint = Names.didYouMean (Names.closest name names)
             let reads = if names.IsEmpty then "it reads no inputs" else "it reads " + System.String.Join(", ", names)
             raise (InputException(name, sprintf "the plan has no input '%s'%s; %s" name hint reads))
+        Interpreter.checkInput name (core.Plan.Inputs |> Array.find (fun n -> n.Op = Input name)) value
         bindings[name] <- value
         w
 
 /// The outputs of a set of expressions, compiled once: simplified (constant folding, ×1 and
 /// transpose-of-transpose removed, exactly), common subexpressions merged, scheduled, and given buffers
 /// that are reused as soon as their last reader has run. Values are bit-identical to the interpreter's.
-/// Safe to run from several threads at once.
+/// Run(bindings) is safe from several threads at once; a workspace serves one run at a time (a second
+/// thread running the same workspace meanwhile gets a FuncDiffException), so give each thread its own.
 [<Sealed>]
 type Plan internal (compiled: Plans.Compiled) =
     let plan = compiled.Plan
@@ -53,24 +58,24 @@ type Plan internal (compiled: Plans.Compiled) =
     member _.Run(bindings: IReadOnlyDictionary<string, Tensor>) : Tensor list = compiled.Evaluate bindings
 
     /// The outputs' values given tensors for the inputs, by name.
-    member p.Run(bindings: (string * Tensor) list) : Tensor list =
-        let d = Dictionary<string, Tensor>()
-        for name, t in bindings do d[name] <- t
-        p.Run(d :> IReadOnlyDictionary<string, Tensor>)
+    member p.Run(bindings: (string * Tensor) list) : Tensor list = p.Run(bindingsOf bindings)
 
     /// A new workspace for this plan.
     member _.CreateWorkspace() = Workspace(Execute.Workspace plan)
 
-    /// Runs in the workspace. The results are the workspace's own tensors: its next run overwrites them,
-    /// so copy what must outlive it (an input or constant output is the tensor itself).
+    /// Runs in the workspace. The results (the list and its tensors) are the workspace's own: its next run
+    /// overwrites them, so copy what must outlive it (an input or constant output is the tensor itself).
     member _.Run(workspace: Workspace, bindings: IReadOnlyDictionary<string, Tensor>) : IReadOnlyList<Tensor> =
+        if isNull (box workspace) then nullArg "workspace"
         if not (obj.ReferenceEquals(workspace.Core.Plan, plan)) then
             raise (FuncDiffException "this workspace was created by another plan; use plan.CreateWorkspace()")
         compiled.RunIn(workspace.Core, bindings) :> IReadOnlyList<Tensor>
 
     /// Runs in the workspace on the tensors bound to it with Bind; the results are as for
     /// Run(workspace, bindings).
-    member p.Run(workspace: Workspace) : IReadOnlyList<Tensor> = p.Run(workspace, workspace.Bindings)
+    member p.Run(workspace: Workspace) : IReadOnlyList<Tensor> =
+        if isNull (box workspace) then nullArg "workspace"
+        p.Run(workspace, workspace.Bindings)
 
 /// Compiles the outputs into a plan (cached: compiling equal expressions again gives the same plan's work).
 let compile (outputs: Expr list) = Plan(Plans.cached [ for x in outputs -> x.Node ])

@@ -191,11 +191,16 @@ let inputsOf (x: Expr) =
 
 // ---- Evaluation ---------------------------------------------------------------------------------
 
-/// The values of several expressions, sharing common subexpressions, given tensors for the inputs.
-let evalMany (bindings: (string * Tensor) list) (xs: Expr list) =
+/// Bindings by name; a name given twice is an InputException (taking either would hide a slip).
+let internal bindingsOf (bindings: (string * Tensor) list) : IReadOnlyDictionary<string, Tensor> =
     let d = Dictionary<string, Tensor>()
-    for name, t in bindings do d[name] <- t
-    Plans.evaluate d (nodes xs)
+    for name, t in bindings do
+        if d.ContainsKey name then raise (InputException(name, sprintf "input '%s' is bound twice" name))
+        d[name] <- t
+    d
+
+/// The values of several expressions, sharing common subexpressions, given tensors for the inputs.
+let evalMany (bindings: (string * Tensor) list) (xs: Expr list) = Plans.evaluate (bindingsOf bindings) (nodes xs)
 
 /// The value of an expression given tensors for its inputs, by name.
 let eval (bindings: (string * Tensor) list) (x: Expr) = evalMany bindings [ x ] |> List.head
