@@ -479,7 +479,7 @@ let matmulNoNan a aDims b bDims out = product Path.Best true StrongZero.Right fa
 /// strongZero names the factor whose exact zeros contribute exactly zero against ±∞ and NaN (the
 /// cotangent of a derivative rule: on the left in g @ bᵀ, on the right in aᵀ @ g). Every path gives
 /// the same bits, equal to matmul of the materialised transposes. With twoThreads, a packed product of
-/// at least parallelMinimum multiply-adds computes part of each C on a pool thread (the same bits again).
+/// at least parallelMinimum multiply-adds computes part of each C on the partner thread (Kernels/Partner.fs) (the same bits again).
 let matmulVia (path: Path) (twoThreads: bool) (strongZero: StrongZero) (transA: bool) (a: Tensor) (aDims: int[]) (transB: bool) (b: Tensor) (bDims: int[]) (out: Tensor) =
     product path twoThreads strongZero transA a aDims transB b bDims out
 
