@@ -30,6 +30,9 @@ public sealed class Plan
     /// <summary>The names of the inputs the plan reads.</summary>
     public IReadOnlyList<string> InputNames => [.. Core.Inputs.Select(i => i.Item1)];
 
+    /// <summary>The inputs the plan reads, with their declared shapes and dtypes, in the order <see cref="InputNames"/> gives.</summary>
+    public IReadOnlyList<(string Name, ExprType Type)> Inputs => [.. Core.Inputs.Select(i => (i.Item1, new ExprType(i.Item2, FromCore(i.Item3))))];
+
     /// <summary>How many kernel calls a run makes.</summary>
     public int Steps => Core.Steps;
 

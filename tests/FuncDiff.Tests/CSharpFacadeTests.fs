@@ -260,6 +260,7 @@ let private behaviour =
             let inputs = readOnlyDict [ "x", vector [ 1.0; -2.0; 0.5 ]; "w", vector [ 0.3; 0.1; -4.0 ] ]
             Expect.sequenceEqual (plan.Eval inputs) (Expr.EvalMany([ loss; g[w] ], inputs)) "the same values as EvalMany"
             Expect.sequenceEqual plan.InputNames [ "x"; "w" ] "inputs, as the plan reads them"
+            Expect.equal [ for struct (name, t) in plan.Inputs -> name, List.ofSeq t.Shape, t.DType ] [ "x", [ 3 ], DType.Float64; "w", [ 3 ], DType.Float64 ] "with their shapes and dtypes"
             let workspace = plan.CreateWorkspace().Bind("x", inputs["x"]).Bind("w", inputs["w"])
             let first = plan.Run workspace
             Expect.sequenceEqual first (plan.Eval inputs) "a run in a workspace gives the same values"
