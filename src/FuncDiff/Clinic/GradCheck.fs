@@ -222,7 +222,7 @@ module internal GradientCheck =
 
     /// f and S at the bindings: the checked scalar and the magnitude of its terms.
     let private measure (bindings: IReadOnlyDictionary<string, Tensor>) (output: Node) (cotangent: Tensor option) =
-        let out = (Interpreter.evaluate bindings [ output ]).Head.ToFloat64Array()
+        let out = (Plans.evaluate bindings [ output ]).Head.ToFloat64Array()
         match cotangent with
         | None -> out[0], abs out[0]
         | Some r ->
@@ -267,7 +267,7 @@ module internal GradientCheck =
             match cotangent with
             | None -> Reverse.grad output wrt
             | Some r -> Reverse.vjp [ output ] [ Rules.constant r ] wrt
-        let analytic = Interpreter.evaluate bindings derivatives |> List.map (fun t -> t.ToFloat64Array())
+        let analytic = Plans.evaluate bindings derivatives |> List.map (fun t -> t.ToFloat64Array())
         let plan = names |> List.mapi (fun k name -> name, positions options k bindings[name].Size)
         let total = plan |> List.sumBy (fun (_, ps) -> ps.Length)
         let mutable done' = 0
