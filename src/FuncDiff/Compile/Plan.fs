@@ -18,6 +18,8 @@ type Plan =
       Steps: Step[]
       /// The dtype and element count of each workspace buffer.
       Buffers: struct (DType * int)[]
+      /// The bytes a workspace's buffers hold.
+      Bytes: int64
       /// The value of each root, in the order the roots were given.
       Roots: int[] }
 
@@ -83,11 +85,11 @@ let compile (roots: Node list) : Plan =
       Storage = storage
       Steps = steps
       Buffers = buffers.ToArray()
+      Bytes = buffers |> Seq.sumBy (fun (struct (dtype, size)) -> int64 size * int64 dtype.ByteSize)
       Roots = roots |> List.map (fun r -> index[r.Id]) |> Array.ofList }
 
 /// The schedule as text, one step per line: what each kernel call computes, and each fused group's calls.
 let describe (plan: Plan) =
-    let bytes = plan.Buffers |> Array.sumBy (fun (struct (dtype, size)) -> int64 size * int64 dtype.ByteSize)
     let lines =
         plan.Steps |> Array.mapi (fun i step ->
             match step with
@@ -99,4 +101,4 @@ let describe (plan: Plan) =
     let names = plan.Inputs |> Array.map (fun n -> match n.Op with Input name -> name + " " + n.TypeText | _ -> "")
     sprintf "plan: %s in %s, %s (%s), %s (%d bytes)\n%s"
         (count plan.Calls "kernel call") (count plan.Steps.Length "step") (count plan.Inputs.Length "input") (System.String.Join(", ", names))
-        (count plan.Buffers.Length "buffer") bytes (System.String.Join("\n", lines))
+        (count plan.Buffers.Length "buffer") plan.Bytes (System.String.Join("\n", lines))

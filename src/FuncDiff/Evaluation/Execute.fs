@@ -106,7 +106,7 @@ type Workspace(plan: Plan) =
 
     member _.Plan = plan
     /// The bytes its buffers hold.
-    member _.Bytes = plan.Buffers |> Array.sumBy (fun (struct (dtype, size)) -> int64 size * int64 dtype.ByteSize)
+    member _.Bytes = plan.Bytes
     /// Scratch for the bound inputs in the plan's input order.
     member val Inputs: Tensor[] = Array.zeroCreate plan.Inputs.Length
 

@@ -47,11 +47,16 @@ type Compiled(plan: Plan) =
 
     /// Runs in the workspace on tensors bound by name: the roots' values, owned by the workspace.
     member _.RunIn(w: Workspace, bindings: IReadOnlyDictionary<string, Tensor>) : Tensor[] =
-        Interpreter.checkInputs bindings plan.Inputs
         let gathered = w.Inputs
         for i in 0 .. plan.Inputs.Length - 1 do
-            match plan.Inputs[i].Op with
-            | Input name -> gathered[i] <- bindings[name]
+            let n = plan.Inputs[i]
+            match n.Op with
+            | Input name ->
+                let mutable t = Unchecked.defaultof<Tensor>
+                // A missing input: checkInputs says which, and what is bound instead.
+                if not (bindings.TryGetValue(name, &t)) then Interpreter.checkInputs bindings plan.Inputs
+                Interpreter.checkInput name n t
+                gathered[i] <- t
             | _ -> ()
         w.Run gathered
 

@@ -13,6 +13,8 @@ open FuncDiff.Core
 [<Sealed>]
 type Workspace internal (core: Execute.Workspace) =
     let names = [ for n in core.Plan.Inputs -> match n.Op with Input name -> name | _ -> "" ]
+    let inputs = Dictionary<string, Node>()
+    do List.iter2 (fun name n -> inputs[name] <- n) names (List.ofArray core.Plan.Inputs)
     let bindings = Dictionary<string, Tensor>()
 
     member internal _.Core = core
@@ -26,11 +28,12 @@ type Workspace internal (core: Execute.Workspace) =
     /// copied before the run overwrites it.
     member w.Bind(name: string, value: Tensor) =
         if isNull name then nullArg "name"
-        if not (List.contains name names) then
+        let mutable input = Unchecked.defaultof<Node>
+        if not (inputs.TryGetValue(name, &input)) then
             let hint = Names.didYouMean (Names.closest name names)
             let reads = if names.IsEmpty then "it reads no inputs" else "it reads " + System.String.Join(", ", names)
             raise (InputException(name, sprintf "the plan has no input '%s'%s; %s" name hint reads))
-        Interpreter.checkInput name (core.Plan.Inputs |> Array.find (fun n -> n.Op = Input name)) value
+        Interpreter.checkInput name input value
         bindings[name] <- value
         w
 
