@@ -54,13 +54,11 @@ internal static class Evaluation
     internal static FSharpList<Tuple<string, CoreTensor>> Bind((string Name, Tensor Value)[] inputs)
     {
         ArgumentNullException.ThrowIfNull(inputs);
-        var seen = new HashSet<string>();
         var bindings = new List<Tuple<string, CoreTensor>>(inputs.Length);
         foreach (var (name, value) in inputs)
         {
             ArgumentNullException.ThrowIfNull(name, nameof(inputs));
-            // A repeated name is almost always a copy-paste slip; taking either binding silently would hide it.
-            if (!seen.Add(name)) throw new InputException(name, $"input '{name}' is bound twice");
+            // A name bound twice is refused by the core, which reads these bindings.
             bindings.Add(Tuple.Create(name, Bound(name, value)));
         }
         return ListModule.OfSeq(bindings);
