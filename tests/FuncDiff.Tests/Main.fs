@@ -19,6 +19,7 @@ let main argv =
             TanhTests.tests
             ExpTests.tests
             LogTests.tests
+            SummationTests.tests
             MatMulTests.tests
             PlanTests.tests
             TestingKitTests.tests

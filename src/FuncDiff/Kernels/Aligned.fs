@@ -1,6 +1,6 @@
 /// TensorPrimitives' vector loops do not treat every element alike: the first and last vectors, the
 /// loop aligned to the destination's address, and the leftover vectors are separately compiled code,
-/// and for transcendental functions (log, pow, …) and for sums their roundings differ. A result
+/// and for transcendental functions (tan, pow, …) and for products their roundings differ. A result
 /// would then depend on where the array happens to sit in memory and where an element sits in its span,
 /// so the same inputs could give other last bits in another array or in a plan's block. Here those calls
 /// run through fixed-size chunks of a 64-byte-aligned scratch, so an element's path depends only on its
@@ -98,21 +98,6 @@ let chunkedBinary (op: FloatBinary) =
 /// The TensorPrimitives functions whose roundings depend on an element's position, chunked.
 let tan = chunked { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Tan(x, y) }
 
-/// Σ x as the in-order sum of its chunks' TensorPrimitives sums; the last chunk is padded with −0
-/// (x + −0 = x for every x, −0 included).
-let sum<'T when 'T :> INumber<'T>> (x: ReadOnlySpan<'T>) : 'T =
-    let chunk = Scratch<'T>.Chunks().Slice(0, Chunk)
-    let mutable total = -'T.Zero
-    let mutable start = 0
-    while start < x.Length do
-        let length = min Chunk (x.Length - start)
-        x.Slice(start, length).CopyTo chunk
-        if length < Chunk then chunk.Slice(length).Fill(-'T.Zero)
-        let c: ReadOnlySpan<'T> = Span.op_Implicit chunk
-        total <- total + TensorPrimitives.Sum c
-        start <- start + Chunk
-    total
-
 /// Π x as the in-order product of its chunks' TensorPrimitives products (the last padded with 1).
 let product<'T when 'T :> INumber<'T>> (x: ReadOnlySpan<'T>) : 'T =
     let chunk = Scratch<'T>.Chunks().Slice(0, Chunk)
@@ -124,25 +109,5 @@ let product<'T when 'T :> INumber<'T>> (x: ReadOnlySpan<'T>) : 'T =
         if length < Chunk then chunk.Slice(length).Fill('T.One)
         let c: ReadOnlySpan<'T> = Span.op_Implicit chunk
         total <- total * TensorPrimitives.Product c
-        start <- start + Chunk
-    total
-
-/// Σ a·b as the in-order sum of its chunks' TensorPrimitives dot products (the last padded with zeros).
-let dot<'T when 'T :> IFloatingPointIeee754<'T>> (a: ReadOnlySpan<'T>) (b: ReadOnlySpan<'T>) : 'T =
-    let chunks = Scratch<'T>.Chunks()
-    let first = chunks.Slice(0, Chunk)
-    let second = chunks.Slice(Chunk, Chunk)
-    let mutable total = -'T.Zero
-    let mutable start = 0
-    while start < a.Length do
-        let length = min Chunk (a.Length - start)
-        a.Slice(start, length).CopyTo first
-        b.Slice(start, length).CopyTo second
-        if length < Chunk then
-            first.Slice(length).Clear()
-            second.Slice(length).Clear()
-        let a': ReadOnlySpan<'T> = Span.op_Implicit first
-        let b': ReadOnlySpan<'T> = Span.op_Implicit second
-        total <- total + TensorPrimitives.Dot(a', b')
         start <- start + Chunk
     total

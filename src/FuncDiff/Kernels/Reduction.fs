@@ -1,6 +1,6 @@
 /// Reductions over any set of axes. Adjacent axes of the same kind (kept or reduced) are merged, and
 /// each block of reduced axes becomes [outer, reduced, inner]: contiguous rows when inner = 1
-/// (Aligned.sum, TensorPrimitives.Max, …), else a SIMD accumulation of whole inner rows.
+/// (Summation.sum, TensorPrimitives.Max, …), else a SIMD accumulation of whole inner rows.
 module internal FuncDiff.Core.Kernels.Reduction
 
 open System
@@ -19,7 +19,7 @@ type Reducer =
 
 let private rowReduce<'T when 'T :> INumber<'T>> (r: Reducer, x: ReadOnlySpan<'T>) : 'T =
     match r with
-    | Sum -> Aligned.sum x
+    | Sum -> Summation.sum x
     | Prod -> Aligned.product x
     | Max -> TensorPrimitives.Max x
     | Min -> TensorPrimitives.Min x

@@ -28,10 +28,10 @@ let private accumulate<'T when 'T :> IFloatingPointIeee754<'T>> (x: 'T[], base':
         TensorPrimitives.Subtract(row, s, dst)
         if keepLogits then
             Exponential.exp (ro dst) (scratch.Slice(0, n))
-            total[0] <- Aligned.sum (ro (scratch.Slice(0, n)))
+            total[0] <- Summation.sum (ro (scratch.Slice(0, n)))
         else
             Exponential.exp (ro dst) dst
-            total[0] <- Aligned.sum (ro dst)
+            total[0] <- Summation.sum (ro dst)
     else
         ReadOnlySpan(x, base', inner).CopyTo shift
         for k in 1 .. n - 1 do TensorPrimitives.Max(ro shift, ReadOnlySpan(x, base' + k * inner, inner), shift)

@@ -105,8 +105,8 @@ let dotP =
             Map.empty, Shape.Scalar, dtype
         Forward = fun _ xs out ->
             match xs[0].Data, xs[1].Data, out.Data with
-            | (:? (float[]) as a), (:? (float[]) as b), (:? (float[]) as d) -> d[0] <- Aligned.dot (ReadOnlySpan a) (ReadOnlySpan b)
-            | (:? (float32[]) as a), (:? (float32[]) as b), (:? (float32[]) as d) -> d[0] <- Aligned.dot (ReadOnlySpan a) (ReadOnlySpan b)
+            | (:? (float[]) as a), (:? (float[]) as b), (:? (float[]) as d) -> d[0] <- Summation.dot (ReadOnlySpan a) (ReadOnlySpan b)
+            | (:? (float32[]) as a), (:? (float32[]) as b), (:? (float32[]) as d) -> d[0] <- Summation.dot (ReadOnlySpan a) (ReadOnlySpan b)
             | _ -> invalidOp "dot of non-float tensors"
         Vjp = fun v -> [ Some (mulNoNan v.Inputs[1] v.Cotangent); Some (mulNoNan v.Inputs[0] v.Cotangent) ] }
 
