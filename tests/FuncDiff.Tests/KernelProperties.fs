@@ -132,4 +132,47 @@ let private powTests =
         }
     ]
 
-let tests = testList "Kernel properties" [ mulNoNanTests; powTests ]
+/// Element i of a tensor as raw bits (floats keep NaN payloads and the sign of zero).
+let private rawAt (t: Tensor) (i: int) =
+    match t.Data with
+    | :? (float[]) as d -> BitConverter.DoubleToInt64Bits d[i]
+    | :? (float32[]) as d -> int64 (BitConverter.SingleToInt32Bits d[i])
+    | :? (int[]) as d -> int64 d[i]
+    | :? (bool[]) as d -> if d[i] then 1L else 0L
+    | _ -> failwith "unknown data"
+
+/// The flat index in an operand of dims `src` that broadcasting reads for flat index i of `out`.
+let private broadcastIndex (out: int[]) (src: int[]) (i: int) =
+    let mutable rest, index, stride = i, 0, 1
+    for k in 1 .. out.Length do
+        let coordinate = rest % out[out.Length - k]
+        rest <- rest / out[out.Length - k]
+        if k <= src.Length then
+            let size = src[src.Length - k]
+            if size > 1 then index <- index + coordinate * stride
+            stride <- stride * size
+    index
+
+let private whereTests =
+    testList "where" [
+        test "selects bit for bit under random conditions, every dtype and broadcast form" {
+            let rng = Random 11
+            let size (d: int[]) = Array.fold (*) 1 d
+            let forms = [ [| 33 |], [| 33 |], [| 33 |], [| 33 |]
+                          [| 4; 9 |], [| 4; 9 |], [||], [| 4; 9 |]
+                          [| 4; 1 |], [| 1; 9 |], [| 9 |], [| 4; 9 |]
+                          [||], [| 5 |], [| 5 |], [| 5 |]
+                          [| 2; 3; 7 |], [| 3; 1 |], [| 2; 1; 7 |], [| 2; 3; 7 |] ]
+            for dtype in [ DType.Float64; DType.Float32; DType.Int32; DType.Bool ] do
+                for c, a, b, out in forms do
+                    let cond = Tensor.ofData c (Array.init (size c) (fun _ -> float (rng.Next 2))) |> Tensor.cast DType.Bool
+                    let x = Tensor.ofData a (randomValues rng (size a)) |> Tensor.cast dtype
+                    let y = Tensor.ofData b (randomValues rng (size b)) |> Tensor.cast dtype
+                    let got = forward "where" [ cond; x; y ]
+                    for i in 0 .. size out - 1 do
+                        let pick = if rawAt cond (broadcastIndex out c i) = 1L then rawAt x (broadcastIndex out a i) else rawAt y (broadcastIndex out b i)
+                        if rawAt got i <> pick then failtestf "%O where %A %A %A: element %d is %x, not %x" dtype c a b i (rawAt got i) pick
+        }
+    ]
+
+let tests = testList "Kernel properties" [ mulNoNanTests; powTests; whereTests ]

@@ -142,6 +142,13 @@ type Workspace(plan: Plan) =
             Threading.Volatile.Write(&running, 0)
 
     member private w.RunSteps(inputs: Tensor[]) : Tensor[] =
+        w.BindAll inputs
+        for s in 0 .. plan.Steps.Length - 1 do w.Step s
+        for r in 0 .. plan.Roots.Length - 1 do results[r] <- values[plan.Roots[r]]
+        results
+
+    /// Binds the inputs of a run (already checked), copying those this workspace's own buffers hold.
+    member internal w.BindAll(inputs: Tensor[]) =
         for i in 0 .. inputs.Length - 1 do
             let t = inputs[i]
             if own.Contains t.Data then
@@ -149,9 +156,9 @@ type Workspace(plan: Plan) =
                 Array.Copy(t.Data, staging[i].Data, t.Size)
                 w.Bind(i, staging[i])
             else w.Bind(i, t)
-        for s in 0 .. plan.Steps.Length - 1 do
-            match plan.Steps[s] with
-            | Kernel c -> Invoke.into c.Primitive c.Attributes args[s] values[c.Output]
-            | Fused _ -> groups[s].Run()
-        for r in 0 .. plan.Roots.Length - 1 do results[r] <- values[plan.Roots[r]]
-        results
+
+    /// Runs step s of the plan on what the earlier steps left (a profiler times them one by one).
+    member internal _.Step(s: int) =
+        match plan.Steps[s] with
+        | Kernel c -> Invoke.into c.Primitive c.Attributes args[s] values[c.Output]
+        | Fused _ -> groups[s].Run()
