@@ -120,7 +120,7 @@ let private largeProgram (n: int) : Gen<Expr list * (string * Tensor) list> =
         let! tx = Generators.tensor Domain.Any [| n |]
         let! ty = Generators.tensor Domain.Any [| n |]
         let! ts = Generators.tensor Domain.Any [||]
-        return f :: grad [ x; y; s ] f, [ "x", tx; "y", ty; "s", ts ]
+        return sum f :: f :: grad [ x; y; s ] f, [ "x", tx; "y", ty; "s", ts ]
     }
 
 let private fusion =
@@ -140,6 +140,9 @@ let private fusion =
                     | Steps.Kernel c -> sprintf "%s%O" c.Primitive.Name plan.Values[c.Output].Shape
                     | Steps.Fused g -> sprintf "fused[%s -> %d exports]" (String.Join(" ", g.Calls |> Array.map (fun c -> c.Primitive.Name))) g.Exports.Length)
             Expect.isTrue (plan.Buffers.Length <= 4) (sprintf "values that stay inside a group need no buffer: %d buffers for %s" plan.Buffers.Length (String.Join("; ", describe)))
+            Expect.equal plan.Steps.Length 1 (sprintf "the loss's sum is taken inside the group: %s" (String.Join("; ", describe)))
+            Expect.equal (groups |> Array.sumBy (fun g -> g.Sums.Length)) 1 "one fused sum"
+            Expect.isTrue (plan.Buffers.Length <= 2) (sprintf "the summed values are not written out: %d buffers" plan.Buffers.Length)
         }
     ]
 

@@ -85,6 +85,16 @@ let tests =
                         if not (sameBits (float got32) (float want32)) then failtestf "float32 %s of %d: %g, the order gives %g" (if products then "dot" else "sum") n got32 want32
         }
 
+        test "block totals added by ofBlocks give sum's bits (how fused plans sum block by block)" {
+            let rng = Random 23
+            for n in lengths |> List.filter (fun n -> n > 0) do
+                let x = values rng n true
+                let blocks = (n + Summation.Block - 1) / Summation.Block
+                let totals = Array.init blocks (fun b -> Summation.block (ReadOnlySpan(x, b * Summation.Block, min Summation.Block (n - b * Summation.Block))))
+                let got, want = Summation.ofBlocks (ReadOnlySpan totals), Summation.sum (ReadOnlySpan x)
+                if not (sameBits got want) then failtestf "length %d: %g from the blocks, %g from sum" n got want
+        }
+
         test "the same bits wherever the data sits" {
             let rng = Random 3
             let x = values rng 10007 false

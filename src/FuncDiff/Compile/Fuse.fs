@@ -1,7 +1,8 @@
 /// Elementwise fusion: elementwise calls over the same large element count, scheduled back to back, become
 /// one group that the executor runs block by block. A block is never shorter than a SIMD kernel's widest
 /// vector, so every element goes through the same code path as in a whole-tensor call, and the values
-/// are bit-identical to the interpreter's.
+/// are bit-identical to the interpreter's. A sum of all of a member's elements joins the group too, taken
+/// block by block in the order Kernels/Summation.fs fixes, so the member need not be written out whole.
 module internal FuncDiff.Core.Fuse
 
 open System.Collections.Generic
@@ -24,6 +25,12 @@ let private fusible (values: Node[]) (c: Call) =
     c.Primitive.Family = Family.Elementwise && not (Simplify.isView c.Primitive)
     && size >= minimumSize && out.DType <> DType.Int32
     && c.Args |> Array.forall (fun a -> let s = values[a].Shape in s.Size = size || (s.Size = 1 && s.Rank <= 1))
+
+/// A sum of every element of a float value large enough to fuse: a group can take it block by block.
+let private blockSum (values: Node[]) (c: Call) =
+    let x = values[c.Args[0]]
+    obj.ReferenceEquals(c.Primitive, Primitives.Structural.sumP) && values[c.Output].Shape.Size = 1
+    && x.Shape.Size >= minimumSize && (x.DType = DType.Float64 || x.DType = DType.Float32)
 
 /// The schedule with fused groups. `owner` maps a value to the value whose storage it uses (itself, or
 /// the source of a view); `rooted` says which owners the roots need.
@@ -52,42 +59,65 @@ let schedule (values: Node[]) (owner: int[]) (rooted: HashSet<int>) (calls: Call
             | _ -> readyFusible[sizeOf i] <- SortedSet [ i ]
     for i in 0 .. calls.Length - 1 do
         if waiting[i] = 0 then makeReady i
-    let runs = ResizeArray<ResizeArray<Call>>()
+    let isBlockSum = calls |> Array.map (blockSum values)
+    // Runs of calls, each with the sums it takes of its members.
+    let runs = ResizeArray<struct (ResizeArray<Call> * ResizeArray<Call>)>()
     let mutable current = ResizeArray<Call>()
+    let mutable sums = ResizeArray<Call>()
     let mutable currentSize = -1
-    while ready.Count > 0 do
-        let next =
-            match readyFusible.TryGetValue currentSize with
-            | true, set when set.Count > 0 -> set.Min
-            | _ ->
-                if current.Count > 0 then runs.Add current
-                current <- ResizeArray<Call>()
-                ready.Min
-        ready.Remove next |> ignore
-        if isFusible[next] then
-            readyFusible[sizeOf next].Remove next |> ignore
-            currentSize <- sizeOf next
-            current.Add calls[next]
-        else
-            runs.Add(ResizeArray [ calls[next] ])
-            currentSize <- -1
-        for c in consumers[next] do
+    let members = HashSet<int>()
+    let close () =
+        if current.Count > 0 then runs.Add(struct (current, sums))
+        current <- ResizeArray<Call>()
+        sums <- ResizeArray<Call>()
+        members.Clear()
+        currentSize <- -1
+    let join (i: int) =
+        current.Add calls[i]
+        members.Add calls[i].Output |> ignore
+    let scheduled (i: int) =
+        ready.Remove i |> ignore
+        for c in consumers[i] do
             waiting[c] <- waiting[c] - 1
             if waiting[c] = 0 then makeReady c
-    if current.Count > 0 then runs.Add current
+    while ready.Count > 0 do
+        match readyFusible.TryGetValue currentSize with
+        | true, set when set.Count > 0 ->
+            let next = set.Min
+            set.Remove next |> ignore
+            join next
+            scheduled next
+        | _ ->
+            // Sums of the run's members come last and end the run: what reads a sum needs all its blocks.
+            let taken = ready |> Seq.filter (fun i -> isBlockSum[i] && members.Contains owner[calls[i].Args[0]]) |> Array.ofSeq
+            if taken.Length > 0 then
+                for i in taken do
+                    sums.Add calls[i]
+                    scheduled i
+                close ()
+            else
+                close ()
+                let next = ready.Min
+                if isFusible[next] then
+                    readyFusible[sizeOf next].Remove next |> ignore
+                    currentSize <- sizeOf next
+                    join next
+                else runs.Add(struct (ResizeArray [ calls[next] ], ResizeArray()))
+                scheduled next
+    close ()
     let runOf = Dictionary<int, int>()
-    runs |> Seq.iteri (fun r run -> for c in run do runOf[c.Output] <- r)
+    runs |> Seq.iteri (fun r (struct (run, sums)) -> for c in Seq.append run sums do runOf[c.Output] <- r)
     // Which owners are read by a call outside their own run.
     let readOutside = HashSet<int>()
-    runs |> Seq.iteri (fun r run ->
-        for c in run do
+    runs |> Seq.iteri (fun r (struct (run, sums)) ->
+        for c in Seq.append run sums do
             for a in c.Args do
                 match runOf.TryGetValue owner[a] with
                 | true, r' when r' = r -> ()
                 | _ -> readOutside.Add owner[a] |> ignore)
-    [| for run in runs do
+    [| for struct (run, sums) in runs do
            // A group of one would only add copies.
-           if run.Count = 1 then Kernel run[0]
+           if run.Count = 1 && sums.Count = 0 then Kernel run[0]
            else
                let members = HashSet<int>(run |> Seq.map (fun c -> c.Output))
                let outside = run |> Seq.collect (fun c -> c.Args) |> Seq.filter (fun a -> not (members.Contains owner[a])) |> Seq.distinct |> Array.ofSeq
@@ -97,4 +127,5 @@ let schedule (values: Node[]) (owner: int[]) (rooted: HashSet<int>) (calls: Call
                      Size = size
                      Imports = outside |> Array.filter (fun a -> values[a].Shape.Size = size)
                      Scalars = outside |> Array.filter (fun a -> values[a].Shape.Size <> size)
-                     Exports = run |> Seq.map (fun c -> c.Output) |> Seq.filter (fun v -> readOutside.Contains v || rooted.Contains v) |> Array.ofSeq } |]
+                     Exports = run |> Seq.map (fun c -> c.Output) |> Seq.filter (fun v -> readOutside.Contains v || rooted.Contains v) |> Array.ofSeq
+                     Sums = sums.ToArray() } |]

@@ -24,7 +24,7 @@ type Plan =
       Roots: int[] }
 
     /// The number of kernel calls a run makes.
-    member p.Calls = p.Steps |> Array.sumBy (function Kernel _ -> 1 | Fused g -> g.Calls.Length)
+    member p.Calls = p.Steps |> Array.sumBy (function Kernel _ -> 1 | Fused g -> g.Calls.Length + g.Sums.Length)
 
 /// The plan for the roots: simplified, deduplicated, scheduled, with buffers assigned by liveness.
 let compile (roots: Node list) : Plan =
@@ -95,8 +95,8 @@ let describe (plan: Plan) =
             match step with
             | Kernel c -> sprintf "%4d  %s -> %s" (i + 1) c.Primitive.Name plan.Values[c.Output].TypeText
             | Fused g ->
-                let names = g.Calls |> Array.map (fun c -> c.Primitive.Name)
-                sprintf "%4d  fused over %d elements: %s -> %d written out" (i + 1) g.Size (System.String.Join(" ", names)) g.Exports.Length)
+                let names = Array.append g.Calls g.Sums |> Array.map (fun c -> c.Primitive.Name)
+                sprintf "%4d  fused over %d elements: %s -> %d written out" (i + 1) g.Size (System.String.Join(" ", names)) (g.Exports.Length + g.Sums.Length))
     let count (n: int) (what: string) = sprintf "%d %s%s" n what (if n = 1 then "" else "s")
     let names = plan.Inputs |> Array.map (fun n -> match n.Op with Input name -> name + " " + n.TypeText | _ -> "")
     sprintf "plan: %s in %s, %s (%s), %s (%d bytes)\n%s"

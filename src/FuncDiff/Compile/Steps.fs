@@ -35,7 +35,10 @@ type Group =
       /// Values from outside the group with one element, read whole by every block.
       Scalars: int[]
       /// Results read after the group (or roots): each block writes its slice to their buffers.
-      Exports: int[] }
+      Exports: int[]
+      /// Sums of all of a member's elements, taken block by block in Summation.sum's order; their
+      /// single-element results are written when the group ends, so no member of the group reads them.
+      Sums: Call[] }
 
 /// One step of a plan's schedule.
 type Step =
@@ -52,4 +55,4 @@ type Step =
     member s.Writes =
         match s with
         | Kernel c -> [| c.Output |]
-        | Fused g -> g.Exports
+        | Fused g -> Array.append g.Exports (g.Sums |> Array.map (fun c -> c.Output))

@@ -13,6 +13,36 @@ open FuncDiff.Core.Plan
 /// depend on the split, so the values are the same whoever runs which block.
 let parallelMinimum = 1 <<< 16
 
+/// A fused group's sum of one member, fed block by block.
+type private IBlockSum =
+    /// Takes the member's elements offset .. offset + length - 1, held at the start of piece.
+    abstract Add: thread: int * offset: int * piece: Array * length: int -> unit
+    /// Writes the sum into the single-element tensor out, once every block has been added.
+    abstract Finish: out: Tensor -> unit
+
+/// Each thread copies its pieces into a scratch block of Summation.Block elements and sums every block
+/// once it is complete (or the tensor ends), as Summation.sum sums it; the totals add in sum's pairwise
+/// tree at the end, so the result is Summation.sum's, bit for bit. Threads start on block boundaries.
+[<Sealed>]
+type private BlockSum<'T when 'T :> Numerics.INumber<'T>>(size: int, threads: int) =
+    let block = Kernels.Summation.Block
+    let totals = Array.zeroCreate<'T> ((size + block - 1) / block)
+    let scratch = Array.init threads (fun _ -> Array.zeroCreate<'T> block)
+    interface IBlockSum with
+        member _.Add(thread, offset, piece, length) =
+            let piece = piece :?> 'T[]
+            let s = scratch[thread]
+            let mutable i = 0
+            while i < length do
+                let at = offset + i
+                let start = at / block * block
+                let stop = min (start + block) size
+                let take = min (length - i) (stop - at)
+                Array.Copy(piece, i, s, at - start, take)
+                i <- i + take
+                if at + take = stop then totals[start / block] <- Kernels.Summation.block (ReadOnlySpan(s, 0, stop - start))
+        member _.Finish(out) = (out.Data :?> 'T[])[0] <- Kernels.Summation.ofBlocks (ReadOnlySpan totals)
+
 /// One fused group's block tensors and argument arrays, per thread and per block length.
 [<Sealed>]
 type private GroupRun(group: Group, plan: Plan, values: Tensor[]) =
@@ -48,6 +78,13 @@ type private GroupRun(group: Group, plan: Plan, values: Tensor[]) =
                        for k in 0 .. group.Calls[i].Args.Length - 1 do
                            if obj.ReferenceEquals(args[i][k], null) then struct (args[i], k, group.Calls[i].Args[k]) |]
     let exportMember = group.Exports |> Array.map (fun v -> memberIndex[v])
+    let sumMember = group.Sums |> Array.map (fun c -> memberIndex[owner c.Args[0]])
+    let sums =
+        group.Sums |> Array.map (fun c ->
+            match plan.Values[c.Output].DType with
+            | DType.Float64 -> BlockSum<float>(group.Size, threads) :> IBlockSum
+            | DType.Float32 -> BlockSum<float32>(group.Size, threads) :> IBlockSum
+            | d -> invalidOp (sprintf "a fused sum of %O" d))
 
     let run (thread: int) (first: int) (last: int) =
         for k in first .. last - 1 do
@@ -61,8 +98,11 @@ type private GroupRun(group: Group, plan: Plan, values: Tensor[]) =
                 Invoke.into c.Primitive c.Attributes args[i] outs[i]
             for e in 0 .. exportMember.Length - 1 do
                 Array.Copy(outs[exportMember[e]].Data, 0, values[group.Exports[e]].Data, offset, length)
+            for j in 0 .. sums.Length - 1 do sums[j].Add(thread, offset, outs[sumMember[j]].Data, length)
 
-    let half = blocks / 2
+    // The second thread starts on a boundary of Summation's blocks (a whole number of fused blocks).
+    let perSumBlock = max 1 (Kernels.Summation.Block / Fuse.blockSize)
+    let half = blocks / 2 / perSumBlock * perSumBlock
     let firstHalf = Action(fun () -> run 0 0 half)
     let secondHalf = Action(fun () -> run 1 half blocks)
 
@@ -70,6 +110,7 @@ type private GroupRun(group: Group, plan: Plan, values: Tensor[]) =
         for struct (args, k, v) in scalarSlots do args[k] <- values[v]
         if threads = 2 then Kernels.Partner.split firstHalf secondHalf
         else run 0 0 blocks
+        for j in 0 .. sums.Length - 1 do sums[j].Finish values[group.Sums[j].Output]
 
 /// The buffers, value tensors and argument arrays of one run of a plan.
 [<Sealed; AllowNullLiteral>]

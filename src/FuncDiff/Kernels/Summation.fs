@@ -75,6 +75,18 @@ let rec private tree<'T when 'T :> INumber<'T>> (products: bool) (x: ReadOnlySpa
         let second: 'T = tree products (x.Slice half) (y.Slice half)
         first + second
 
+/// Σ x over one block (at most Block elements): the leaf of `sum`'s tree.
+let block<'T when 'T :> INumber<'T>> (x: ReadOnlySpan<'T>) : 'T = leaf false x x
+
+/// The sum of block totals in `sum`'s tree: with the totals of x's consecutive blocks (`block`, the last
+/// one possibly short), it gives sum x bit for bit. A fused plan sums a tensor block by block this way.
+let rec ofBlocks<'T when 'T :> INumber<'T>> (totals: ReadOnlySpan<'T>) : 'T =
+    if totals.Length = 1 then totals[0]
+    else
+        let half = (totals.Length + 1) / 2
+        let first: 'T = ofBlocks (totals.Slice(0, half))
+        first + ofBlocks (totals.Slice half)
+
 /// Σ x for a float64 or float32 span; +0 when it is empty.
 let sum<'T when 'T :> INumber<'T>> (x: ReadOnlySpan<'T>) : 'T =
     if x.IsEmpty then 'T.Zero else tree false x x
