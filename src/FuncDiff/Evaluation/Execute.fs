@@ -58,7 +58,7 @@ type private GroupRun(group: Group, plan: Plan, values: Tensor[]) =
             for j in 0 .. imports.Length - 1 do Array.Copy(values[group.Imports[j]].Data, offset, imports[j].Data, 0, length)
             for i in 0 .. group.Calls.Length - 1 do
                 let c = group.Calls[i]
-                Invoke.into c.Primitive c.Attributes args[i] outs[i]
+                Invoke.into c.Primitive c.Run args[i] outs[i]
             for e in 0 .. exportMember.Length - 1 do
                 Array.Copy(outs[exportMember[e]].Data, 0, values[group.Exports[e]].Data, offset, length)
 
@@ -151,7 +151,7 @@ type Workspace(plan: Plan) =
             else w.Bind(i, t)
         for s in 0 .. plan.Steps.Length - 1 do
             match plan.Steps[s] with
-            | Kernel c -> Invoke.into c.Primitive c.Attributes args[s] values[c.Output]
+            | Kernel c -> Invoke.into c.Primitive c.Run args[s] values[c.Output]
             | Fused _ -> groups[s].Run()
         for r in 0 .. plan.Roots.Length - 1 do results[r] <- values[plan.Roots[r]]
         results
