@@ -21,6 +21,7 @@ let main argv =
             LogTests.tests
             MatMulTests.tests
             PlanTests.tests
+            PreparedCallTests.tests
             TestingKitTests.tests
             AssemblyTests.tests
             ParserTests.tests
