@@ -16,7 +16,7 @@ let private forward (name: string) (inputs: Tensor list) =
     let node = Rules.apply p [] (inputs |> List.map Rules.constant)
     let out = Tensor.Empty(node.Shape, node.DType)
     match node.Op with
-    | Apply (_, attrs) -> p.Forward attrs (Array.ofList inputs) out
+    | Apply (_, attrs) -> p.Prepare attrs (Array.ofList inputs) out
     | _ -> failwith "not an application"
     out
 

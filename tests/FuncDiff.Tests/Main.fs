@@ -22,6 +22,7 @@ let main argv =
             SummationTests.tests
             MatMulTests.tests
             PlanTests.tests
+            PreparedCallTests.tests
             TestingKitTests.tests
             AssemblyTests.tests
             ParserTests.tests

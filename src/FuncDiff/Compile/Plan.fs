@@ -50,7 +50,7 @@ let compile (roots: Node list) : Plan =
         [| for i in 0 .. values.Length - 1 do
                match values[i].Op, storage[i] with
                | Apply (p, attrs), Storage.Block ->
-                   { Primitive = p; Attributes = attrs; Output = i; Args = values[i].Inputs |> Array.map (fun x -> index[x.Id]) }
+                   { Primitive = p; Run = Invoke.prepare p attrs; Output = i; Args = values[i].Inputs |> Array.map (fun x -> index[x.Id]) }
                | _ -> () |]
     let rooted = HashSet<int>(roots |> Seq.map (fun r -> owner[index[r.Id]]))
     let steps = Fuse.schedule values owner rooted calls

@@ -14,9 +14,10 @@ open FuncDiff.Core.Primitives
 let transposedP =
     { Rules.primitive "matmulTransposed" Family.LinearAlgebra "Plan-internal product, not in the catalogue: op(x) @ op(y) as matmul computes it (matmulNoNan when noNan is set), where op swaps the last two axes of x when transX is set (of y when transY is set), read in place instead of copied. Plans put it where matmul or matmulNoNan reads a transpose; its values equal theirs bit for bit." with
         Inputs = [ "x"; "y" ]
-        Forward = fun attrs xs out ->
+        Prepare = fun attrs ->
             let zero = if Rules.bool "noNan" attrs then StrongZero.Right else StrongZero.Neither
-            matmulTransposed zero (Rules.bool "transX" attrs) xs[0] xs[0].Shape.Dims (Rules.bool "transY" attrs) xs[1] xs[1].Shape.Dims out }
+            let transX, transY = Rules.bool "transX" attrs, Rules.bool "transY" attrs
+            fun xs out -> matmulTransposed zero transX xs[0] xs[0].Shape.Dims transY xs[1] xs[1].Shape.Dims out }
 
 /// Whether the node is a product of the catalogue, and if so whether it is matmulNoNan.
 let private product (n: Node) =

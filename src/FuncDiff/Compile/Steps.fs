@@ -20,7 +20,8 @@ type Storage =
 /// One kernel call: the output value is computed from the argument values.
 type Call =
     { Primitive: Primitive
-      Attributes: Map<string, Param>
+      /// The primitive's kernel, prepared with the node's attributes when the plan was compiled.
+      Run: Tensor[] -> Tensor -> unit
       Args: int[]
       Output: int }
 

@@ -95,7 +95,7 @@ type private GroupRun(group: Group, plan: Plan, values: Tensor[]) =
             for j in 0 .. imports.Length - 1 do Array.Copy(values[group.Imports[j]].Data, offset, imports[j].Data, 0, length)
             for i in 0 .. group.Calls.Length - 1 do
                 let c = group.Calls[i]
-                Invoke.into c.Primitive c.Attributes args[i] outs[i]
+                Invoke.into c.Primitive c.Run args[i] outs[i]
             for e in 0 .. exportMember.Length - 1 do
                 Array.Copy(outs[exportMember[e]].Data, 0, values[group.Exports[e]].Data, offset, length)
             for j in 0 .. sums.Length - 1 do sums[j].Add(thread, offset, outs[sumMember[j]].Data, length)
@@ -201,5 +201,5 @@ type Workspace(plan: Plan) =
     /// Runs step s of the plan on what the earlier steps left (a profiler times them one by one).
     member internal _.Step(s: int) =
         match plan.Steps[s] with
-        | Kernel c -> Invoke.into c.Primitive c.Attributes args[s] values[c.Output]
+        | Kernel c -> Invoke.into c.Primitive c.Run args[s] values[c.Output]
         | Fused _ -> groups[s].Run()

@@ -134,9 +134,14 @@ and [<ReferenceEquality>] internal Primitive =
       /// Checks input shapes and dtypes, normalises attributes and gives the result's shape and dtype.
       /// Raises RuleError with a message; construction adds the op's name.
       Infer: Map<string, Param> -> Node[] -> Map<string, Param> * Shape * DType
-      /// Writes every element of the result into a tensor of the inferred shape and dtype, whatever it
-      /// held before: plans reuse buffers (a kernel that accumulates clears first).
-      Forward: Map<string, Param> -> Tensor[] -> Tensor -> unit
+      /// Reads a node's attributes into typed values, once, and gives its forward kernel: a function that
+      /// writes every element of the result into a tensor of the inferred shape and dtype, whatever it held
+      /// before (plans reuse buffers: a kernel that accumulates clears first). Plans prepare each call when
+      /// they compile, so a run looks up no attribute. Write `fun a -> let axis = int "axis" a in fun xs out
+      /// -> …`, not the curried `fun a xs out ->`, which reads the map on every call; Rules.withoutAttributes
+      /// wraps a kernel that reads none. The kernel keeps no state between calls: a fused group runs it on
+      /// several threads at once.
+      Prepare: Map<string, Param> -> (Tensor[] -> Tensor -> unit)
       /// The vector-Jacobian product, written as expressions: one slot per input, None where no
       /// cotangent flows (piecewise-constant, integer or boolean inputs).
       Vjp: VjpArgs -> Node option list }

@@ -77,7 +77,7 @@ let negP =
     { primitive "neg" Family.Elementwise "-x." with
         Notation = Prefix("-", 4)
         Infer = unaryInfer requireNumeric
-        Forward = fun _ xs out -> numericUnary negKernel xs[0] out
+        Prepare = withoutAttributes (fun xs out -> numericUnary negKernel xs[0] out)
         Vjp = fun v -> [ Some (neg v.Cotangent) ] }
 
 let addP =
@@ -85,7 +85,7 @@ let addP =
         Inputs = [ "x"; "y" ]
         Notation = Infix("+", 2)
         Infer = binaryInfer requireNumeric
-        Forward = fun _ xs out -> numericBinary addKernel xs[0] xs[1] out
+        Prepare = withoutAttributes (fun xs out -> numericBinary addKernel xs[0] xs[1] out)
         Vjp = fun v -> unbroadcast v v.Cotangent v.Cotangent }
 
 let subP =
@@ -93,7 +93,7 @@ let subP =
         Inputs = [ "x"; "y" ]
         Notation = Infix("-", 2)
         Infer = binaryInfer requireNumeric
-        Forward = fun _ xs out -> numericBinary subKernel xs[0] xs[1] out
+        Prepare = withoutAttributes (fun xs out -> numericBinary subKernel xs[0] xs[1] out)
         Vjp = fun v -> unbroadcast v v.Cotangent (neg v.Cotangent) }
 
 let mulP =
@@ -101,7 +101,7 @@ let mulP =
         Inputs = [ "x"; "y" ]
         Notation = Infix("*", 3)
         Infer = binaryInfer requireNumeric
-        Forward = fun _ xs out -> numericBinary mulKernel xs[0] xs[1] out
+        Prepare = withoutAttributes (fun xs out -> numericBinary mulKernel xs[0] xs[1] out)
         Vjp = fun v ->
             let a, b = v.Inputs[0], v.Inputs[1]
             unbroadcast v (mulNoNan b v.Cotangent) (mulNoNan a v.Cotangent) }
@@ -111,7 +111,7 @@ let divP =
         Inputs = [ "x"; "y" ]
         Notation = Infix("/", 3)
         Infer = binaryInfer requireFloat
-        Forward = fun _ xs out -> floatBinary divKernel xs[0] xs[1] out
+        Prepare = withoutAttributes (fun xs out -> floatBinary divKernel xs[0] xs[1] out)
         // d/dx = 1/y, d/dy = -out/y
         Vjp = fun v ->
             let b = v.Inputs[1]
@@ -121,7 +121,7 @@ let mulNoNanP =
     { primitive "mulNoNan" Family.Elementwise "x · y, except that where y is exactly zero the result is exactly zero, even where x is ±∞ or NaN. One-sided: a zero x times a non-finite y is NaN, as in IEEE arithmetic. Derivative rules scale the cotangent y by the local derivative x with it, so an exactly-zero cotangent (an unselected where branch, a masked element) contributes exactly zero even where the local derivative is infinite or NaN, while a zero local derivative never hides an infinite or NaN cotangent." with
         Inputs = [ "x"; "y" ]
         Infer = binaryInfer requireFloat
-        Forward = fun _ xs out -> floatBinary Elementwise.mulNoNan xs[0] xs[1] out
+        Prepare = withoutAttributes (fun xs out -> floatBinary Elementwise.mulNoNan xs[0] xs[1] out)
         // Where y = 0 the result is 0 for every x, and x·y's derivatives (y and x) give exactly that
         // contribution there when scaled the same one-sided way.
         Vjp = fun v ->

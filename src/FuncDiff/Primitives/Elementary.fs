@@ -50,7 +50,7 @@ let minimum (x: Node) (y: Node) = apply minimumP [] [ x; y ]
 let private smooth (name: string) (doc: string) (kernel: FloatUnary) (derivative: Node -> Node -> Node) =
     { primitive name Family.Elementwise doc with
         Infer = unaryInfer requireFloat
-        Forward = fun _ xs out -> floatUnary kernel xs[0] out
+        Prepare = withoutAttributes (fun xs out -> floatUnary kernel xs[0] out)
         Vjp = fun v -> [ Some (mulNoNan (derivative v.Inputs[0] v.Output) v.Cotangent) ] }
 
 /// A float function that is constant between jumps: its derivative is zero by definition.
@@ -58,7 +58,7 @@ let private steps (name: string) (doc: string) (kernel: FloatUnary) =
     { primitive name Family.Elementwise doc with
         Differentiability = Differentiability.PiecewiseConstant
         Infer = unaryInfer requireFloat
-        Forward = fun _ xs out -> floatUnary kernel xs[0] out
+        Prepare = withoutAttributes (fun xs out -> floatUnary kernel xs[0] out)
         Vjp = noDerivative }
 
 let private one (x: Node) = scalarLike x 1.0
@@ -146,28 +146,28 @@ let private reluKernel = { new NumericUnary with member _.Run<'T when 'T :> INum
 let squareP =
     { primitive "square" Family.Elementwise "x²." with
         Infer = unaryInfer requireNumeric
-        Forward = fun _ xs out -> numericUnary squareKernel xs[0] out
+        Prepare = withoutAttributes (fun xs out -> numericUnary squareKernel xs[0] out)
         Vjp = fun v -> [ Some (mulNoNan (mul (scalarLike v.Inputs[0] 2.0) v.Inputs[0]) v.Cotangent) ] }
 
 let absP =
     { primitive "abs" Family.Elementwise "|x|. Not differentiable at 0, where the subgradient 0 is used (the derivative is sign x)." with
         Differentiability = Differentiability.NonSmooth "abs'(0) = 0"
         Infer = unaryInfer requireNumeric
-        Forward = fun _ xs out -> numericUnary absKernel xs[0] out
+        Prepare = withoutAttributes (fun xs out -> numericUnary absKernel xs[0] out)
         Vjp = fun v -> [ Some (mulNoNan (sign v.Inputs[0]) v.Cotangent) ] }
 
 let signP =
     { primitive "sign" Family.Elementwise "-1, 0 or 1 by the sign of x (NaN stays NaN); piecewise constant." with
         Differentiability = Differentiability.PiecewiseConstant
         Infer = unaryInfer requireNumeric
-        Forward = fun _ xs out -> numericUnary signKernel xs[0] out
+        Prepare = withoutAttributes (fun xs out -> numericUnary signKernel xs[0] out)
         Vjp = noDerivative }
 
 let reluP =
     { primitive "relu" Family.Elementwise "max(x, 0). Not differentiable at 0, where the subgradient 0 is used: the cotangent passes only where x > 0, and where x is NaN (NaN propagates and is the selected element, as in maximum)." with
         Differentiability = Differentiability.NonSmooth "relu'(0) = 0"
         Infer = unaryInfer requireNumeric
-        Forward = fun _ xs out -> numericUnary reluKernel xs[0] out
+        Prepare = withoutAttributes (fun xs out -> numericUnary reluKernel xs[0] out)
         Vjp = fun v ->
             let x, g = v.Inputs[0], v.Cotangent
             [ Some (where (logicalOr (gt x (scalarLike x 0.0)) (isNan x)) g (scalarLike g 0.0)) ] }
@@ -181,7 +181,7 @@ let powP =
         Inputs = [ "x"; "y" ]
         Notation = Infix("^", 5)
         Infer = binaryInfer requireFloat
-        Forward = fun _ xs out -> floatBinary Power.kernel xs[0] xs[1] out
+        Prepare = withoutAttributes (fun xs out -> floatBinary Power.kernel xs[0] xs[1] out)
         Vjp = fun v ->
             let x, y, g = v.Inputs[0], v.Inputs[1], v.Cotangent
             let zero = scalarLike x 0.0
@@ -198,7 +198,7 @@ let private extremum (name: string) (beats: Node -> Node -> Node) (kernel: Numer
         Differentiability = Differentiability.NonSmooth "at x = y each side receives half the cotangent"
         Inputs = [ "x"; "y" ]
         Infer = binaryInfer requireNumeric
-        Forward = fun _ xs out -> numericBinary kernel xs[0] xs[1] out
+        Prepare = withoutAttributes (fun xs out -> numericBinary kernel xs[0] xs[1] out)
         Vjp = fun v ->
             let a, b, g = v.Inputs[0], v.Inputs[1], v.Cotangent
             let zero = scalarLike g 0.0

@@ -69,15 +69,14 @@ let private productVjp (v: VjpArgs) =
     [ Some da; Some db ]
 
 let private productForward (noNan: bool) =
-    fun (_: Map<string, Param>) (xs: Tensor[]) (out: Tensor) ->
-        (if noNan then MatMul.matmulNoNan else MatMul.matmul) xs[0] xs[0].Shape.Dims xs[1] xs[1].Shape.Dims out
+    withoutAttributes (fun xs out -> (if noNan then MatMul.matmulNoNan else MatMul.matmul) xs[0] xs[0].Shape.Dims xs[1] xs[1].Shape.Dims out)
 
 let matmulP =
     { primitive "matmul" Family.LinearAlgebra "The matrix product over the last two axes, with NumPy broadcasting of the leading (batch) axes; a 1-D operand is promoted to a row (left) or column (right) and the added axis removed from the result. Each element is one chain of fused multiply-adds in order along the inner axis, the same on every call and machine (so 1e300 · -1e300 added to ∞ gives ∞: the fma does not overflow)." with
         Inputs = [ "x"; "y" ]
         Notation = Infix("@", 3)
         Infer = productInfer
-        Forward = productForward false
+        Prepare = productForward false
         Vjp = productVjp }
 
 let matmulNoNanP =
@@ -85,7 +84,7 @@ let matmulNoNanP =
         Name = "matmulNoNan"
         Notation = Call
         Doc = "x @ y as matmul, except that a product term whose y factor is exactly zero contributes exactly zero, even where its x factor is ±∞ or NaN: the matrix form of mulNoNan, with which derivative rules of linear maps (matmul, outer) apply an exactly-zero cotangent."
-        Forward = productForward true }
+        Prepare = productForward true }
 
 let private vectors (name: string) (xs: Node[]) =
     let a, b = xs[0], xs[1]
@@ -103,11 +102,11 @@ let dotP =
             let dtype = vectors "dot" xs
             if xs[0].Shape[0] <> xs[1].Shape[0] then invalid "lengths differ: %O and %O" xs[0].Shape xs[1].Shape
             Map.empty, Shape.Scalar, dtype
-        Forward = fun _ xs out ->
+        Prepare = withoutAttributes (fun xs out ->
             match xs[0].Data, xs[1].Data, out.Data with
             | (:? (float[]) as a), (:? (float[]) as b), (:? (float[]) as d) -> d[0] <- Summation.dot (ReadOnlySpan a) (ReadOnlySpan b)
             | (:? (float32[]) as a), (:? (float32[]) as b), (:? (float32[]) as d) -> d[0] <- Summation.dot (ReadOnlySpan a) (ReadOnlySpan b)
-            | _ -> invalidOp "dot of non-float tensors"
+            | _ -> invalidOp "dot of non-float tensors")
         Vjp = fun v -> [ Some (mulNoNan v.Inputs[1] v.Cotangent); Some (mulNoNan v.Inputs[0] v.Cotangent) ] }
 
 let outerP =
@@ -116,7 +115,7 @@ let outerP =
         Infer = fun _ xs ->
             let dtype = vectors "outer" xs
             Map.empty, Shape.Of [| xs[0].Shape[0]; xs[1].Shape[0] |], dtype
-        Forward = fun _ xs out ->
+        Prepare = withoutAttributes (fun xs out ->
             let a, b = xs[0], xs[1]
             let m = b.Size
             match a.Data, b.Data, out.Data with
@@ -124,7 +123,7 @@ let outerP =
                 for i in 0 .. x.Length - 1 do TensorPrimitives.Multiply(ReadOnlySpan y, x[i], Span(d, i * m, m))
             | (:? (float32[]) as x), (:? (float32[]) as y), (:? (float32[]) as d) ->
                 for i in 0 .. x.Length - 1 do TensorPrimitives.Multiply(ReadOnlySpan y, x[i], Span(d, i * m, m))
-            | _ -> invalidOp "outer of non-float tensors"
+            | _ -> invalidOp "outer of non-float tensors")
         // Σⱼ gᵢⱼyⱼ and Σᵢ xᵢgᵢⱼ, with the cotangent as the zero-respecting factor.
         Vjp = fun v -> [ Some (matmulNoNan v.Inputs[1] (transpose [| 1; 0 |] v.Cotangent)); Some (matmulNoNan v.Inputs[0] v.Cotangent) ] }
 

@@ -47,7 +47,7 @@ let private comparison (name: string) (symbol: string) (test: Elementwise.Compar
             requireNumeric "y" xs[1]
             sameDType xs[0] xs[1] |> ignore
             Map.empty, broadcast [ xs[0].Shape; xs[1].Shape ], DType.Bool
-        Forward = fun _ xs out -> Elementwise.compare test xs[0] xs[1] out
+        Prepare = withoutAttributes (fun xs out -> Elementwise.compare test xs[0] xs[1] out)
         Vjp = noDerivative }
 
 let ltP = comparison "lt" "<" Elementwise.Comparison.Lt
@@ -65,7 +65,7 @@ let private logical (name: string) (doc: string) (f: Elementwise.Connective) =
             requireBool "x" xs[0]
             requireBool "y" xs[1]
             Map.empty, broadcast [ xs[0].Shape; xs[1].Shape ], DType.Bool
-        Forward = fun _ xs out -> Elementwise.logical f xs[0] xs[1] out
+        Prepare = withoutAttributes (fun xs out -> Elementwise.logical f xs[0] xs[1] out)
         Vjp = noDerivative }
 
 let logicalAndP = logical "logicalAnd" "x and y elementwise, for bool tensors." Elementwise.Connective.And
@@ -77,7 +77,7 @@ let logicalNotP =
         Infer = fun _ xs ->
             requireBool "the input" xs[0]
             Map.empty, xs[0].Shape, DType.Bool
-        Forward = fun _ xs out -> Elementwise.logicalNot xs[0] out
+        Prepare = withoutAttributes (fun xs out -> Elementwise.logicalNot xs[0] out)
         Vjp = noDerivative }
 
 let whereP =
@@ -87,7 +87,7 @@ let whereP =
             requireBool "cond" xs[0]
             let dtype = sameDType xs[1] xs[2]
             Map.empty, broadcast [ xs[0].Shape; xs[1].Shape; xs[2].Shape ], dtype
-        Forward = fun _ xs out -> Elementwise.where xs[0] xs[1] xs[2] out
+        Prepare = withoutAttributes (fun xs out -> Elementwise.where xs[0] xs[1] xs[2] out)
         Vjp = fun v ->
             let cond, a, b, g = v.Inputs[0], v.Inputs[1], v.Inputs[2], v.Cotangent
             let zero = scalarLike g 0.0
@@ -97,7 +97,7 @@ let castP =
     { primitive "cast" Family.Elementwise "x converted to another dtype: floats to int32 truncate toward zero and saturate (NaN gives 0); numbers to bool test for non-zero; bool gives 1 or 0. Between float dtypes the derivative is the identity; a cast to int32 or bool is piecewise constant (derivative zero)." with
         Attributes = [ attribute "dtype" ParamKind.DType Required "the target dtype" ]
         Infer = fun a xs -> a, xs[0].Shape, dtype "dtype" a
-        Forward = fun _ xs out -> Elementwise.cast xs[0] out
+        Prepare = withoutAttributes (fun xs out -> Elementwise.cast xs[0] out)
         Vjp = fun v ->
             let x = v.Inputs[0]
             if x.DType.IsFloat && v.Output.DType.IsFloat then [ Some (cast x.DType v.Cotangent) ] else [ None ] }
@@ -106,7 +106,7 @@ let stopGradientP =
     { primitive "stopGradient" Family.Elementwise "x unchanged; its derivative is zero by request, so no cotangent passes through." with
         Differentiability = Differentiability.StopsGradient
         Infer = fun _ xs -> Map.empty, xs[0].Shape, xs[0].DType
-        Forward = copyForward
+        Prepare = copyForward
         Vjp = noDerivative }
 
 /// This family's entries.

@@ -30,7 +30,9 @@ let private along (name: string) (doc: string) (log: bool) (vjp: VjpArgs -> int 
             requireFloat "the input" x
             if x.Shape.Rank = 0 then invalid "needs an input with at least one axis, got a scalar"
             attrs [ "axis", Param.Int (axis x.Shape.Rank (int "axis" a)) ], x.Shape, x.DType
-        Forward = fun a xs out -> SoftMax.softmax log xs[0] (int "axis" a) out
+        Prepare = fun a ->
+            let ax = int "axis" a
+            fun xs out -> SoftMax.softmax log xs[0] ax out
         Vjp = fun v -> [ Some (vjp v (int "axis" v.Attributes)) ] }
 
 /// Σ over one axis, kept and broadcast back to the input's shape.
@@ -50,7 +52,9 @@ let logsumexpP =
     { primitive "logsumexp" Family.Reduction "log Σ eˣ over the axes (all by default), shifted by the maximum so it neither overflows nor underflows; -∞ for no elements. The derivative is the softmax of x over the axes, computed as softmax (not as e^(x - logsumexp x), whose rounding gives 0.5000000000000275 for [1000, 1000])." with
         Attributes = reductionAttributes
         Infer = reductionInfer requireFloat false
-        Forward = fun a xs out -> SoftMax.logsumexp xs[0] (ints "axis" a) out
+        Prepare = fun a ->
+            let reduced = ints "axis" a
+            fun xs out -> SoftMax.logsumexp xs[0] reduced out
         Vjp = fun v ->
             let weights = v.Inputs[0] |> alongRows (ints "axis" v.Attributes) (softmax -1)
             [ Some (mulNoNan weights (spread v v.Cotangent)) ] }

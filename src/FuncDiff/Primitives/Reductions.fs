@@ -58,7 +58,9 @@ let reductionInfer (require: string -> Node -> unit) (nonEmpty: bool) =
 /// For a VJP: t (shaped like the output) reshaped with the reduced axes kept, then broadcast to x.
 let spread (v: VjpArgs) (t: Node) = unreduce v.Inputs[0].Shape (ints "axis" v.Attributes) t
 
-let private reduceForward (r: Reduction.Reducer) = fun (a: Map<string, Param>) (xs: Tensor[]) out -> Reduction.reduce r xs[0] (ints "axis" a) out
+let private reduceForward (r: Reduction.Reducer) (a: Map<string, Param>) =
+    let reduced = ints "axis" a
+    fun (xs: Tensor[]) out -> Reduction.reduce r xs[0] reduced out
 
 // ---- Entries ------------------------------------------------------------------------------------
 
@@ -66,13 +68,15 @@ let meanP =
     { primitive "mean" Family.Reduction "Σ x / n over the axes (all by default); the mean of no elements is NaN. Floating point only." with
         Attributes = reductionAttributes
         Infer = reductionInfer requireFloat false
-        Forward = fun a xs out ->
-            Reduction.reduce Reduction.Sum xs[0] (ints "axis" a) out
-            let n = Reduction.count xs[0].Shape.Dims (ints "axis" a)
-            match out.Data with
-            | :? (float[]) as d -> TensorPrimitives.Divide(System.ReadOnlySpan d, float n, System.Span d)
-            | :? (float32[]) as d -> TensorPrimitives.Divide(System.ReadOnlySpan d, float32 n, System.Span d)
-            | _ -> invalidOp "mean of a non-float tensor"
+        Prepare = fun a ->
+            let reduced = ints "axis" a
+            fun xs out ->
+                Reduction.reduce Reduction.Sum xs[0] reduced out
+                let n = Reduction.count xs[0].Shape.Dims reduced
+                match out.Data with
+                | :? (float[]) as d -> TensorPrimitives.Divide(System.ReadOnlySpan d, float n, System.Span d)
+                | :? (float32[]) as d -> TensorPrimitives.Divide(System.ReadOnlySpan d, float32 n, System.Span d)
+                | _ -> invalidOp "mean of a non-float tensor"
         Vjp = fun v ->
             let n = Reduction.count v.Inputs[0].Shape.Dims (ints "axis" v.Attributes)
             [ Some (div (spread v v.Cotangent) (scalarLike v.Cotangent (float n))) ] }
@@ -83,7 +87,7 @@ let private extreme (name: string) (reducer: Reduction.Reducer) =
         Differentiability = Differentiability.NonSmooth "ties share the cotangent evenly"
         Attributes = reductionAttributes
         Infer = reductionInfer requireNumeric true
-        Forward = reduceForward reducer
+        Prepare = reduceForward reducer
         Vjp = fun v ->
             let x = v.Inputs[0]
             let hits = cast x.DType (sameValue x (spread v v.Output))
@@ -119,7 +123,7 @@ let prodP =
     { primitive "prod" Family.Reduction "Π x over the axes (all by default); the product of no elements is 1. The derivative Π_{j≠i} x_j comes from prefix and suffix products, never from dividing by x, so it is exact where x has zeros, and so are higher derivatives." with
         Attributes = reductionAttributes
         Infer = reductionInfer requireNumeric false
-        Forward = reduceForward Reduction.Prod
+        Prepare = reduceForward Reduction.Prod
         Vjp = fun v ->
             let others = v.Inputs[0] |> alongRows (ints "axis" v.Attributes) (fun rows -> exclusiveProducts rows ||> mul)
             [ Some (mulNoNan others (spread v v.Cotangent)) ] }
@@ -143,7 +147,10 @@ let private argExtreme (name: string) (isMax: bool) =
                 if x.Shape.Size = 0 then invalid "%O has no elements: there is no %s" x.Shape name
                 let shape = if keep then Shape.Of(Array.create x.Shape.Rank 1) else Shape.Scalar
                 a, shape, DType.Int32
-        Forward = fun a xs out -> Reduction.argExtreme isMax xs[0] (intOrMinusOne "axis" a) out
+        Prepare = fun a ->
+            // -1: the flattened tensor.
+            let ax = if a.ContainsKey "axis" then int "axis" a else -1
+            fun xs out -> Reduction.argExtreme isMax xs[0] ax out
         Vjp = noDerivative }
 
 let argmaxP = argExtreme "argmax" true

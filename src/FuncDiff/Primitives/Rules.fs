@@ -97,33 +97,25 @@ let scalarOf (dtype: DType) (value: float) =
 /// A rank-0 constant of x's dtype, for rules like d/dx sqrt x = 0.5 / out.
 let scalarLike (x: Node) (value: float) = scalarOf x.DType value
 
-// Attribute readers. The rule's attribute specs guarantee presence and kind, so a mismatch is a bug.
-let private missing name (attrs: Map<string, Param>) =
-    invalidOp (sprintf "attribute '%s' missing or of the wrong kind in %A" name attrs)
+// Attribute readers, for shape rules, derivative rules and the preparation of kernels. Rules.apply checks
+// every attribute against the entry's specs, so one that is missing or of another kind is a bug in FuncDiff:
+// the message names the attribute and what the node holds instead.
+let private read (name: string) (kind: ParamKind) (pick: Param -> 'T option) (attrs: Map<string, Param>) : 'T =
+    match attrs.TryFind name with
+    | Some p ->
+        match pick p with
+        | Some v -> v
+        | None -> invalidOp (sprintf "attribute '%s' should be %s, got %O" name (kindName kind) p)
+    | None ->
+        let held = if attrs.IsEmpty then "none" else String.Join(", ", attrs |> Seq.map (fun (KeyValue (k, v)) -> sprintf "%s=%O" k v))
+        invalidOp (sprintf "attribute '%s' is missing (the node holds: %s)" name held)
 
-// Forward kernels read them on every call, so they look up without an option and `ints` hands out
-// one array per attribute value.
-let private find name (attrs: Map<string, Param>) =
-    let mutable p = Unchecked.defaultof<Param>
-    if attrs.TryGetValue(name, &p) then p else missing name attrs
-
-/// The arrays of list attributes, one per Param value (compared by reference): attributes are immutable.
-let private arrays = System.Runtime.CompilerServices.ConditionalWeakTable<Param, int[]>()
-let private toArray = System.Runtime.CompilerServices.ConditionalWeakTable<Param, int[]>.CreateValueCallback(fun p ->
-    match p with
-    | Param.Ints is -> Array.ofList is
-    | _ -> invalidOp "not a list attribute")
-
-let int name (attrs: Map<string, Param>) = match find name attrs with | Param.Int i -> i | _ -> missing name attrs
-/// The list attribute as an array shared by every reader of that attribute: never mutate it.
-let ints name (attrs: Map<string, Param>) = match find name attrs with | Param.Ints _ as p -> arrays.GetValue(p, toArray) | _ -> missing name attrs
-let bool name (attrs: Map<string, Param>) = match find name attrs with | Param.Bool b -> b | _ -> missing name attrs
-let dtype name (attrs: Map<string, Param>) = match find name attrs with | Param.DType d -> d | _ -> missing name attrs
+let int name attrs = read name ParamKind.Int (function Param.Int i -> Some i | _ -> None) attrs
+/// The list attribute as a fresh array.
+let ints name attrs = read name ParamKind.Ints (function Param.Ints is -> Some (Array.ofList is) | _ -> None) attrs
+let bool name attrs = read name ParamKind.Bool (function Param.Bool b -> Some b | _ -> None) attrs
+let dtype name attrs = read name ParamKind.DType (function Param.DType d -> Some d | _ -> None) attrs
 let tryInt name (attrs: Map<string, Param>) = match attrs.TryFind name with | Some (Param.Int i) -> Some i | _ -> None
-/// The int attribute, or -1 when it is absent (an optional axis, read without an option).
-let intOrMinusOne name (attrs: Map<string, Param>) =
-    let mutable p = Unchecked.defaultof<Param>
-    if attrs.TryGetValue(name, &p) then (match p with Param.Int i -> i | _ -> missing name attrs) else -1
 
 /// Builds an attribute map from normalised values.
 let attrs (pairs: (string * Param) list) = Map.ofList pairs
@@ -189,7 +181,7 @@ let primitive (name: string) (family: Family) (doc: string) : Primitive =
       Notation = Call
       Doc = doc
       Infer = fun _ _ -> invalidOp (sprintf "%s has no shape rule" name)
-      Forward = fun _ _ _ -> invalidOp (sprintf "%s has no forward kernel" name)
+      Prepare = fun _ -> invalidOp (sprintf "%s has no forward kernel" name)
       Vjp = fun _ -> invalidOp (sprintf "%s has no derivative rule" name) }
 
 /// One attribute of a primitive.
@@ -199,6 +191,9 @@ let attribute (name: string) (kind: ParamKind) (byDefault: AttributeDefault) (do
 /// The derivative rule of a piecewise-constant or integer-valued primitive: no cotangent flows.
 let noDerivative (args: VjpArgs) = args.Inputs |> Array.map (fun _ -> None) |> List.ofArray
 
+/// The preparation of a kernel that reads no attribute: the same kernel for every node, holding nothing
+/// of the node's.
+let withoutAttributes (kernel: Tensor[] -> Tensor -> unit) = fun (_: Map<string, Param>) -> kernel
+
 /// Copies the elements unchanged (reshape, squeeze, unsqueeze, stopGradient: only the shape differs).
-let copyForward (_: Map<string, Param>) (inputs: Tensor[]) (out: Tensor) =
-    Array.Copy(inputs[0].Data, out.Data, out.Size)
+let copyForward = withoutAttributes (fun inputs out -> Array.Copy(inputs[0].Data, out.Data, out.Size))

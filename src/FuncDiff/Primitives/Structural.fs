@@ -109,7 +109,7 @@ let reshapeP =
                 | _ -> invalid "cannot reshape %O (%d elements) to %O" x.Shape size (listOf wanted)
             let shape = Shape.Of dims
             attrs [ "shape", listOf dims ], shape, x.DType
-        Forward = copyForward
+        Prepare = copyForward
         Vjp = fun v -> [ Some (reshape v.Inputs[0].Shape.Dims v.Cotangent) ] }
 
 let broadcastToP =
@@ -120,7 +120,7 @@ let broadcastToP =
             let target = Shape.Of(ints "shape" a)
             if not (ShapeMath.broadcastsTo x.Shape target) then invalid "cannot broadcast %O to %O" x.Shape target
             a, target, x.DType
-        Forward = fun _ xs out -> Elementwise.broadcastInto xs[0] out
+        Prepare = withoutAttributes (fun xs out -> Elementwise.broadcastInto xs[0] out)
         Vjp = fun v -> [ Some (sumTo v.Inputs[0].Shape v.Cotangent) ] }
 
 let sumP =
@@ -134,7 +134,9 @@ let sumP =
             let reduced = axes x.Shape.Rank (ints "axis" a)
             let keep = bool "keepdims" a
             attrs [ "axis", listOf reduced; "keepdims", Param.Bool keep ], reducedShape x.Shape.Dims reduced keep, x.DType
-        Forward = fun a xs out -> Reduction.reduce Reduction.Sum xs[0] (ints "axis" a) out
+        Prepare = fun a ->
+            let reduced = ints "axis" a
+            fun xs out -> Reduction.reduce Reduction.Sum xs[0] reduced out
         Vjp = fun v -> [ Some (unreduce v.Inputs[0].Shape (ints "axis" v.Attributes) v.Cotangent) ] }
 
 let transposeP =
@@ -146,7 +148,9 @@ let transposeP =
             if Array.sort perm <> Array.init x.Shape.Rank id then
                 invalid "%O is not a permutation of the %d axes of %O" (listOf perm) x.Shape.Rank x.Shape
             attrs [ "perm", listOf perm ], Shape.Of(perm |> Array.map (fun p -> x.Shape[p])), x.DType
-        Forward = fun a xs out -> Movement.transpose xs[0] (ints "perm" a) out
+        Prepare = fun a ->
+            let perm = ints "perm" a
+            fun xs out -> Movement.transpose xs[0] perm out
         Vjp = fun v -> [ Some (transpose (inversePermutation (ints "perm" v.Attributes)) v.Cotangent) ] }
 
 let squeezeP =
@@ -159,7 +163,7 @@ let squeezeP =
             for d in dropped do
                 if x.Shape[d] <> 1 then invalid "cannot squeeze axis %d of %O: its size is %d, not 1" d x.Shape x.Shape[d]
             attrs [ "axis", listOf dropped ], reducedShape x.Shape.Dims dropped false, x.DType
-        Forward = copyForward
+        Prepare = copyForward
         Vjp = fun v -> [ Some (reshape v.Inputs[0].Shape.Dims v.Cotangent) ] }
 
 let unsqueezeP =
@@ -179,7 +183,7 @@ let unsqueezeP =
                         rest <- List.tail rest
                         d)
             attrs [ "axis", listOf added ], Shape.Of dims, x.DType
-        Forward = copyForward
+        Prepare = copyForward
         Vjp = fun v -> [ Some (reshape v.Inputs[0].Shape.Dims v.Cotangent) ] }
 
 let sliceP =
@@ -210,7 +214,9 @@ let sliceP =
                 steps[i] <- (if count <= 1 then 1 else k)
                 counts[i] <- count
             attrs [ "start", listOf starts; "stop", listOf stops; "step", listOf steps ], Shape.Of counts, x.DType
-        Forward = fun a xs out -> Movement.slice xs[0] (ints "start" a) (ints "step" a) out
+        Prepare = fun a ->
+            let start, step = ints "start" a, ints "step" a
+            fun xs out -> Movement.slice xs[0] start step out
         Vjp = fun v ->
             let dims = v.Inputs[0].Shape.Dims
             let start, step = ints "start" v.Attributes, ints "step" v.Attributes
@@ -235,7 +241,9 @@ let padP =
             let size i = let n = int64 x.Shape[i] in int64 lo[i] + int64 hi[i] + n + int64 interior[i] * max 0L (n - 1L)
             let sizes = Array.init r size
             a, Shape.OfLarge sizes, x.DType
-        Forward = fun a xs out -> Movement.pad xs[0] (ints "lo" a) (ints "interior" a) out
+        Prepare = fun a ->
+            let lo, interior = ints "lo" a, ints "interior" a
+            fun xs out -> Movement.pad xs[0] lo interior out
         Vjp = fun v ->
             let dims = v.Inputs[0].Shape.Dims
             let lo, interior = ints "lo" v.Attributes, ints "interior" v.Attributes
@@ -268,7 +276,9 @@ let concatP =
             let dims = Array.map int64 xs[0].Shape.Dims
             dims[ax] <- xs |> Array.sumBy (fun x -> int64 x.Shape[ax])
             attrs [ "axis", Param.Int ax ], Shape.OfLarge dims, xs[0].DType
-        Forward = fun a xs out -> Movement.concat xs (int "axis" a) out
+        Prepare = fun a ->
+            let ax = int "axis" a
+            fun xs out -> Movement.concat xs ax out
         Vjp = fun v ->
             let ax = int "axis" v.Attributes
             let mutable offset = 0
@@ -287,7 +297,9 @@ let stackP =
             joined "stack" xs None
             let dims = Array.insertAt ax xs.Length xs[0].Shape.Dims
             attrs [ "axis", Param.Int ax ], Shape.Of dims, xs[0].DType
-        Forward = fun a xs out -> Movement.concat xs (int "axis" a) out
+        Prepare = fun a ->
+            let ax = int "axis" a
+            fun xs out -> Movement.concat xs ax out
         Vjp = fun v ->
             let ax = int "axis" v.Attributes
             [ for i, x in Array.indexed v.Inputs -> Some (sliceAxis ax i (i + 1) v.Cotangent |> reshape x.Shape.Dims) ] }
@@ -303,7 +315,9 @@ let gatherP =
             let ax = axis x.Shape.Rank (int "axis" a)
             let dims = Array.concat [ x.Shape.Dims[.. ax - 1]; indices.Shape.Dims; x.Shape.Dims[ax + 1 ..] ]
             attrs [ "axis", Param.Int ax ], Shape.Of dims, x.DType
-        Forward = fun a xs out -> Movement.gather xs[0] xs[1] (int "axis" a) out
+        Prepare = fun a ->
+            let ax = int "axis" a
+            fun xs out -> Movement.gather xs[0] xs[1] ax out
         Vjp = fun v ->
             let ax = int "axis" v.Attributes
             [ Some (scatterAdd ax v.Inputs[0].Shape[ax] v.Inputs[1] v.Cotangent); None ] }
@@ -328,7 +342,9 @@ let scatterAddP =
                 invalid "updates %O do not hold indices %O at axis %d" updates.Shape indices.Shape ax
             let dims = Array.concat [ updates.Shape.Dims[.. ax - 1]; [| size |]; updates.Shape.Dims[ax + indices.Shape.Rank ..] ]
             attrs [ "axis", Param.Int ax; "size", Param.Int size ], Shape.Of dims, updates.DType
-        Forward = fun a xs out -> Movement.scatterAdd xs[0] xs[1] (int "axis" a) out
+        Prepare = fun a ->
+            let ax = int "axis" a
+            fun xs out -> Movement.scatterAdd xs[0] xs[1] ax out
         Vjp = fun v -> [ None; Some (gather (int "axis" v.Attributes) v.Cotangent v.Inputs[0]) ] }
 
 let oneHotP =
@@ -343,7 +359,9 @@ let oneHotP =
             let depth = int "depth" a
             if depth < 0 then invalid "depth must be non-negative, got %d" depth
             a, Shape.Of(Array.append xs[0].Shape.Dims [| depth |]), dtype "dtype" a
-        Forward = fun a xs out -> Movement.oneHot xs[0] (int "depth" a) out
+        Prepare = fun a ->
+            let depth = int "depth" a
+            fun xs out -> Movement.oneHot xs[0] depth out
         Vjp = noDerivative }
 
 /// This family's entries.

@@ -91,13 +91,12 @@ module Primitive =
                             | :? FuncDiffException -> reraise ()
                             | e -> raise (RuleError e.Message)
                         Map.empty, shape, dtype
-                Forward =
-                    fun _ xs out ->
-                        let result = forward (List.ofArray xs)
-                        if isNull (box result) || not (result.Shape.Equals out.Shape) || result.DType <> out.DType then
-                            let got = if isNull (box result) then "null" else sprintf "%O%O" result.DType result.Shape
-                            raise (EvaluationException(sprintf "%s: the forward kernel returned %s, but the shape rule says %O%O" name got out.DType out.Shape))
-                        Array.Copy(result.Data, out.Data, out.Size)
+                Prepare = Rules.withoutAttributes (fun xs out ->
+                    let result = forward (List.ofArray xs)
+                    if isNull (box result) || not (result.Shape.Equals out.Shape) || result.DType <> out.DType then
+                        let got = if isNull (box result) then "null" else sprintf "%O%O" result.DType result.Shape
+                        raise (EvaluationException(sprintf "%s: the forward kernel returned %s, but the shape rule says %O%O" name got out.DType out.Shape))
+                    Array.Copy(result.Data, out.Data, out.Size))
                 Vjp = vjp }
         Registry.register entry
         UserPrimitive entry
