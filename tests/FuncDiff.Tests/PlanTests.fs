@@ -138,7 +138,8 @@ let private fusion =
             let describe =
                 plan.Steps |> Array.map (function
                     | Steps.Kernel c -> sprintf "%s%O" c.Primitive.Name plan.Values[c.Output].Shape
-                    | Steps.Fused g -> sprintf "fused[%s -> %d exports]" (String.Join(" ", g.Calls |> Array.map (fun c -> c.Primitive.Name))) g.Exports.Length)
+                    | Steps.Fused g -> sprintf "fused[%s -> %d exports]" (String.Join(" ", g.Calls |> Array.map (fun c -> c.Primitive.Name))) g.Exports.Length
+                    | Steps.Pair _ -> "sin and cos")
             Expect.isTrue (plan.Buffers.Length <= 4) (sprintf "values that stay inside a group need no buffer: %d buffers for %s" plan.Buffers.Length (String.Join("; ", describe)))
             Expect.equal plan.Steps.Length 1 (sprintf "the loss's sum is taken inside the group: %s" (String.Join("; ", describe)))
             Expect.equal (groups |> Array.sumBy (fun g -> g.Sums.Length)) 1 "one fused sum"
@@ -485,4 +486,27 @@ let private products =
         }
     ]
 
-let tests = testList "plans" [ catalogue; programs; fusion; placement; memory; threads; partner; allocation; misuse; errors; products ]
+let private pairs =
+    testList "sin and cos of one argument in one pass" [
+        test "a gradient of sin pairs the forward sin with the cos its derivative needs, with the interpreter's bits" {
+            for dtype in [ DType.Float64; DType.Float32 ] do
+                for n in [ 1; 5; 1000; 1003 ] do
+                    let x = inputOf dtype "x" [ n ]
+                    let mutable y = x
+                    for _ in 1 .. 3 do y <- y + 0.001 * sin y * y
+                    let roots = [ for r in sum y :: grad [ x ] (sum y) -> r.Node ]
+                    let plan = Plan.compile roots
+                    let paired = plan.Steps |> Array.filter (function Steps.Pair _ -> true | _ -> false)
+                    Expect.equal paired.Length 3 (sprintf "one pair per link (%O, %d elements):\n%s" dtype n (Plan.describe plan))
+                    Expect.isFalse (plan.Steps |> Array.exists (function Steps.Kernel c -> c.Primitive.Name = "sin" || c.Primitive.Name = "cos" | _ -> false)) "no sin or cos left alone"
+                    let values = Array.init n (fun i -> [| 0.0; -0.0; 1e300; -1e10; 3e9; Math.PI / 4.0; nan; infinity; -infinity; 2.5; -7.0 |][i % 11] + (if i % 11 = 9 then float i else 0.0))
+                    agree (sprintf "%O over %d elements" dtype n) (dict [ "x", Tensor.ofData [| n |] values |> Tensor.cast dtype ]) roots
+        }
+        test "a sin and a cos of different arguments stay apart" {
+            let x, y = input "x" [ 10 ], input "y" [ 10 ]
+            let plan = Plan.compile [ (sin x * cos y).Node ]
+            Expect.isFalse (plan.Steps |> Array.exists (function Steps.Pair _ -> true | _ -> false)) (Plan.describe plan)
+        }
+    ]
+
+let tests = testList "plans" [ catalogue; programs; fusion; placement; memory; threads; partner; allocation; misuse; errors; products; pairs ]

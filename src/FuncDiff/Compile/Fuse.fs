@@ -51,8 +51,18 @@ let schedule (values: Node[]) (owner: int[]) (rooted: HashSet<int>) (calls: Call
     let sizeOf (i: int) = values[calls[i].Output].Shape.Size
     let ready = SortedSet<int>()
     let readyFusible = Dictionary<int, SortedSet<int>>()
+    let readyTrig = Dictionary<struct (int * bool), int>()
+    let trig (i: int) =
+        let p = calls[i].Primitive
+        if isFusible[i] then ValueNone
+        elif obj.ReferenceEquals(p, Primitives.Elementary.sinP) then ValueSome false
+        elif obj.ReferenceEquals(p, Primitives.Elementary.cosP) then ValueSome true
+        else ValueNone
     let makeReady (i: int) =
         ready.Add i |> ignore
+        match trig i with
+        | ValueSome cosine -> readyTrig[struct (calls[i].Args[0], cosine)] <- i
+        | ValueNone -> ()
         if isFusible[i] then
             match readyFusible.TryGetValue(sizeOf i) with
             | true, set -> set.Add i |> ignore
@@ -61,13 +71,13 @@ let schedule (values: Node[]) (owner: int[]) (rooted: HashSet<int>) (calls: Call
         if waiting[i] = 0 then makeReady i
     let isBlockSum = calls |> Array.map (blockSum values)
     // Runs of calls, each with the sums it takes of its members.
-    let runs = ResizeArray<struct (ResizeArray<Call> * ResizeArray<Call>)>()
+    let runs = ResizeArray<struct (ResizeArray<Call> * ResizeArray<Call> * bool)>()
     let mutable current = ResizeArray<Call>()
     let mutable sums = ResizeArray<Call>()
     let mutable currentSize = -1
     let members = HashSet<int>()
     let close () =
-        if current.Count > 0 then runs.Add(struct (current, sums))
+        if current.Count > 0 then runs.Add(struct (current, sums, false))
         current <- ResizeArray<Call>()
         sums <- ResizeArray<Call>()
         members.Clear()
@@ -77,6 +87,9 @@ let schedule (values: Node[]) (owner: int[]) (rooted: HashSet<int>) (calls: Call
         members.Add calls[i].Output |> ignore
     let scheduled (i: int) =
         ready.Remove i |> ignore
+        match trig i with
+        | ValueSome cosine -> readyTrig.Remove(struct (calls[i].Args[0], cosine)) |> ignore
+        | ValueNone -> ()
         for c in consumers[i] do
             waiting[c] <- waiting[c] - 1
             if waiting[c] = 0 then makeReady c
@@ -102,22 +115,31 @@ let schedule (values: Node[]) (owner: int[]) (rooted: HashSet<int>) (calls: Call
                     readyFusible[sizeOf next].Remove next |> ignore
                     currentSize <- sizeOf next
                     join next
-                else runs.Add(struct (ResizeArray [ calls[next] ], ResizeArray()))
+                else
+                    // A sin whose argument's cos is ready too (or the other way round) runs with it.
+                    let mutable other = -1
+                    match trig next with
+                    | ValueSome cosine when readyTrig.TryGetValue(struct (calls[next].Args[0], not cosine), &other) ->
+                        let sine, cos = (if cosine then other, next else next, other)
+                        runs.Add(struct (ResizeArray [ calls[sine]; calls[cos] ], ResizeArray(), true))
+                        scheduled other
+                    | _ -> runs.Add(struct (ResizeArray [ calls[next] ], ResizeArray(), false))
                 scheduled next
     close ()
     let runOf = Dictionary<int, int>()
-    runs |> Seq.iteri (fun r (struct (run, sums)) -> for c in Seq.append run sums do runOf[c.Output] <- r)
+    runs |> Seq.iteri (fun r (struct (run, sums, _)) -> for c in Seq.append run sums do runOf[c.Output] <- r)
     // Which owners are read by a call outside their own run.
     let readOutside = HashSet<int>()
-    runs |> Seq.iteri (fun r (struct (run, sums)) ->
+    runs |> Seq.iteri (fun r (struct (run, sums, _)) ->
         for c in Seq.append run sums do
             for a in c.Args do
                 match runOf.TryGetValue owner[a] with
                 | true, r' when r' = r -> ()
                 | _ -> readOutside.Add owner[a] |> ignore)
-    [| for struct (run, sums) in runs do
+    [| for struct (run, sums, paired) in runs do
            // A group of one would only add copies.
-           if run.Count = 1 && sums.Count = 0 then Kernel run[0]
+           if paired then Pair(run[0], run[1])
+           elif run.Count = 1 && sums.Count = 0 then Kernel run[0]
            else
                let members = HashSet<int>(run |> Seq.map (fun c -> c.Output))
                let outside = run |> Seq.collect (fun c -> c.Args) |> Seq.filter (fun a -> not (members.Contains owner[a])) |> Seq.distinct |> Array.ofSeq

@@ -24,7 +24,7 @@ type Plan =
       Roots: int[] }
 
     /// The number of kernel calls a run makes.
-    member p.Calls = p.Steps |> Array.sumBy (function Kernel _ -> 1 | Fused g -> g.Calls.Length + g.Sums.Length)
+    member p.Calls = p.Steps |> Array.sumBy (function Kernel _ -> 1 | Fused g -> g.Calls.Length + g.Sums.Length | Pair _ -> 2)
 
 /// The plan for the roots: simplified, deduplicated, scheduled, with buffers assigned by liveness.
 let compile (roots: Node list) : Plan =
@@ -94,6 +94,7 @@ let describe (plan: Plan) =
         plan.Steps |> Array.mapi (fun i step ->
             match step with
             | Kernel c -> sprintf "%4d  %s -> %s" (i + 1) c.Primitive.Name plan.Values[c.Output].TypeText
+            | Pair (s, _) -> sprintf "%4d  sin and cos in one pass -> %s twice" (i + 1) plan.Values[s.Output].TypeText
             | Fused g ->
                 let names = Array.append g.Calls g.Sums |> Array.map (fun c -> c.Primitive.Name)
                 sprintf "%4d  fused over %d elements: %s -> %d written out" (i + 1) g.Size (System.String.Join(" ", names)) (g.Exports.Length + g.Sums.Length))

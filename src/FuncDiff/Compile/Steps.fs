@@ -45,15 +45,20 @@ type Group =
 type Step =
     | Kernel of Call
     | Fused of Group
+    /// sin and cos of one value, as a gradient of either needs: one pass computes both
+    /// (Kernels/Trig.fs's sinCos reduces each element once for the two results).
+    | Pair of sine: Call * cosine: Call
 
     /// The values the step reads from outside itself.
     member s.Reads =
         match s with
         | Kernel c -> c.Args
         | Fused g -> Array.append g.Imports g.Scalars
+        | Pair (s, _) -> s.Args
 
     /// The values the step writes to workspace buffers.
     member s.Writes =
         match s with
         | Kernel c -> [| c.Output |]
         | Fused g -> Array.append g.Exports (g.Sums |> Array.map (fun c -> c.Output))
+        | Pair (s, c) -> [| s.Output; c.Output |]

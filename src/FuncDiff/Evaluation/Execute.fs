@@ -128,13 +128,18 @@ type Workspace(plan: Plan) =
             | Storage.Buffer b -> tensorOver v buffers[b]
             | Storage.Block -> Unchecked.defaultof<Tensor>
             | Storage.View _ -> invalidOp "a view of a view")
-    let args = plan.Steps |> Array.map (function Kernel c -> c.Args |> Array.map (fun a -> values[a]) | Fused _ -> [||])
-    let groups = plan.Steps |> Array.map (function Fused g -> GroupRun(g, plan, values) | Kernel _ -> Unchecked.defaultof<_>)
+    let args = plan.Steps |> Array.map (function Kernel c | Pair (c, _) -> c.Args |> Array.map (fun a -> values[a]) | Fused _ -> [||])
+    // A pair's kernel writes the sines into the step's output and the cosines into the second one.
+    let pairs =
+        plan.Steps |> Array.map (function
+            | Pair (_, c) -> let cosines = values[c.Output] in fun (xs: Tensor[]) (sines: Tensor) -> Kernels.Trig.sinCos xs[0] sines cosines
+            | _ -> Unchecked.defaultof<_>)
+    let groups = plan.Steps |> Array.map (function Fused g -> GroupRun(g, plan, values) | _ -> Unchecked.defaultof<_>)
     // Where each value is read by a kernel step, so that a newly bound input reaches its readers.
     let readers = Array.init plan.Values.Length (fun _ -> ResizeArray<struct (int * int)>())
     do plan.Steps |> Array.iteri (fun s step ->
         match step with
-        | Kernel c -> c.Args |> Array.iteri (fun k a -> readers[a].Add(struct (s, k)))
+        | Kernel c | Pair (c, _) -> c.Args |> Array.iteri (fun k a -> readers[a].Add(struct (s, k)))
         | Fused _ -> ())
     let bound: Tensor[] = Array.zeroCreate plan.Inputs.Length
     // A result of this workspace bound as an input (w' = step(w), rebound each step) would be overwritten
@@ -203,3 +208,4 @@ type Workspace(plan: Plan) =
         match plan.Steps[s] with
         | Kernel c -> Invoke.into c.Primitive c.Run args[s] values[c.Output]
         | Fused _ -> groups[s].Run()
+        | Pair (c, _) -> Invoke.into c.Primitive pairs[s] args[s] values[c.Output]

@@ -17,6 +17,7 @@ open System.Numerics
 open System.Runtime.CompilerServices
 open System.Runtime.InteropServices
 open Microsoft.FSharp.NativeInterop
+open FuncDiff
 open FuncDiff.Core.Kernels.Elementwise
 
 /// 2³⁰: the largest |x| reduced here. Below it n < 2³⁰, and the reduced r is off by less than
@@ -71,9 +72,10 @@ let inline private fma (a: Vector<float>) (b: Vector<float>) (c: Vector<float>) 
 [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
 let inline private splat (c: float) = Vector<float>(c)
 
-/// sin x (cosine = false) or cos x for |x| ≤ Threshold; other lanes are garbage, replaced by the caller.
+/// For |x| ≤ Threshold: t, holding n = round(|x|·2/π) in its low bits, and sin r and cos r of the
+/// reduced argument; other lanes are garbage, replaced by the caller.
 [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
-let private lanes (cosine: bool) (x: Vector<float>) =
+let private reduce (x: Vector<float>) =
     let ax = Vector.Abs x
     // n = round(|x|·2/π), also held in t's low bits.
     let t = fma ax (splat TwoOverPi) (splat Shifter)
@@ -100,6 +102,11 @@ let private lanes (cosine: bool) (x: Vector<float>) =
     let hz = splat 0.5 * z
     let w = splat 1.0 - hz
     let cosR = w + (((splat 1.0 - w) - hz) + fma z cr (-(hi * lo)))
+    struct (t, sinR, cosR)
+
+/// sin x (cosine = false) or cos x from what `reduce` gives for x.
+[<MethodImpl(MethodImplOptions.AggressiveInlining)>]
+let private pick (cosine: bool) (x: Vector<float>) (t: Vector<float>) (sinR: Vector<float>) (cosR: Vector<float>) =
     // Quadrant q = n mod 4 (plus one for cos): odd quadrants take the other function, q ≥ 2 negates.
     let q = Vector.AsVectorInt64 t + Vector<int64>(if cosine then 1L else 0L)
     let odd = Vector.Equals(q &&& Vector<int64>.One, Vector<int64>.One)
@@ -108,6 +115,12 @@ let private lanes (cosine: bool) (x: Vector<float>) =
     // sin is odd: sin x = sign(x)·sin |x|, which also keeps sin(-0) = -0.
     let sign = if cosine then negate else negate ^^^ (Vector.AsVectorInt64 x &&& Vector<int64>(Int64.MinValue))
     Vector.AsVectorDouble(Vector.AsVectorInt64 chosen ^^^ sign)
+
+/// sin x (cosine = false) or cos x for |x| ≤ Threshold; other lanes are garbage, replaced by the caller.
+[<MethodImpl(MethodImplOptions.AggressiveInlining)>]
+let private lanes (cosine: bool) (x: Vector<float>) =
+    let struct (t, sinR, cosR) = reduce x
+    pick cosine x t sinR cosR
 
 /// The library function for the elements the reduction does not cover.
 let private library (cosine: bool) (x: float) = if cosine then Math.Cos x else Math.Sin x
@@ -182,3 +195,75 @@ let private kernel (cosine: bool) =
 let sin = kernel false
 /// cos x elementwise.
 let cos = kernel true
+
+// ---- sin and cos of one argument, in one pass ----------------------------------------------------
+
+/// sin and cos of one vector of float64 lanes, stored at s[at..] and c[at..]: one reduction for both.
+[<MethodImpl(MethodImplOptions.AggressiveInlining)>]
+let private storeBoth64 (v: Vector<float>) (s: Span<float>) (c: Span<float>) (at: int) =
+    let struct (t, sinR, cosR) = reduce v
+    (pick false v t sinR cosR).CopyTo(s.Slice at)
+    (pick true v t sinR cosR).CopyTo(c.Slice at)
+    if not (Vector.LessThanOrEqualAll(Vector.Abs v, splat Threshold)) then
+        for j in 0 .. Vector<float>.Count - 1 do
+            let e = v[j]
+            if not (Math.Abs e <= Threshold) then
+                s[at + j] <- library false e
+                c[at + j] <- library true e
+
+/// The float32 form: both float64 halves reduced once, each result rounded once.
+[<MethodImpl(MethodImplOptions.AggressiveInlining)>]
+let private storeBoth32 (v: Vector<float32>) (s: Span<float32>) (c: Span<float32>) (at: int) =
+    let mutable low = Vector<float>.Zero
+    let mutable high = Vector<float>.Zero
+    Vector.Widen(v, &low, &high)
+    let struct (tl, sl, cl) = reduce low
+    let struct (th, sh, ch) = reduce high
+    Vector.Narrow(pick false low tl sl cl, pick false high th sh ch).CopyTo(s.Slice at)
+    Vector.Narrow(pick true low tl sl cl, pick true high th sh ch).CopyTo(c.Slice at)
+    let limit = splat Threshold
+    if not (Vector.LessThanOrEqualAll(Vector.Abs low, limit) && Vector.LessThanOrEqualAll(Vector.Abs high, limit)) then
+        for j in 0 .. Vector<float32>.Count - 1 do
+            let e = float v[j]
+            if not (Math.Abs e <= Threshold) then
+                s[at + j] <- float32 (library false e)
+                c[at + j] <- float32 (library true e)
+
+/// One vector's sines and cosines, stored at s[at..] and c[at..].
+type private BothLanes<'T when 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType> =
+    abstract Store: Vector<'T> * Span<'T> * Span<'T> * int -> unit
+
+[<Struct>]
+type private Both64 =
+    interface BothLanes<float> with
+        member _.Store(v, s, c, at) = storeBoth64 v s c at
+
+[<Struct>]
+type private Both32 =
+    interface BothLanes<float32> with
+        member _.Store(v, s, c, at) = storeBoth32 v s c at
+
+/// Whole vectors, then the tail through the same vector code on a zero-padded copy, as `drive` does.
+let private driveBoth<'T, 'L when 'T: unmanaged and 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType and 'L :> BothLanes<'T>> (lanes: 'L) (x: ReadOnlySpan<'T>) (s: Span<'T>) (c: Span<'T>) =
+    let width = Vector<'T>.Count
+    let mutable i = 0
+    while i + width <= x.Length do
+        lanes.Store(Vector<'T>(x.Slice i), s, c, i)
+        i <- i + width
+    if i < x.Length then
+        let pad = Span<'T>(NativePtr.toVoidPtr (NativePtr.stackalloc<'T> (3 * width)), 3 * width)
+        pad.Clear()
+        x.Slice(i).CopyTo pad
+        let ps = pad.Slice(width, width)
+        let pc = pad.Slice(2 * width, width)
+        lanes.Store(Vector<'T>(Span<'T>.op_Implicit (pad.Slice(0, width))), ps, pc, 0)
+        ps.Slice(0, x.Length - i).CopyTo(s.Slice i)
+        pc.Slice(0, x.Length - i).CopyTo(c.Slice i)
+
+/// sin x into s and cos x into c (float tensors of x's size and dtype) with one reduction per element;
+/// each result has the bits `sin` and `cos` give. A gradient of sin or cos needs both of one argument.
+let sinCos (x: Tensor) (s: Tensor) (c: Tensor) =
+    match x.Data, s.Data, c.Data with
+    | (:? (float[]) as a), (:? (float[]) as sd), (:? (float[]) as cd) -> driveBoth (Both64()) (ReadOnlySpan a) (Span sd) (Span cd)
+    | (:? (float32[]) as a), (:? (float32[]) as sd), (:? (float32[]) as cd) -> driveBoth (Both32()) (ReadOnlySpan a) (Span sd) (Span cd)
+    | _ -> invalidOp (sprintf "sin and cos together of %O" x.DType)
