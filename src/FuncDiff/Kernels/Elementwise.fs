@@ -342,13 +342,24 @@ let private scaled<'T when 'T :> IFloatingPointIeee754<'T>> (a: 'T) (g: 'T) =
 let private mulNoNanSpans<'T when 'T :> IFloatingPointIeee754<'T> and 'T: unmanaged> (a: ReadOnlySpan<'T>) (aScalar: 'T) (aIsSpan: bool) (g: ReadOnlySpan<'T>) (d: Span<'T>) =
     let w = Vector<'T>.Count
     let mutable i = 0
-    if Vector.IsHardwareAccelerated then
-        let va0 = Vector<'T>(aScalar)
-        while i <= d.Length - w do
-            let vg = Vector<'T>(g.Slice(i, w))
-            let va = if aIsSpan then Vector<'T>(a.Slice(i, w)) else va0
-            Vector.ConditionalSelect(Vector.Equals(vg, Vector<'T>.Zero), Vector<'T>.Zero, Vector.Multiply(va, vg)).CopyTo(d.Slice(i, w))
-            i <- i + w
+    if Vector.IsHardwareAccelerated && d.Length >= w then
+        if g.Length <> d.Length || (aIsSpan && a.Length <> d.Length) then invalidArg "d" "mulNoNan kernel: spans of different lengths"
+        // Unchecked loads and stores: every access below is within the spans' common length.
+        let gr = &MemoryMarshal.GetReference g
+        let ar = &MemoryMarshal.GetReference a
+        let dr = &MemoryMarshal.GetReference d
+        let zero = Vector<'T>.Zero
+        if aIsSpan then
+            while i <= d.Length - w do
+                let vg = Vector.LoadUnsafe(&gr, unativeint i)
+                Vector.StoreUnsafe(Vector.ConditionalSelect(Vector.Equals(vg, zero), zero, Vector.Multiply(Vector.LoadUnsafe(&ar, unativeint i), vg)), &dr, unativeint i)
+                i <- i + w
+        else
+            let va = Vector<'T>(aScalar)
+            while i <= d.Length - w do
+                let vg = Vector.LoadUnsafe(&gr, unativeint i)
+                Vector.StoreUnsafe(Vector.ConditionalSelect(Vector.Equals(vg, zero), zero, Vector.Multiply(va, vg)), &dr, unativeint i)
+                i <- i + w
     while i < d.Length do
         d[i] <- scaled (if aIsSpan then a[i] else aScalar) g[i]
         i <- i + 1
