@@ -104,4 +104,4 @@ let private accuracyTests =
 /// Every kind of argument: the polynomial's range, exp's, saturation, and the edge values.
 let private kinds = [| 0.0; -0.0; infinity; -infinity; nan; 1.0; -1.0; 5e-324; 1e-20; 25.0; Double.MaxValue |]
 
-let tests = testList "tanh kernel" [ accuracyTests; positionTest kernel Hyperbolic.scalar kinds 6.0 1.0 24 ]
+let tests = testList "tanh kernel" [ accuracyTests; positionTest kernel Hyperbolic.scalar (fun x -> float32 (Hyperbolic.scalar (float x))) (kinds, 6.0, 1.0) (Array.map float32 kinds, 6.0, 1.0) 24 ]

@@ -111,4 +111,4 @@ let private vector (x: Vector<float>) =
     Vector.AsVectorDouble(Vector.BitwiseOr(Vector.AsVectorInt64 t, Vector.AndNot(Vector.AsVectorInt64 x, Vector.AsVectorInt64 a)))
 
 /// y = tanh x for float64 or float32 spans of one length.
-let tanh<'T> (x: ReadOnlySpan<'T>) (y: Span<'T>) = Lanes.apply "tanh" vector scalar x y
+let tanh<'T> (x: ReadOnlySpan<'T>) (y: Span<'T>) = Lanes.apply "tanh" vector scalar (Lanes.widened vector) (fun x -> float32 (scalar (float x))) x y

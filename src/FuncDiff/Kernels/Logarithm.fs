@@ -112,4 +112,4 @@ let private vector (x: Vector<float>) =
 // ---- Spans ------------------------------------------------------------------------------------------
 
 /// y = log x for float64 or float32 spans of one length (y may be x).
-let log<'T> (x: ReadOnlySpan<'T>) (y: Span<'T>) = Lanes.apply "log" vector scalar x y
+let log<'T> (x: ReadOnlySpan<'T>) (y: Span<'T>) = Lanes.apply "log" vector scalar (Lanes.widened vector) (fun x -> float32 (scalar (float x))) x y
