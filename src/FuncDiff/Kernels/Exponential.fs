@@ -135,15 +135,35 @@ let private shifterBits32 = BitConverter.SingleToInt32Bits Shifter32
 let inline private fma32 (a: float32) (b: float32) (c: float32) = MathF.FusedMultiplyAdd(a, b, c)
 let inline private power32 (k: int) = BitConverter.Int32BitsToSingle((k + 127) <<< 23)
 
+/// (eʳ - 1 - r)/r² for |r| ≤ ln2/2.
+let inline private poly32 (r: float32) = fma32 (fma32 (fma32 (fma32 (fma32 F5 r F4) r F3) r F2) r F1) r F0
+
 /// eʸ for y in [-104, 89] or NaN, exactly as a float32 lane computes it.
 let core32 (y: float32) =
     let t = fma32 y InvLn2_32 Shifter32
     let k = t - Shifter32
     let r = fma32 k -Ln2Lo32 (fma32 k -Ln2Hi32 y)
-    let p = fma32 r (fma32 r (fma32 (fma32 (fma32 (fma32 (fma32 F5 r F4) r F3) r F2) r F1) r F0) 1.0f) 1.0f
+    let p = fma32 r (fma32 r (poly32 r) 1.0f) 1.0f
     let n = BitConverter.SingleToInt32Bits t - shifterBits32
     let half = n >>> 1
     p * power32 half * power32 (n - half)
+
+/// eʸ as an unevaluated sum hi + lo, within about 2⁻²⁸ relative, for y in [-87, 0] (where 2ᵏ is normal),
+/// exactly as pairV32's lanes compute it. r = y - k·Ln2Hi32 is kept exact and the rest of k·ln 2 is
+/// applied to first order, eʳ⁺ᵇ ≈ (1 + r) + (r²·P(r) + b·(1 + r)), 1 + r split exactly in two: none of
+/// the roundings that limit core32 to 0.9 ulp is taken.
+let pair32 (y: float32) =
+    let t = fma32 y InvLn2_32 Shifter32
+    let k = t - Shifter32
+    let r = fma32 k -Ln2Hi32 y
+    let b = k * -Ln2Lo32
+    let tail = fma32 (r * r) (poly32 r) (fma32 b r b)
+    let p = 1.0f + r
+    let pl = (1.0f - p) + r
+    let hi = p + tail
+    let lo = ((p - hi) + tail) + pl
+    let scale = power32 (BitConverter.SingleToInt32Bits t - shifterBits32)
+    struct (hi * scale, lo * scale)
 
 /// eˣ for one float32, exactly as a float32 lane computes it.
 let scalar32 (x: float32) = core32 (if x > Highest32 then Highest32 elif x < Lowest32 then Lowest32 else x)
@@ -152,16 +172,34 @@ let inline private vfma32 (a: Vector<float32>) (b: Vector<float32>) (c: Vector<f
 let inline private v32 (c: float32) = Vector<float32>(c)
 let inline private vpower32 (k: Vector<int>) = Vector.AsVectorSingle(Vector.ShiftLeft(k + Vector<int>(127), 23))
 
+let inline private polyV32 (r: Vector<float32>) =
+    vfma32 (vfma32 (vfma32 (vfma32 (vfma32 (v32 F5) r (v32 F4)) r (v32 F3)) r (v32 F2)) r (v32 F1)) r (v32 F0)
+
 /// eʸ lane by lane for y in [-104, 89] or NaN.
 let coreV32 (y: Vector<float32>) =
     let one = Vector<float32>.One
     let t = vfma32 y (v32 InvLn2_32) (v32 Shifter32)
     let k = t - v32 Shifter32
     let r = vfma32 k (v32 -Ln2Lo32) (vfma32 k (v32 -Ln2Hi32) y)
-    let p = vfma32 r (vfma32 r (vfma32 (vfma32 (vfma32 (vfma32 (vfma32 (v32 F5) r (v32 F4)) r (v32 F3)) r (v32 F2)) r (v32 F1)) r (v32 F0)) one) one
+    let p = vfma32 r (vfma32 r (polyV32 r) one) one
     let n = Vector.AsVectorInt32 t - Vector<int>(shifterBits32)
     let half = Vector.ShiftRightArithmetic(n, 1)
     p * vpower32 half * vpower32 (n - half)
+
+/// pair32 lane by lane.
+let pairV32 (y: Vector<float32>) =
+    let one = Vector<float32>.One
+    let t = vfma32 y (v32 InvLn2_32) (v32 Shifter32)
+    let k = t - v32 Shifter32
+    let r = vfma32 k (v32 -Ln2Hi32) y
+    let b = k * v32 -Ln2Lo32
+    let tail = vfma32 (r * r) (polyV32 r) (vfma32 b r b)
+    let p = one + r
+    let pl = (one - p) + r
+    let hi = p + tail
+    let lo = ((p - hi) + tail) + pl
+    let scale = vpower32 (Vector.AsVectorInt32 t - Vector<int>(shifterBits32))
+    struct (hi * scale, lo * scale)
 
 /// eˣ lane by lane in float32.
 let vector32 (x: Vector<float32>) =

@@ -34,10 +34,3 @@ let inline apply<'T> (name: string) ([<InlineIfLambda>] vector64: Vector<float> 
     if typeof<'T> = typeof<float> then run vector64 scalar64 (readAs<'T, float> x) (writeAs<'T, float> y)
     elif typeof<'T> = typeof<float32> then run vector32 scalar32 (readAs<'T, float32> x) (writeAs<'T, float32> y)
     else invalidOp (sprintf "%s kernel has no %s implementation" name typeof<'T>.Name)
-
-/// A float32 vector form computed through float64 lanes and rounded once.
-let inline widened ([<InlineIfLambda>] vector: Vector<float> -> Vector<float>) (x: Vector<float32>) =
-    let mutable lo = Vector<float>.Zero
-    let mutable hi = Vector<float>.Zero
-    Vector.Widen(x, &lo, &hi)
-    Vector.Narrow(vector lo, vector hi)
