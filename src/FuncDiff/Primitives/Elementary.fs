@@ -103,7 +103,7 @@ let reciprocalP = smooth "reciprocal" "1/x: ±∞ at ±0." { new FloatUnary with
 // float64 results that changed in the last bits when the JIT recompiled them (a fused multiply-add in
 // one tier, not in the other), and the same inputs must give bit-identical results on every call.
 let private trigDoc (name: string) (library: string) (atZero: string) =
-    sprintf "%s x (radians). Within 1 ulp of the exact value for |x| ≤ 2³⁰ (at most 0.72 ulp measured in float64, over random x up to 2³⁰ and x next to multiples of π/2); float32 is computed in float64 and rounded once (within 0.5 ulp plus 2⁻²⁰). Bit-identical on every call and however a span is cut into blocks. Above 2³⁰ it is %s's value; NaN and ±∞ give NaN; %s." name library atZero
+    sprintf "%s x (radians). Within 1 ulp of the exact value for |x| ≤ 2³⁰ (at most 0.72 ulp measured in float64, over random x up to 2³⁰ and x next to multiples of π/2); float32 is computed in float32 lanes for |x| ≤ 2²⁰ (at most 0.63 ulp, measured over every float32 below 2²¹) and is the float64 result rounded once above. Bit-identical on every call and however a span is cut into blocks. Above 2³⁰ it is %s's value; NaN and ±∞ give NaN; %s." name library atZero
 let sinP = smooth "sin" (trigDoc "sin" "Math.Sin" "sin(±0) = ±0") Trig.sin (fun x _ -> cos x)
 let cosP = smooth "cos" (trigDoc "cos" "Math.Cos" "cos(±0) = 1") Trig.cos (fun x _ -> neg (sin x))
 let tanP = smooth "tan" "tan x (radians)." Aligned.tan (fun _ out -> add (one out) (square out))
