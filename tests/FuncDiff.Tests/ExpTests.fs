@@ -117,6 +117,28 @@ let private accuracyTests =
             let w = worst (fun x y -> ulps32 x y) (Array.map float xs) (Array.map float (run32 kernel xs))
             printfn "exp float32: worst %.4f ulp over %d arguments" w xs.Length
         }
+        test "float32 within 1 ulp where the reduction's k changes, at every integer, for tiny x and through the subnormal results" {
+            let rng = Random 33
+            let ln2 = Math.Log 2.0
+            let xs =
+                [| for k in -150 .. 128 do
+                       let mutable u = float32 ((float k + 0.5) * ln2)
+                       let mutable d = u
+                       for _ in 1 .. 8 do
+                           u <- MathF.BitIncrement u
+                           d <- MathF.BitDecrement d
+                           u
+                           d
+                   for k in -104 .. 88 do float32 k
+                   for _ in 1 .. 1000 do float32 ((if rng.Next 2 = 0 then -1.0 else 1.0) * (1.0 + rng.NextDouble()) * Math.Pow(2.0, float (rng.Next(-149, -1))))
+                   // Every 97th float32 from -103.98 to -89.2: results from +0 through the subnormals.
+                   for i in 0 .. 19999 do BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits -103.98f - 97 * i) |]
+                |> Array.filter (fun x -> x >= -104.0f && x <= 89.0f)
+            let w = worst (fun x y -> ulps32 x y) (Array.map float xs) (Array.map float (run32 kernel xs))
+            printfn "exp float32 (reduction boundaries, integers, tiny, subnormal results): worst %.4f ulp over %d arguments" w xs.Length
+            let tiny = [| Single.Epsilon; -Single.Epsilon; 1e-30f; -1e-10f; 2.9e-8f; -2.9e-8f |]
+            Array.iter2 (fun x r -> if not (same32 r 1.0f) then failtestf "exp %.9g = %.9g (float32)" x r) tiny (run32 kernel tiny)
+        }
         test "e¹ is correctly rounded, and eˣ = 1 for |x| below 2⁻⁵⁴" {
             let e1 = (run64 kernel [| 1.0 |])[0]
             Expect.isLessThanOrEqual (ulps64 1.0 e1) 0.5 "exp 1 is the nearest double to e"
@@ -138,4 +160,7 @@ let private accuracyTests =
 /// Every kind of argument: ordinary, overflowing, subnormal results, and the edge values.
 let private kinds = [| 0.0; -0.0; infinity; -infinity; nan; 1.0; 709.78; -745.0; -720.0; 800.0; -800.0; 5e-324 |]
 
-let tests = testList "exp kernel" [ accuracyTests; positionTest kernel Exponential.scalar kinds 1500.0 2.0 33 ]
+/// The same in float32.
+let private kinds32 = [| 0.0f; -0.0f; infinityf; -infinityf; nanf; 1.0f; 88.72f; 88.73f; -103.0f; -95.0f; -110.0f; Single.Epsilon |]
+
+let tests = testList "exp kernel" [ accuracyTests; positionTest kernel Exponential.scalar Exponential.scalar32 (kinds, 1500.0, 2.0) (kinds32, 220.0, 2.0) 33 ]

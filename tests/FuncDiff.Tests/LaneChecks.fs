@@ -21,42 +21,48 @@ let run32 (kernel: SpanKernel) (xs: float32[]) =
     kernel.Run(ReadOnlySpan xs, Span y)
     y
 
-/// Every element of spans of length 0..70 at random offsets equals the scalar rule (float32: rounded
-/// once from it), and a span cut at two random places into three pieces run on their own gives the same bits.
-let sameAtAnyPosition (kernel: SpanKernel) (scalar: float -> float) (mixed: Random -> int -> float[]) (seed: int) =
-    let rng = Random seed
+let private bits64 (v: float) = BitConverter.DoubleToInt64Bits v
+let private bits32 (v: float32) = int64 (BitConverter.SingleToInt32Bits v)
+
+/// Every element of spans of length 0..70 at random offsets equals the scalar form, and a span cut at two
+/// random places into three pieces run on their own gives the same bits.
+let private samePlaces<'T> (kernel: SpanKernel) (scalar: 'T -> 'T) (bits: 'T -> int64) (mixed: Random -> int -> 'T[]) (rng: Random) (dtype: string) =
     for length in 0 .. 70 do
         for _ in 1 .. 4 do
             let offset = rng.Next 9
             let buffer = mixed rng (length + offset + rng.Next 9)
-            let whole = Array.zeroCreate length
+            let whole = Array.zeroCreate<'T> length
             kernel.Run(ReadOnlySpan(buffer, offset, length), Span whole)
             for i in 0 .. length - 1 do
-                if not (same whole[i] (scalar buffer[offset + i])) then
-                    failtestf "length %d, element %d: %.17g gives %.17g in the span, %.17g alone" length i buffer[offset + i] whole[i] (scalar buffer[offset + i])
+                let alone = scalar buffer[offset + i]
+                if bits whole[i] <> bits alone then
+                    failtestf "%s length %d, element %d: %O gives %O in the span, %O alone" dtype length i buffer[offset + i] whole[i] alone
             let c1 = rng.Next(length + 1)
             let c2 = c1 + rng.Next(length - c1 + 1)
-            let pieces = Array.zeroCreate length
+            let pieces = Array.zeroCreate<'T> length
             for start, stop in [ 0, c1; c1, c2; c2, length ] do
                 kernel.Run(ReadOnlySpan(buffer, offset + start, stop - start), Span(pieces, start, stop - start))
             for i in 0 .. length - 1 do
-                if not (same whole[i] pieces[i]) then failtestf "length %d cut at %d and %d: element %d differs" length c1 c2 i
-            let x32 = buffer |> Array.map float32
-            let whole32 = run32 kernel x32[offset .. offset + length - 1]
-            for i in 0 .. length - 1 do
-                let alone = float32 (scalar (float x32[offset + i]))
-                if not (same32 whole32[i] alone) then failtestf "float32 length %d, element %d: %.9g gives %.9g, %.9g alone" length i x32[offset + i] whole32[i] alone
+                if bits whole[i] <> bits pieces[i] then failtestf "%s length %d cut at %d and %d: element %d differs" dtype length c1 c2 i
 
-/// A test that sameAtAnyPosition holds over spans drawn from kinds (a quarter of the elements), uniform
-/// in ±wide/2 (a quarter) and uniform in ±narrow (the rest).
-let positionTest (kernel: SpanKernel) (scalar: float -> float) (kinds: float[]) (wide: float) (narrow: float) (seed: int) =
-    let mixed (rng: Random) (n: int) =
-        Array.init n (fun _ ->
-            match rng.Next 4 with
-            | 0 -> kinds[rng.Next kinds.Length]
-            | 1 -> wide * (rng.NextDouble() - 0.5)
-            | _ -> narrow * (2.0 * rng.NextDouble() - 1.0))
+/// samePlaces for float64 (against the float64 scalar form) and float32 (against the float32 one).
+let sameAtAnyPosition (kernel: SpanKernel) (scalar: float -> float) (scalar32: float32 -> float32) (mixed: Random -> int -> float[]) (mixed32: Random -> int -> float32[]) (seed: int) =
+    let rng = Random seed
+    samePlaces kernel scalar bits64 mixed rng "float64"
+    samePlaces kernel scalar32 bits32 mixed32 rng "float32"
+
+/// Spans drawn from kinds (a quarter of the elements), uniform in ±wide/2 (a quarter) and uniform in
+/// ±narrow (the rest).
+let private mix (ofFloat: float -> 'T) (kinds: 'T[], wide: float, narrow: float) (rng: Random) (n: int) =
+    Array.init n (fun _ ->
+        match rng.Next 4 with
+        | 0 -> kinds[rng.Next kinds.Length]
+        | 1 -> ofFloat (wide * (rng.NextDouble() - 0.5))
+        | _ -> ofFloat (narrow * (2.0 * rng.NextDouble() - 1.0)))
+
+/// A test that sameAtAnyPosition holds, each dtype's spans mixed from its own kinds and ranges.
+let positionTest (kernel: SpanKernel) (scalar: float -> float) (scalar32: float32 -> float32) (domain: float[] * float * float) (domain32: float32[] * float * float) (seed: int) =
     testList "bit for bit" [
-        test "every element equals the scalar rule, whatever the span's length, offset or split" {
-            sameAtAnyPosition kernel scalar mixed seed
+        test "every element equals the scalar rule, whatever the span's length, offset or split, in float64 and float32" {
+            sameAtAnyPosition kernel scalar scalar32 (mix id domain) (mix float32 domain32) seed
         } ]

@@ -72,6 +72,22 @@ let private ranges (rng: Random) =
       "√½ and √2", [| for _ in 1 .. 1000 do (Math.Sqrt 0.5 + (rng.NextDouble() - 0.5) * 1e-6) * Math.Pow(2.0, float (rng.Next(-20, 21)))
                       for _ in 1 .. 1000 do (Math.Sqrt 2.0 + (rng.NextDouble() - 0.5) * 1e-6) * Math.Pow(2.0, float (rng.Next(-20, 21))) |] ]
 
+/// The float32 ranges: next to 1, subnormal, the smallest normals, the largest, around √½ and √2, and
+/// every float32 of [1, 2) at a stride.
+let private ranges32 (rng: Random) =
+    let spread32 lo hi = float32 (spread rng lo hi)
+    [ "near 1", [| for _ in 1 .. 3000 do float32 (1.0 + (rng.NextDouble() - 0.5) * Math.Pow(2.0, float (rng.Next(-24, 0))))
+                   MathF.BitIncrement 1.0f; MathF.BitDecrement 1.0f; 0.5f; 2.0f |]
+      "subnormal", [| for _ in 1 .. 3000 do float32 (rng.NextDouble() * 1.1754943508222875e-38)
+                      Single.Epsilon; 2.0f * Single.Epsilon; MathF.BitDecrement 1.17549435e-38f; 1.17549435e-38f |]
+      "tiny and large", [| for _ in 1 .. 1500 do spread32 -126 -100
+                           for _ in 1 .. 1500 do spread32 100 127
+                           Single.MaxValue |]
+      "√½ and √2", [| for _ in 1 .. 1000 do float32 ((Math.Sqrt 0.5 + (rng.NextDouble() - 0.5) * 1e-5) * Math.Pow(2.0, float (rng.Next(-20, 21))))
+                      for _ in 1 .. 1000 do float32 ((Math.Sqrt 2.0 + (rng.NextDouble() - 0.5) * 1e-5) * Math.Pow(2.0, float (rng.Next(-20, 21)))) |]
+      "every 397th float32 of [1, 2)", [| for i in 1 .. 21130 do BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits 1.0f + 397 * i) |] ]
+    |> List.map (fun (name, xs) -> name, xs |> Array.filter (fun x -> x > 0.0f && x <> 1.0f && Single.IsFinite x))
+
 /// The worst error of got against the exact log over xs, failing at the first above the bound.
 let private worst (precision: int) (bound: float) (xs: float[]) (got: float[]) =
     let mutable worst = 0.0
@@ -100,9 +116,16 @@ let private accuracyTests =
             let w = worst 24 1.0 (Array.map float xs) (Array.map float got)
             printfn "log float32: worst %.4f ulp over %d arguments" w xs.Length
         }
+        for name, xs in ranges32 (Random 35) do
+            test (sprintf "float32 within 1 ulp of the exact value, %s" name) {
+                let w = worst 24 1.0 (Array.map float xs) (Array.map float (log32 xs))
+                printfn "log float32, %s: worst %.4f ulp over %d arguments" name w xs.Length
+            }
         test "powers of two give k·ln2 rounded within 1 ulp, and log 1 is +0" {
             let xs = [| for k in -1074 .. 1023 do Math.Pow(2.0, float k) |] |> Array.filter (fun x -> x <> 1.0)
             worst 53 1.0 xs (log64 xs) |> ignore
+            let xs32 = [| for k in -149 .. 127 do float32 (Math.Pow(2.0, float k)) |] |> Array.filter (fun x -> x <> 1.0f)
+            worst 24 1.0 (Array.map float xs32) (Array.map float (log32 xs32)) |> ignore
             let one = log64 [| 1.0 |]
             let one32 = log32 [| 1.0f |]
             Expect.isTrue (same one[0] 0.0) "log 1 = +0"
@@ -121,18 +144,21 @@ let private accuracyTests =
         } ]
 
 /// A mix of every kind of argument: ordinary, tiny, subnormal, huge, and the edge values.
-let private mixed (rng: Random) (n: int) =
-    let kinds = [| 0.0; -0.0; infinity; -infinity; nan; 1.0; -1.0; 5e-324; 1e-310; Double.MaxValue; Math.BitIncrement 1.0 |]
+let private mixedOf (kinds: 'T[]) (ofFloat: float -> 'T) (lowest: int) (highest: int) (rng: Random) (n: int) =
     Array.init n (fun _ ->
         match rng.Next 4 with
         | 0 -> kinds[rng.Next kinds.Length]
-        | 1 -> spread rng -1074 1023
-        | _ -> 4.0 * rng.NextDouble())
+        | 1 -> ofFloat (spread rng lowest highest)
+        | _ -> ofFloat (4.0 * rng.NextDouble()))
+
+let private mixed = mixedOf [| 0.0; -0.0; infinity; -infinity; nan; 1.0; -1.0; 5e-324; 1e-310; Double.MaxValue; Math.BitIncrement 1.0 |] id -1074 1023
+let private mixed32 =
+    mixedOf [| 0.0f; -0.0f; infinityf; -infinityf; nanf; 1.0f; -1.0f; Single.Epsilon; 1e-40f; Single.MaxValue; MathF.BitIncrement 1.0f |] float32 -149 127
 
 let private determinismTests =
     testList "bit for bit" [
         test "every element equals the scalar rule, whatever the span's length, offset or split" {
-            LaneChecks.sameAtAnyPosition { new LaneChecks.SpanKernel with member _.Run(x, y) = Logarithm.log x y } Logarithm.scalar mixed 33
+            LaneChecks.sameAtAnyPosition { new LaneChecks.SpanKernel with member _.Run(x, y) = Logarithm.log x y } Logarithm.scalar Logarithm.scalar32 mixed mixed32 33
         }
         test "in place (y = x) gives the same bits as into another span" {
             let xs = mixed (Random 34) 67
@@ -140,6 +166,10 @@ let private determinismTests =
             let inPlace = Array.copy xs
             Logarithm.log (ReadOnlySpan inPlace) (Span inPlace)
             Array.iteri2 (fun i a b -> if not (same a b) then failtestf "element %d: %.17g in place, %.17g apart" i a b) inPlace expected
+            let xs32 = mixed32 (Random 35) 67
+            let expected32 = log32 xs32
+            Logarithm.log (ReadOnlySpan xs32) (Span xs32)
+            Array.iteri2 (fun i a b -> if not (same32 a b) then failtestf "float32 element %d: %.9g in place, %.9g apart" i a b) xs32 expected32
         } ]
 
 let tests = testList "log kernel" [ accuracyTests; determinismTests ]

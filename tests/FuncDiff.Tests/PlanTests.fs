@@ -154,17 +154,18 @@ let private placement =
         // loop), near a span's ends or at another alignment; kernels must not, or a plan's blocks would
         // not match the whole tensor.
         let n = 40_000
-        for name, f in
-            [ "exp", exp; "log", (fun (x: Expr) -> log (abs x)); "tan", tan; "sigmoid", sigmoid; "softplus", softplus
-              "expm1", expm1; "tanh", tanh; "sin", sin; "cos", cos; "pow", (fun x -> abs x ** 2.5) ] do
-            test (name + ": an element's value does not depend on the length of its tensor") {
-                let t = Tensor.randn 1 [ n ]
-                let whole = (Interpreter.evaluate (dict [ "x", t ]) [ (f (input "x" [ n ])).Node ]).Head.ToFloat64Array()
-                for length in [ 9; 300; 3001; 33_000 ] do
-                    let part = Tensor.ofArray (t.ToFloat64Array()[.. length - 1])
-                    let value = (Interpreter.evaluate (dict [ "x", part ]) [ (f (input "x" [ length ])).Node ]).Head.ToFloat64Array()
-                    Expect.equal (Array.map BitConverter.DoubleToInt64Bits value) (Array.map BitConverter.DoubleToInt64Bits whole[.. length - 1]) (sprintf "the first %d elements" length)
-            }
+        for dtype in [ DType.Float64; DType.Float32 ] do
+            for name, f in
+                [ "exp", exp; "log", (fun (x: Expr) -> log (abs x)); "tan", tan; "sigmoid", sigmoid; "softplus", softplus
+                  "expm1", expm1; "tanh", tanh; "sin", sin; "cos", cos; "pow", (fun x -> abs x ** 2.5) ] do
+                test (sprintf "%s: an element's value does not depend on the length of its tensor (%O)" name dtype) {
+                    let t = Tensor.cast dtype (Tensor.randn 1 [ n ])
+                    let whole = (Interpreter.evaluate (dict [ "x", t ]) [ (f (inputOf dtype "x" [ n ])).Node ]).Head.ToFloat64Array()
+                    for length in [ 9; 300; 3001; 33_000 ] do
+                        let part = Tensor.cast dtype (Tensor.ofArray (t.ToFloat64Array()[.. length - 1]))
+                        let value = (Interpreter.evaluate (dict [ "x", part ]) [ (f (inputOf dtype "x" [ length ])).Node ]).Head.ToFloat64Array()
+                        Expect.equal (Array.map BitConverter.DoubleToInt64Bits value) (Array.map BitConverter.DoubleToInt64Bits whole[.. length - 1]) (sprintf "the first %d elements" length)
+                }
         let x, y = input "x" [ n ], input "y" [ n ]
         let m = input "m" [ 300; 100 ]
         for name, f in [ "sum", sum (x * y); "prod", (1.0 + x * 1e-5).Prod(); "dot", dot x y; "softmax", m.Softmax(axis = 1); "logsumexp", m.LogSumExp(axis = 1) ] do

@@ -81,6 +81,34 @@ let private accuracyTests =
             let w = worst 24 1.0 (fun x -> float got[Array.IndexOf(xs, float32 x)]) (Array.map float xs)
             printfn "tanh float32: worst %.4f ulp over %d arguments" w xs.Length
         }
+        test "float32 within 1 ulp around the knee at 1/2, near 0 and up to saturation" {
+            let rng = Random 25
+            let sign () = if rng.Next 2 = 0 then -1.0f else 1.0f
+            let knee = BitConverter.SingleToInt32Bits 0.5f
+            let xs =
+                [| for i in -3000 .. 3000 do BitConverter.Int32BitsToSingle(knee + i)
+                   for _ in 1 .. 3000 do sign () * float32 (0.5 * rng.NextDouble())
+                   for _ in 1 .. 3000 do sign () * float32 (0.5 + 8.7 * rng.NextDouble())
+                   for _ in 1 .. 1000 do sign () * float32 ((1.0 + rng.NextDouble()) * Math.Pow(2.0, float (rng.Next(-30, -1))))
+                   for _ in 1 .. 1000 do sign () * float32 (8.9 + 0.3 * rng.NextDouble()) |]
+                |> Array.filter (fun x -> x <> 0.0f)
+            let got = tanh32 xs
+            let lookup = Collections.Generic.Dictionary<int, float32>()
+            for i in 0 .. xs.Length - 1 do lookup[BitConverter.SingleToInt32Bits xs[i]] <- got[i]
+            let w = worst 24 1.0 (fun x -> float lookup[BitConverter.SingleToInt32Bits(float32 x)]) (Array.map float xs)
+            printfn "tanh float32 (knee, near 0, saturation): worst %.4f ulp over %d arguments" w xs.Length
+        }
+        test "float32 saturates to ±1 from 13·ln 2 on, and only there" {
+            // The float32 nearest 13·ln 2 lies just below it.
+            let edge = float32 (13.0 * Math.Log 2.0)
+            let below = [| for i in 0 .. 200 do BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits edge - i) |]
+            let above = [| for i in 1 .. 200 do BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits edge + i)
+                           9.1f; 9.2f; 50.0f; 1e30f |]
+            Array.iter2 (fun x r -> if not (same32 r (MathF.BitDecrement 1.0f)) then failtestf "tanh %.9g = %.9g, not the float below 1" x r) below (tanh32 below)
+            Array.iter2 (fun x r -> if not (same32 r 1.0f) then failtestf "tanh %.9g = %.9g, not 1" x r) above (tanh32 above)
+            let negated = Array.map (~-) above
+            Array.iter2 (fun x r -> if not (same32 r -1.0f) then failtestf "tanh %.9g = %.9g, not -1" x r) negated (tanh32 negated)
+        }
         test "below 2⁻²⁷ tanh x is x, which is the correctly rounded value, down to the subnormals" {
             let rng = Random 23
             let xs =
@@ -104,4 +132,7 @@ let private accuracyTests =
 /// Every kind of argument: the polynomial's range, exp's, saturation, and the edge values.
 let private kinds = [| 0.0; -0.0; infinity; -infinity; nan; 1.0; -1.0; 5e-324; 1e-20; 25.0; Double.MaxValue |]
 
-let tests = testList "tanh kernel" [ accuracyTests; positionTest kernel Hyperbolic.scalar kinds 6.0 1.0 24 ]
+/// The same in float32, with the knee and saturation.
+let private kinds32 = [| 0.0f; -0.0f; infinityf; -infinityf; nanf; 0.5f; -0.5f; MathF.BitDecrement 0.5f; Single.Epsilon; 1e-20f; 9.0f; 9.5f; Single.MaxValue |]
+
+let tests = testList "tanh kernel" [ accuracyTests; positionTest kernel Hyperbolic.scalar Hyperbolic.scalar32 (kinds, 6.0, 1.0) (kinds32, 20.0, 1.0) 24 ]

@@ -1,11 +1,14 @@
 /// tanh over spans, SIMD for every x, with one rounding rule per element (Kernels/Lanes.fs: vector lanes
 /// and the scalar tail run the same IEEE operations, so an element's bits do not depend on its position,
-/// the span's length or the JIT tier). float32 is computed in float64 and rounded once.
+/// the span's length or the JIT tier).
 ///
-/// With a = |x|: below 1, tanh a = a + a·q(a²), q a degree-16 polynomial (minimax for the error it
-/// puts on tanh); from 1, tanh a = 1 - 2e/(1 + e) with e = e^(-2a) (Kernels/Exponential.fs), 1 + e and
-/// the quotient carried with their rounding errors; a is clamped at 20, where tanh rounds to 1. The sign
-/// is x's, so ±0 stay ±0 and tanh x = x where a² underflows.
+/// With a = |x|: below a knee, tanh a = a + a·q(a²), q a polynomial (minimax for the error it puts on
+/// tanh); from the knee, tanh a = 1 - 2e/(1 + e) with e = e^(-2a) (Kernels/Exponential.fs), 1 + e and
+/// the quotient carried with their rounding errors; a is clamped where tanh rounds to 1. The sign is x's,
+/// so ±0 stay ±0 and tanh x = x where a² underflows. float64: knee 1, q of degree 16, clamp 20. float32,
+/// in float32 lanes: knee 1/2, q of degree 5, clamp 9.1 (tanh rounds to 1 from 13·ln 2 ≈ 9.011 on), and
+/// e as a double word (Exponential.pair32), since its error is magnified in 1 - 2e/(1 + e) near the
+/// knee: at most 0.65 ulp over every float32.
 module internal FuncDiff.Core.Kernels.Hyperbolic
 
 open System
@@ -110,5 +113,81 @@ let private vector (x: Vector<float>) =
         else Vector.ConditionalSelect(large, fromOneV a, belowOneV a)
     Vector.AsVectorDouble(Vector.BitwiseOr(Vector.AsVectorInt64 t, Vector.AndNot(Vector.AsVectorInt64 x, Vector.AsVectorInt64 a)))
 
+// ---- float32 ----------------------------------------------------------------------------------------
+
+// q(s) = s·(P0 + P1·s + … + P4·s⁴) for s in [0, 1/4], within 2⁻³⁰·⁶ on tanh relative.
+[<Literal>]
+let private P0 = -0.333333283662796f
+[<Literal>]
+let private P1 = 0.133329838514328f
+[<Literal>]
+let private P2 = -0.053898755460977554f
+[<Literal>]
+let private P3 = 0.02128620818257332f
+[<Literal>]
+let private P4 = -0.006615864112973213f
+
+[<Literal>]
+let private Knee32 = 0.5f
+/// tanh rounds to 1 in float32 from 13·ln 2 ≈ 9.011 on; larger arguments are clamped here.
+[<Literal>]
+let private Clamp32 = 9.1f
+
+let inline private fma32 (a: float32) (b: float32) (c: float32) = MathF.FusedMultiplyAdd(a, b, c)
+
+let private belowKnee32 (a: float32) =
+    let s = a * a
+    let p = fma32 (fma32 (fma32 (fma32 P4 s P3) s P2) s P1) s P0
+    let q = p * s
+    fma32 a q a
+
+let private fromKnee32 (a: float32) =
+    let struct (e, el) = Exponential.pair32 ((if a > Clamp32 then Clamp32 else a) * -2.0f)
+    // As fromOne, with e's low word el in 1 + e's rounding error and in the quotient's residual.
+    let u = 1.0f + e
+    let ue = (e - (u - 1.0f)) + el
+    let n = e + e
+    let q = n / u
+    let c = (fma32 -q ue (fma32 -q u n) + (el + el)) / u
+    let h = 1.0f - q
+    let hl = (1.0f - h) - q
+    h + (hl - c)
+
+/// tanh x for one float32, exactly as a float32 lane computes it.
+let scalar32 (x: float32) =
+    let a = MathF.Abs x
+    let t = if a >= Knee32 then fromKnee32 a else belowKnee32 a
+    BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits t ||| (BitConverter.SingleToInt32Bits x &&& Int32.MinValue))
+
+let inline private vfma32 (a: Vector<float32>) (b: Vector<float32>) (c: Vector<float32>) = Vector.FusedMultiplyAdd(a, b, c)
+let inline private v32 (c: float32) = Vector<float32>(c)
+
+let private belowKneeV32 (a: Vector<float32>) =
+    let s = a * a
+    let p = vfma32 (vfma32 (vfma32 (vfma32 (v32 P4) s (v32 P3)) s (v32 P2)) s (v32 P1)) s (v32 P0)
+    let q = p * s
+    vfma32 a q a
+
+let private fromKneeV32 (a: Vector<float32>) =
+    let one = Vector<float32>.One
+    let struct (e, el) = Exponential.pairV32 (Vector.ConditionalSelect(Vector.GreaterThan(a, v32 Clamp32), v32 Clamp32, a) * v32 -2.0f)
+    let u = one + e
+    let ue = (e - (u - one)) + el
+    let n = e + e
+    let q = n / u
+    let c = (vfma32 -q ue (vfma32 -q u n) + (el + el)) / u
+    let h = one - q
+    let hl = (one - h) - q
+    h + (hl - c)
+
+let private vector32 (x: Vector<float32>) =
+    let a = Vector.Abs x
+    let large = Vector.GreaterThanOrEqual(a, v32 Knee32)
+    let t =
+        if Vector.EqualsAll(large, Vector<int>.Zero) then belowKneeV32 a
+        elif Vector.EqualsAll(large, Vector<int>.AllBitsSet) then fromKneeV32 a
+        else Vector.ConditionalSelect(large, fromKneeV32 a, belowKneeV32 a)
+    Vector.AsVectorSingle(Vector.BitwiseOr(Vector.AsVectorInt32 t, Vector.AndNot(Vector.AsVectorInt32 x, Vector.AsVectorInt32 a)))
+
 /// y = tanh x for float64 or float32 spans of one length.
-let tanh<'T> (x: ReadOnlySpan<'T>) (y: Span<'T>) = Lanes.apply "tanh" vector scalar x y
+let tanh<'T> (x: ReadOnlySpan<'T>) (y: Span<'T>) = Lanes.apply "tanh" vector scalar vector32 scalar32 x y

@@ -1,12 +1,14 @@
 /// Natural logarithm over spans, SIMD for every x, with one rounding rule per element: vector lanes and
 /// the scalar tail run the same IEEE operations (explicit fused multiply-adds, never a product and a sum
 /// the JIT could contract in one tier and not another), so an element's result does not depend on its
-/// position, the span's length or the JIT tier. float32 is computed in float64 and rounded once.
+/// position, the span's length or the JIT tier.
 ///
-/// fdlibm's method: x = 2ᵏ·m with m in [√½, √2) (subnormal x first scaled by 2⁵⁴), f = m - 1 (exact),
-/// s = f/(2 + f), and log m = f - f²/2 + s·(f²/2 + R(s²)), R an odd-series remainder of degree 14 in s;
-/// log x = k·ln2hi + (log m + k·ln2lo), where k·ln2hi is exact. ±0 give -∞, x < 0 NaN, +∞ and NaN
-/// themselves; log 1 = +0.
+/// fdlibm's method: x = 2ᵏ·m with m in [√½, √2) (subnormal x first scaled up to normal), f = m - 1
+/// (exact), s = f/(2 + f), and log m = f - f²/2 + s·(f²/2 + R(s²)), R an odd-series remainder;
+/// log x = k·ln2hi + (log m + k·ln2lo), where k·ln2hi is exact or, in float32, taken exactly inside one
+/// fused multiply-add. float64: R of degree 14 in s. float32 runs the same steps in float32 lanes with R of
+/// degree 8 (FreeBSD's logf) and f²/2 carried with its rounding error: at most 0.75 ulp over every
+/// positive float32. ±0 give -∞, x < 0 NaN, +∞ and NaN themselves; log 1 = +0.
 module internal FuncDiff.Core.Kernels.Logarithm
 
 open System
@@ -109,7 +111,94 @@ let private vector (x: Vector<float>) =
         let other = Vector.ConditionalSelect(Vector.Equals(x, Vector<float>.Zero), v Double.NegativeInfinity, Vector.ConditionalSelect(Vector.LessThan(x, Vector<float>.Zero), v Double.NaN, x))
         Vector.ConditionalSelect(ordinary, y, other)
 
+// ---- float32 ----------------------------------------------------------------------------------------
+
+// R(z) = z·(G1 + G2·z + G3·z² + G4·z³), z = s², within 2⁻³⁴ of log((1+s)/(1-s)) - 2s for |s| ≤ 0.1716.
+[<Literal>]
+let private G1 = 0.66666662693f
+[<Literal>]
+let private G2 = 0.40000972152f
+[<Literal>]
+let private G3 = 0.28498786688f
+[<Literal>]
+let private G4 = 0.24279078841f
+/// ln 2 = Ln2Hi32 + Ln2Lo32 + about 10⁻¹⁶; k·Ln2Hi32 is added inside the last fused multiply-add, so it
+/// need not be exact on its own.
+[<Literal>]
+let private Ln2Hi32 = 0.693147182f
+[<Literal>]
+let private Ln2Lo32 = -1.90465421e-09f
+/// The bits of √½ in float32: subtracting them from x's bits leaves k in the exponent field (and an
+/// arithmetic shift takes it out, sign and all).
+[<Literal>]
+let private SqrtHalfBits32 = 0x3F3504F3
+[<Literal>]
+let private ExponentMask32 = 0xFF800000
+[<Literal>]
+let private SmallestNormal32 = 1.17549435e-38f
+/// 2²⁴, which lifts every float32 subnormal into the normal range.
+[<Literal>]
+let private Lift32 = 16777216.0f
+
+let inline private fma32 (a: float32) (b: float32) (c: float32) = MathF.FusedMultiplyAdd(a, b, c)
+
+/// log x for finite float32 x > 0.
+let private positive32 (x: float32) =
+    let tiny = x < SmallestNormal32
+    let bits = BitConverter.SingleToInt32Bits(if tiny then x * Lift32 else x)
+    let e = bits - SqrtHalfBits32
+    let m = BitConverter.Int32BitsToSingle(bits - (e &&& ExponentMask32))
+    let k = float32 ((e >>> 23) - (if tiny then 24 else 0))
+    let f = m - 1.0f
+    let s = f / (2.0f + f)
+    let z = s * s
+    let w = z * z
+    let even = w * fma32 w G4 G2
+    let r = fma32 (fma32 w G3 G1) z even
+    // f²/2 = hfsq + hlo exactly (f/2 is exact).
+    let hf = 0.5f * f
+    let hfsq = hf * f
+    let hlo = fma32 hf f -hfsq
+    let low = fma32 s (fma32 hf f r) (fma32 k Ln2Lo32 -hlo)
+    fma32 k Ln2Hi32 (f - (hfsq - low))
+
+/// log x for one float32, exactly as a float32 lane computes it.
+let scalar32 (x: float32) =
+    if x > 0.0f && x < Single.PositiveInfinity then positive32 x
+    elif x = 0.0f then Single.NegativeInfinity
+    elif x < 0.0f then Single.NaN
+    else x
+
+let inline private vfma32 (a: Vector<float32>) (b: Vector<float32>) (c: Vector<float32>) = Vector.FusedMultiplyAdd(a, b, c)
+let inline private v32 (c: float32) = Vector<float32>(c)
+
+let private positiveV32 (x: Vector<float32>) =
+    let tiny = Vector.LessThan(x, v32 SmallestNormal32)
+    let bits = Vector.AsVectorInt32(Vector.ConditionalSelect(tiny, x * v32 Lift32, x))
+    let e = bits - Vector<int>(SqrtHalfBits32)
+    let m = Vector.AsVectorSingle(bits - (e &&& Vector<int>(ExponentMask32)))
+    let k = Vector.ConvertToSingle(Vector.ShiftRightArithmetic(e, 23) - (tiny &&& Vector<int>(24)))
+    let f = m - Vector<float32>.One
+    let s = f / (v32 2.0f + f)
+    let z = s * s
+    let w = z * z
+    let even = w * vfma32 w (v32 G4) (v32 G2)
+    let r = vfma32 (vfma32 w (v32 G3) (v32 G1)) z even
+    let hf = v32 0.5f * f
+    let hfsq = hf * f
+    let hlo = vfma32 hf f -hfsq
+    let low = vfma32 s (vfma32 hf f r) (vfma32 k (v32 Ln2Lo32) -hlo)
+    vfma32 k (v32 Ln2Hi32) (f - (hfsq - low))
+
+let private vector32 (x: Vector<float32>) =
+    let y = positiveV32 x
+    let ordinary = Vector.BitwiseAnd(Vector.GreaterThan(x, Vector<float32>.Zero), Vector.LessThan(x, v32 Single.PositiveInfinity))
+    if Vector.EqualsAll(ordinary, Vector<int>.AllBitsSet) then y
+    else
+        let other = Vector.ConditionalSelect(Vector.Equals(x, Vector<float32>.Zero), v32 Single.NegativeInfinity, Vector.ConditionalSelect(Vector.LessThan(x, Vector<float32>.Zero), v32 Single.NaN, x))
+        Vector.ConditionalSelect(ordinary, y, other)
+
 // ---- Spans ------------------------------------------------------------------------------------------
 
 /// y = log x for float64 or float32 spans of one length (y may be x).
-let log<'T> (x: ReadOnlySpan<'T>) (y: Span<'T>) = Lanes.apply "log" vector scalar x y
+let log<'T> (x: ReadOnlySpan<'T>) (y: Span<'T>) = Lanes.apply "log" vector scalar vector32 scalar32 x y

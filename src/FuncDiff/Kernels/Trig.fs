@@ -1,12 +1,14 @@
 /// sin and cos over spans, SIMD and deterministic. x is reduced to r = |x| - n·π/2 (|r| ≤ π/4 + ε) in
-/// double-word arithmetic with π/2 split into three doubles, then sin r or cos r comes from a minimax
+/// double-word arithmetic with π/2 split into three parts, then sin r or cos r comes from a minimax
 /// polynomial that takes the low word of r into account, chosen and signed by n mod 4. Every step is
 /// one IEEE operation or an explicit fused multiply-add, each of which rounds once, exactly, on every
 /// machine and at every JIT tier; a tail shorter than a vector runs through the same vector code on a
 /// padded copy, so an element's result never depends on its position in the span, on the span's length,
-/// on the vector width or on the tier. float32 is computed in float64 and rounded once.
-/// Where the reduction is not exact enough (|x| > Threshold), and at NaN and ±∞, the element goes to
-/// Math.Sin / Math.Cos, which give NaN at NaN and ±∞.
+/// on the vector width or on the tier. float32 runs the same steps in float32 lanes (π/2 split into three
+/// floats, shorter polynomials, and r² and r³ carried with their rounding errors) for |x| ≤ Threshold32.
+/// Where the reduction is not exact enough (|x| > Threshold, float32: > Threshold32), and at NaN and ±∞,
+/// the element goes to Math.Sin / Math.Cos (float32: to the float64 result, rounded once), which give NaN
+/// at NaN and ±∞.
 module internal FuncDiff.Core.Kernels.Trig
 
 // The tail's padded copy lives on the stack, so a call allocates nothing.
@@ -125,6 +127,102 @@ let private lanes (cosine: bool) (x: Vector<float>) =
 /// The library function for the elements the reduction does not cover.
 let private library (cosine: bool) (x: float) = if cosine then Math.Cos x else Math.Sin x
 
+/// One float64 result, as store64 gives it.
+let private one64 (cosine: bool) (x: float) = if Math.Abs x <= Threshold then (lanes cosine (Vector<float> x))[0] else library cosine x
+
+// ---- float32 ----------------------------------------------------------------------------------------
+
+/// 2²⁰: the largest |x| reduced in float32. Below it n < 2¹⁹·⁴, and r = hi + lo is off by less than
+/// n·2⁻⁷¹ (the roundings of the low words) + n·2⁻⁷⁶ (the π/2 bits beyond the three parts), under 2⁻²⁷·⁸·|r|
+/// since no float32 below 2²⁰ lies closer than n·2⁻⁴³·² to its multiple n·π/2 (the closest in each
+/// binade, found by search). Float32's 2/π is 2⁻²⁴·⁶ off, so n may be one off where |x|·2/π is near a
+/// half-integer and |r| reaches π/4 + 0.043, which the polynomials cover (fitted on [0, 0.83]).
+/// Measured over every float32 below 2²¹: at most 0.62 ulp.
+[<Literal>]
+let Threshold32 = 1048576.0f
+
+// π/2 = A + B + C + about 1.1·10⁻²³, each part the nearest float32 to what the previous ones leave.
+[<Literal>]
+let private PiOver2A32 = 1.5707963705062866f
+[<Literal>]
+let private PiOver2B32 = -4.371138828673793e-08f
+[<Literal>]
+let private PiOver2C32 = -1.7151245100058819e-15f
+[<Literal>]
+let private TwoOverPi32 = 0.6366197466850281f
+/// 1.5·2²³: adding it to a value below 2²² rounds that value to an integer held in the low mantissa bits.
+[<Literal>]
+let private Shifter32 = 12582912.0f
+
+// Minimax on [-0.83, 0.83]: sin r ≈ r + r³(T1 + r²T2 + r⁴T3 + r⁶T4) within 2⁻³⁶ relative, cos r ≈
+// 1 - r²/2 + r⁴(D1 + r²D2 + r⁴D3) within 2⁻³¹.
+[<Literal>]
+let private T1 = -0.1666666716337204f
+[<Literal>]
+let private T2 = 0.008333328180015087f
+[<Literal>]
+let private T3 = -0.00019838767184410244f
+[<Literal>]
+let private T4 = 2.712899004109204e-06f
+[<Literal>]
+let private D1 = 0.04166664928197861f
+[<Literal>]
+let private D2 = -0.0013887350214645267f
+[<Literal>]
+let private D3 = 2.442467666696757e-05f
+
+[<MethodImpl(MethodImplOptions.AggressiveInlining)>]
+let inline private fma32 (a: Vector<float32>) (b: Vector<float32>) (c: Vector<float32>) = Vector.FusedMultiplyAdd(a, b, c)
+
+[<MethodImpl(MethodImplOptions.AggressiveInlining)>]
+let inline private splat32 (c: float32) = Vector<float32>(c)
+
+/// reduce in float32, for |x| ≤ Threshold32; other lanes are garbage, replaced by the caller.
+[<MethodImpl(MethodImplOptions.AggressiveInlining)>]
+let private reduce32 (x: Vector<float32>) =
+    let ax = Vector.Abs x
+    let t = fma32 ax (splat32 TwoOverPi32) (splat32 Shifter32)
+    let n = t - splat32 Shifter32
+    // As in lanes: |x| - n·A is exact (a multiple of 2⁻²⁴ below 1), n·B = p + pe, s - p made exact.
+    let r1 = fma32 (-n) (splat32 PiOver2A32) ax
+    let p = n * splat32 PiOver2B32
+    let pe = fma32 n (splat32 PiOver2B32) (-p)
+    let s = r1 - p
+    let b = s - r1
+    let se = (r1 - (s - b)) - (p + b)
+    let low = fma32 (-n) (splat32 PiOver2C32) (se - pe)
+    let hi = s + low
+    let lo = low - (hi - s)
+    // z = hi² and v = hi³ with their rounding errors zl and ve: in float32 those roundings alone would
+    // cost up to 0.3 ulp.
+    let z = hi * hi
+    let zl = fma32 hi hi (-z)
+    let v = z * hi
+    let ve = fma32 zl hi (fma32 z hi (-v))
+    let sr = fma32 z (fma32 z (splat32 T4) (splat32 T3)) (splat32 T2)
+    let sinR = hi - fma32 (-v) (splat32 T1) (fma32 (-ve) (splat32 T1) (fma32 z (fma32 (-v) sr (splat32 0.5f * lo)) (-lo)))
+    let cr = z * fma32 z (fma32 z (splat32 D3) (splat32 D2)) (splat32 D1)
+    let hz = splat32 0.5f * z
+    let w = splat32 1.0f - hz
+    let cosR = w + (((splat32 1.0f - w) - hz) + fma32 z cr (fma32 (splat32 -0.5f) zl (-(hi * lo))))
+    struct (t, sinR, cosR)
+
+/// pick in float32.
+[<MethodImpl(MethodImplOptions.AggressiveInlining)>]
+let private pick32 (cosine: bool) (x: Vector<float32>) (t: Vector<float32>) (sinR: Vector<float32>) (cosR: Vector<float32>) =
+    let q = Vector.AsVectorInt32 t + Vector<int>(if cosine then 1 else 0)
+    let odd = Vector.Equals(q &&& Vector<int>.One, Vector<int>.One)
+    let chosen = Vector.ConditionalSelect(odd, cosR, sinR)
+    let negate = Vector.ShiftLeft(q &&& Vector<int>(2), 30)
+    let sign = if cosine then negate else negate ^^^ (Vector.AsVectorInt32 x &&& Vector<int>(Int32.MinValue))
+    Vector.AsVectorSingle(Vector.AsVectorInt32 chosen ^^^ sign)
+
+/// lanes in float32, for |x| ≤ Threshold32; other lanes are garbage, replaced by the caller.
+[<MethodImpl(MethodImplOptions.AggressiveInlining)>]
+let private lanes32 (cosine: bool) (x: Vector<float32>) =
+    let struct (t, sinR, cosR) = reduce32 x
+    pick32 cosine x t sinR cosR
+
 /// One vector of float64 results.
 [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
 let private store64 (cosine: bool) (v: Vector<float>) (y: Span<float>) (at: int) =
@@ -134,18 +232,14 @@ let private store64 (cosine: bool) (v: Vector<float>) (y: Span<float>) (at: int)
             let e = v[j]
             if not (Math.Abs e <= Threshold) then y[at + j] <- library cosine e
 
-/// One vector of float32 results: both float64 halves, rounded once.
+/// One vector of float32 results; an element past Threshold32 gets the float64 result rounded once.
 [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
 let private store32 (cosine: bool) (v: Vector<float32>) (y: Span<float32>) (at: int) =
-    let mutable low = Vector<float>.Zero
-    let mutable high = Vector<float>.Zero
-    Vector.Widen(v, &low, &high)
-    Vector.Narrow(lanes cosine low, lanes cosine high).CopyTo(y.Slice at)
-    let limit = splat Threshold
-    if not (Vector.LessThanOrEqualAll(Vector.Abs low, limit) && Vector.LessThanOrEqualAll(Vector.Abs high, limit)) then
+    (lanes32 cosine v).CopyTo(y.Slice at)
+    if not (Vector.LessThanOrEqualAll(Vector.Abs v, splat32 Threshold32)) then
         for j in 0 .. Vector<float32>.Count - 1 do
-            let e = float v[j]
-            if not (Math.Abs e <= Threshold) then y[at + j] <- float32 (library cosine e)
+            let e = v[j]
+            if not (MathF.Abs e <= Threshold32) then y[at + j] <- float32 (one64 cosine (float e))
 
 /// One vector's results, stored at y[at..] (x's lanes are passed in, as y may be x itself).
 type private Lanes<'T when 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType> =
@@ -211,23 +305,18 @@ let private storeBoth64 (v: Vector<float>) (s: Span<float>) (c: Span<float>) (at
                 s[at + j] <- library false e
                 c[at + j] <- library true e
 
-/// The float32 form: both float64 halves reduced once, each result rounded once.
+/// The float32 form; an element past Threshold32 gets the float64 results rounded once, as in store32.
 [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
 let private storeBoth32 (v: Vector<float32>) (s: Span<float32>) (c: Span<float32>) (at: int) =
-    let mutable low = Vector<float>.Zero
-    let mutable high = Vector<float>.Zero
-    Vector.Widen(v, &low, &high)
-    let struct (tl, sl, cl) = reduce low
-    let struct (th, sh, ch) = reduce high
-    Vector.Narrow(pick false low tl sl cl, pick false high th sh ch).CopyTo(s.Slice at)
-    Vector.Narrow(pick true low tl sl cl, pick true high th sh ch).CopyTo(c.Slice at)
-    let limit = splat Threshold
-    if not (Vector.LessThanOrEqualAll(Vector.Abs low, limit) && Vector.LessThanOrEqualAll(Vector.Abs high, limit)) then
+    let struct (t, sinR, cosR) = reduce32 v
+    (pick32 false v t sinR cosR).CopyTo(s.Slice at)
+    (pick32 true v t sinR cosR).CopyTo(c.Slice at)
+    if not (Vector.LessThanOrEqualAll(Vector.Abs v, splat32 Threshold32)) then
         for j in 0 .. Vector<float32>.Count - 1 do
-            let e = float v[j]
-            if not (Math.Abs e <= Threshold) then
-                s[at + j] <- float32 (library false e)
-                c[at + j] <- float32 (library true e)
+            let e = v[j]
+            if not (MathF.Abs e <= Threshold32) then
+                s[at + j] <- float32 (one64 false (float e))
+                c[at + j] <- float32 (one64 true (float e))
 
 /// One vector's sines and cosines, stored at s[at..] and c[at..].
 type private BothLanes<'T when 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType> =
