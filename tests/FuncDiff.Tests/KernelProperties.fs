@@ -107,9 +107,12 @@ let private powTests =
             let rng = Random(12)
             for n in -16 .. 16 do
                 let limit = if n = 0 then 60 else 60 / abs n
-                let xs = Array.init 2000 (fun _ -> float32 ((if rng.Next 2 = 0 then -1.0 else 1.0) * (1.0 + rng.NextDouble()) * Math.Pow(2.0, float (rng.Next(-limit, limit)))))
+                // 2001 elements: whole vectors and a tail, which must agree with the element rule.
+                let xs = Array.init 2001 (fun _ -> float32 ((if rng.Next 2 = 0 then -1.0 else 1.0) * (1.0 + rng.NextDouble()) * Math.Pow(2.0, float (rng.Next(-limit, limit)))))
                 let got = (forward "pow" [ Tensor.ofData [| xs.Length |] xs; Tensor.cast DType.Float32 (Tensor.scalar (float n)) ]).ToArray<float32>()
                 for i in 0 .. xs.Length - 1 do
+                    if BitConverter.SingleToInt32Bits got[i] <> BitConverter.SingleToInt32Bits (Power.integer xs[i] n) then
+                        failtestf "%.9g ^ %d: the span form gives %.9g, the element rule %.9g" xs[i] n got[i] (Power.integer xs[i] n)
                     let want = float32 (Math.Pow(float xs[i], float n))
                     let apart = abs (BitConverter.SingleToInt32Bits got[i] - BitConverter.SingleToInt32Bits want)
                     if apart > 1 then failtestf "%.9g ^ %d = %.9g, Math.Pow gives %.9g" xs[i] n got[i] want
@@ -129,6 +132,13 @@ let private powTests =
                 same "span-span" ((forward "pow" [ Tensor.ofData [| edges.Length |] edges; Tensor.ofData [| edges.Length |] (Array.create edges.Length exponent) ]).ToFloat64Array())
                 let scalarSpan = edges |> Array.map (fun x -> (forward "pow" [ Tensor.scalar x; Tensor.ofData [| 2 |] [| exponent; 0.5 |] ]).ToFloat64Array()[0])
                 same "scalar-span" scalarSpan
+                // float32: the same edges rounded to float32, against Math.Pow of them rounded once.
+                let edges32 = edges |> Array.map float32
+                let want32 = edges32 |> Array.map (fun x -> float32 (Math.Pow(float x, exponent)))
+                let got32 = (forward "pow" [ Tensor.ofData [| edges.Length |] edges |> Tensor.cast DType.Float32; Tensor.cast DType.Float32 (Tensor.scalar exponent) ]).ToArray<float32>()
+                for i in 0 .. edges32.Length - 1 do
+                    let ok = (Single.IsNaN want32[i] && Single.IsNaN got32[i]) || BitConverter.SingleToInt32Bits want32[i] = BitConverter.SingleToInt32Bits got32[i]
+                    if not ok then failtestf "float32: %.9g ^ %d = %.9g, Math.Pow gives %.9g" edges32[i] n got32[i] want32[i]
         }
     ]
 

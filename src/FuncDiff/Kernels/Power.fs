@@ -1,12 +1,13 @@
 /// xʸ. Where y is an integer n with |n| ≤ 16, xⁿ comes from multiplications instead of the library
 /// pow: n = 0 gives 1, n = 1 gives x, n = 2 gives x·x and n = -1 gives 1/x (each IEEE pow's value:
-/// one correctly rounded operation or none); other n are computed in double-word arithmetic (each
+/// one correctly rounded operation or none). Other n: in float64, double-word arithmetic (each
 /// product carries its rounding error, recovered exactly by a fused multiply-add), so the result is
 /// xⁿ with a relative error of a few units in 2⁻¹⁰⁰ before the final rounding: within 0.5 ulp plus
-/// that, i.e. correctly rounded except when xⁿ lies that close to a midpoint. Where the result or
-/// the intermediate powers leave the range in which that holds (zeros, subnormals, ±∞, NaN, overflow,
-/// results below 2⁻⁹¹⁶ in float64 or 2⁻⁷⁸ in float32), the element goes to the library pow, so every
-/// IEEE edge case is the library's.
+/// that, i.e. correctly rounded except when xⁿ lies that close to a midpoint; where the result or the
+/// intermediate powers leave the range in which that holds (zeros, subnormals, ±∞, NaN, overflow,
+/// results below 2⁻⁹¹⁶), the element goes to the library pow, so every IEEE edge case is the
+/// library's. In float32, float64 products rounded once to float32 (within 0.5 ulp plus 2⁻⁵⁰
+/// relative). Spans run the same operations in SIMD lanes.
 module internal FuncDiff.Core.Kernels.Power
 
 open System
@@ -64,6 +65,21 @@ let private doubleWord<'T when 'T :> IFloatingPointIeee754<'T>> (lowest: 'T) (x:
     let fits = 'T.IsFinite x && 'T.IsFinite hi && 'T.IsFinite result && 'T.op_GreaterThanOrEqual('T.Abs hi, lowest) && 'T.op_GreaterThanOrEqual('T.Abs result, lowest)
     if fits then result else 'T.Pow(x, 'T.CreateTruncating n)
 
+/// xⁿ for float32 x and 3 ≤ |n| ≤ 16: binary powering in float64 products, then the reciprocal for a
+/// negative n. x is exact in float64, each of the at most eight products and the reciprocal rounds by
+/// 2⁻⁵³, so the float64 value is within 2⁻⁵⁰ of xⁿ relative, and its one rounding to float32 is within
+/// 0.5 ulp plus that. float64 holds every float32 power that does not round to 0 or ∞ in float32, so
+/// no element needs the library pow.
+let private power32 (x: float) (n: int) : float =
+    let m = abs n
+    let mutable p = x
+    let mutable bit = 31 - BitOperations.LeadingZeroCount(uint32 m)
+    while bit > 0 do
+        bit <- bit - 1
+        p <- p * p
+        if (m >>> bit) &&& 1 = 1 then p <- p * x
+    if n > 0 then p else 1.0 / p
+
 /// xⁿ for one element with a small integer n.
 let private integerPower<'T when 'T :> IFloatingPointIeee754<'T>> (lowest: 'T) (x: 'T) (n: int) : 'T =
     match n with
@@ -71,7 +87,81 @@ let private integerPower<'T when 'T :> IFloatingPointIeee754<'T>> (lowest: 'T) (
     | 1 -> x
     | 2 -> x * x
     | -1 -> 'T.One / x
+    | n when typeof<'T> = typeof<float32> -> 'T.CreateTruncating(power32 (Double.CreateTruncating x) n)
     | n -> doubleWord lowest x n
+
+// ---- The same, lane by lane --------------------------------------------------------------------------
+
+/// doubleWord for float64 spans: every lane does doubleWord's operations; a vector with a lane outside
+/// the range where they hold has its elements redone by doubleWord itself (the library's pow there).
+let private doubleWords (x: ReadOnlySpan<float>) (n: int) (d: Span<float>) =
+    let lowest = lowest<float> ()
+    let m = abs n
+    let top = 31 - BitOperations.LeadingZeroCount(uint32 m)
+    let w = Vector<float>.Count
+    let one = Vector<float>.One
+    let infinite = Vector<float>(Double.PositiveInfinity)
+    let floor = Vector<float>(lowest)
+    let mutable i = 0
+    if Vector.IsHardwareAccelerated then
+        while i + w <= x.Length do
+            let vx = Vector<float>(x.Slice(i, w))
+            let mutable hi = vx
+            let mutable lo = Vector<float>.Zero
+            let mutable bit = top
+            while bit > 0 do
+                bit <- bit - 1
+                let p = hi * hi
+                let cross = (hi + hi) * lo
+                let e = Vector.FusedMultiplyAdd(hi, hi, -p) + cross
+                hi <- p + e
+                lo <- e - (hi - p)
+                if (m >>> bit) &&& 1 = 1 then
+                    let p = hi * vx
+                    let cross = lo * vx
+                    let e = Vector.FusedMultiplyAdd(hi, vx, -p) + cross
+                    hi <- p + e
+                    lo <- e - (hi - p)
+            let result =
+                if n > 0 then hi
+                else
+                    let q = one / hi
+                    let r = Vector.FusedMultiplyAdd(-hi, q, one) - lo * q
+                    q + q * r
+            let fits =
+                Vector.LessThan(Vector.Abs vx, infinite) &&& Vector.LessThan(Vector.Abs hi, infinite) &&& Vector.LessThan(Vector.Abs result, infinite)
+                &&& Vector.GreaterThanOrEqual(Vector.Abs hi, floor) &&& Vector.GreaterThanOrEqual(Vector.Abs result, floor)
+            if Vector.EqualsAll(fits, Vector<int64>.AllBitsSet) then result.CopyTo(d.Slice(i, w))
+            else for j in i .. i + w - 1 do d[j] <- doubleWord lowest x[j] n
+            i <- i + w
+    while i < x.Length do
+        d[i] <- doubleWord lowest x[i] n
+        i <- i + 1
+
+/// power32 for float32 spans: both float64 halves of a vector, each lane with power32's operations.
+let private powers32 (x: ReadOnlySpan<float32>) (n: int) (d: Span<float32>) =
+    let m = abs n
+    let top = 31 - BitOperations.LeadingZeroCount(uint32 m)
+    let inline lanes (v: Vector<float>) =
+        let mutable p = v
+        let mutable bit = top
+        while bit > 0 do
+            bit <- bit - 1
+            p <- p * p
+            if (m >>> bit) &&& 1 = 1 then p <- p * v
+        if n > 0 then p else Vector<float>.One / p
+    let w = Vector<float32>.Count
+    let mutable i = 0
+    if Vector.IsHardwareAccelerated then
+        let mutable low = Vector<float>.Zero
+        let mutable high = Vector<float>.Zero
+        while i + w <= x.Length do
+            Vector.Widen(Vector<float32>(x.Slice(i, w)), &low, &high)
+            Vector.Narrow(lanes low, lanes high).CopyTo(d.Slice(i, w))
+            i <- i + w
+    while i < x.Length do
+        d[i] <- float32 (power32 (float x[i]) n)
+        i <- i + 1
 
 /// The span form: whole-span SIMD operations where there are ones (n = 0, 1, 2, -1).
 let private integerPowers<'T when 'T :> IFloatingPointIeee754<'T>> (x: ReadOnlySpan<'T>) (n: int) (d: Span<'T>) =
@@ -80,6 +170,8 @@ let private integerPowers<'T when 'T :> IFloatingPointIeee754<'T>> (x: ReadOnlyS
     | 1 -> x.CopyTo d
     | 2 -> TensorPrimitives.Multiply(x, x, d)
     | -1 -> TensorPrimitives.Divide('T.One, x, d)
+    | n when typeof<'T> = typeof<float> -> doubleWords (Lanes.readAs<'T, float> x) n (Lanes.writeAs<'T, float> d)
+    | n when typeof<'T> = typeof<float32> -> powers32 (Lanes.readAs<'T, float32> x) n (Lanes.writeAs<'T, float32> d)
     | n ->
         let lowest = lowest<'T> ()
         for i in 0 .. d.Length - 1 do d[i] <- doubleWord lowest x[i] n

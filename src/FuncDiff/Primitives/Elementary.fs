@@ -177,7 +177,7 @@ let ceilP = steps "ceil" "The smallest integer ≥ x; piecewise constant." { new
 let roundP = steps "round" "x rounded to the nearest integer, halves to even (as NumPy); piecewise constant." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Round(x, y) }
 
 let powP =
-    { primitive "pow" Family.Elementwise "xʸ with broadcasting (IEEE pow: x⁰ = 1 for every x, NaN for negative x and non-integer y). An integer y with |y| ≤ 16 is computed by multiplication in double-word arithmetic: within 0.5 ulp plus a few units in 2⁻¹⁰⁰ of the exact power (so correctly rounded unless the power lies that close to a midpoint), and the library pow's value at ±0, ±∞, NaN and wherever the result overflows, is subnormal or is below 2⁻⁹¹⁶ (2⁻⁷⁸ in float32). d/dx = y·xʸ⁻¹, taken as 0 where y = 0 (x⁰ is constant, so 0⁰'s derivative and every higher derivative of x¹ at 0 are 0, not 0·∞); d/dy = xʸ·log x, taken as 0 where x = 0." with
+    { primitive "pow" Family.Elementwise "xʸ with broadcasting (IEEE pow: x⁰ = 1 for every x, NaN for negative x and non-integer y). An integer y with |y| ≤ 16 is computed by multiplication: in float64 in double-word arithmetic, within 0.5 ulp plus a few units in 2⁻¹⁰⁰ of the exact power (so correctly rounded unless the power lies that close to a midpoint), and the library pow's value at ±0, ±∞, NaN and wherever the result overflows, is subnormal or is below 2⁻⁹¹⁶; in float32 by float64 products rounded once, within 0.5 ulp plus 2⁻⁵⁰ relative. d/dx = y·xʸ⁻¹, taken as 0 where y = 0 (x⁰ is constant, so 0⁰'s derivative and every higher derivative of x¹ at 0 are 0, not 0·∞); d/dy = xʸ·log x, taken as 0 where x = 0." with
         Inputs = [ "x"; "y" ]
         Notation = Infix("^", 5)
         Infer = binaryInfer requireFloat
