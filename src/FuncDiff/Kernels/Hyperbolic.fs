@@ -65,11 +65,14 @@ let private belowOne (a: float) =
 let private fromOne (a: float) =
     let e = Exponential.core ((if a > Clamp then Clamp else a) * -2.0)
     // 2e / (1 + e) with 1 + e = u + ue exactly and the quotient's residual, then 1 minus it, also exactly.
+    // One division: q = n·(1/u) is a few ulps off n/u, and the residual n - q·u (one fma, its rounding
+    // far below an ulp of q) times 1/u corrects it.
     let u = 1.0 + e
     let ue = e - (u - 1.0)
     let n = e + e
-    let q = n / u
-    let c = fma -q ue (fma -q u n) / u
+    let r = 1.0 / u
+    let q = n * r
+    let c = fma -q ue (fma -q u n) * r
     let h = 1.0 - q
     let hl = (1.0 - h) - q
     h + (hl - c)
@@ -97,8 +100,9 @@ let private fromOneV (a: Vector<float>) =
     let u = one + e
     let ue = e - (u - one)
     let n = e + e
-    let q = n / u
-    let c = vfma -q ue (vfma -q u n) / u
+    let r = one / u
+    let q = n * r
+    let c = vfma -q ue (vfma -q u n) * r
     let h = one - q
     let hl = (one - h) - q
     h + (hl - c)
