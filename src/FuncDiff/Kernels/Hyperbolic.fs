@@ -151,8 +151,9 @@ let private fromKnee32 (a: float32) =
     let u = 1.0f + e
     let ue = (e - (u - 1.0f)) + el
     let n = e + e
-    let q = n / u
-    let c = (fma32 -q ue (fma32 -q u n) + (el + el)) / u
+    let r = 1.0f / u
+    let q = n * r
+    let c = (fma32 -q ue (fma32 -q u n) + (el + el)) * r
     let h = 1.0f - q
     let hl = (1.0f - h) - q
     h + (hl - c)
@@ -178,8 +179,9 @@ let private fromKneeV32 (a: Vector<float32>) =
     let u = one + e
     let ue = (e - (u - one)) + el
     let n = e + e
-    let q = n / u
-    let c = (vfma32 -q ue (vfma32 -q u n) + (el + el)) / u
+    let r = one / u
+    let q = n * r
+    let c = (vfma32 -q ue (vfma32 -q u n) + (el + el)) * r
     let h = one - q
     let hl = (one - h) - q
     h + (hl - c)
