@@ -172,7 +172,11 @@ let private whereTests =
                           [| 4; 9 |], [| 4; 9 |], [||], [| 4; 9 |]
                           [| 4; 1 |], [| 1; 9 |], [| 9 |], [| 4; 9 |]
                           [||], [| 5 |], [| 5 |], [| 5 |]
-                          [| 2; 3; 7 |], [| 3; 1 |], [| 2; 1; 7 |], [| 2; 3; 7 |] ]
+                          [| 2; 3; 7 |], [| 3; 1 |], [| 2; 1; 7 |], [| 2; 3; 7 |]
+                          // Rows of 32 and more run in lanes: a scalar on either side, both whole, and tails.
+                          [| 70 |], [||], [| 70 |], [| 70 |]
+                          [| 3; 40 |], [| 3; 40 |], [| 1 |], [| 3; 40 |]
+                          [| 97 |], [| 97 |], [| 97 |], [| 97 |] ]
             for dtype in [ DType.Float64; DType.Float32; DType.Int32; DType.Bool ] do
                 for c, a, b, out in forms do
                     let cond = Tensor.ofData c (Array.init (size c) (fun _ -> float (rng.Next 2))) |> Tensor.cast DType.Bool

@@ -8,6 +8,7 @@ open System.Numerics
 open System.Numerics.Tensors
 open System.Runtime.CompilerServices
 open System.Runtime.InteropServices
+open System.Runtime.Intrinsics
 open FuncDiff
 open FuncDiff.Core
 
@@ -255,6 +256,51 @@ let inline private choose<'T when 'T: struct> (c: bool) (x: 'T) (y: 'T) : 'T =
     elif c then x
     else y
 
+/// Lanes at..at+w of a where row (within the spans: unchecked loads and stores): x where the
+/// condition's lane mask is set, else y; an operand with step 0 is the splat s.
+let inline private selectLanes<'T when 'T: struct> (isFalse: Vector256<'T>) (x: ReadOnlySpan<'T>) (ix: int) (sx: Vector256<'T>) (y: ReadOnlySpan<'T>) (iy: int) (sy: Vector256<'T>) (d: Span<'T>) (at: int) =
+    let xv = if ix = 0 then sx else Vector256.LoadUnsafe(&MemoryMarshal.GetReference x, unativeint at)
+    let yv = if iy = 0 then sy else Vector256.LoadUnsafe(&MemoryMarshal.GetReference y, unativeint at)
+    Vector256.ConditionalSelect(isFalse, yv, xv).StoreUnsafe(&MemoryMarshal.GetReference d, unativeint at)
+
+/// A row of where with contiguous conditions and operands either contiguous (step 1) or one element
+/// (step 0), for 4- and 8-byte elements: 32 bools at a time widened into lane masks, the rest by choose.
+let private selectRow<'T when 'T: struct> (c: ReadOnlySpan<bool>) (x: ReadOnlySpan<'T>) (ix: int) (y: ReadOnlySpan<'T>) (iy: int) (d: Span<'T>) =
+    let size = Unsafe.SizeOf<'T>()
+    let mutable i = 0
+    if Vector256.IsHardwareAccelerated && (size = 4 || size = 8) then
+        let bytes = MemoryMarshal.Cast<bool, byte> c
+        let sx = if ix = 0 then Vector256.Create(x[0]) else Vector256<'T>.Zero
+        let sy = if iy = 0 then Vector256.Create(y[0]) else Vector256<'T>.Zero
+        while i + 32 <= d.Length do
+            let conditions: Vector256<byte> = Vector256.LoadUnsafe(&MemoryMarshal.GetReference bytes, unativeint i)
+            let struct (low, high) = Vector256.Widen conditions
+            let struct (m0, m1) = Vector256.Widen low
+            let struct (m2, m3) = Vector256.Widen high
+            if size = 4 then
+                selectLanes (Vector256.Equals(m0, Vector256<uint32>.Zero).As<uint32, 'T>()) x ix sx y iy sy d i
+                selectLanes (Vector256.Equals(m1, Vector256<uint32>.Zero).As<uint32, 'T>()) x ix sx y iy sy d (i + 8)
+                selectLanes (Vector256.Equals(m2, Vector256<uint32>.Zero).As<uint32, 'T>()) x ix sx y iy sy d (i + 16)
+                selectLanes (Vector256.Equals(m3, Vector256<uint32>.Zero).As<uint32, 'T>()) x ix sx y iy sy d (i + 24)
+            else
+                let struct (q0, q1) = Vector256.Widen m0
+                let struct (q2, q3) = Vector256.Widen m1
+                let struct (q4, q5) = Vector256.Widen m2
+                let struct (q6, q7) = Vector256.Widen m3
+                let zero = Vector256<uint64>.Zero
+                selectLanes (Vector256.Equals(q0, zero).As<uint64, 'T>()) x ix sx y iy sy d i
+                selectLanes (Vector256.Equals(q1, zero).As<uint64, 'T>()) x ix sx y iy sy d (i + 4)
+                selectLanes (Vector256.Equals(q2, zero).As<uint64, 'T>()) x ix sx y iy sy d (i + 8)
+                selectLanes (Vector256.Equals(q3, zero).As<uint64, 'T>()) x ix sx y iy sy d (i + 12)
+                selectLanes (Vector256.Equals(q4, zero).As<uint64, 'T>()) x ix sx y iy sy d (i + 16)
+                selectLanes (Vector256.Equals(q5, zero).As<uint64, 'T>()) x ix sx y iy sy d (i + 20)
+                selectLanes (Vector256.Equals(q6, zero).As<uint64, 'T>()) x ix sx y iy sy d (i + 24)
+                selectLanes (Vector256.Equals(q7, zero).As<uint64, 'T>()) x ix sx y iy sy d (i + 28)
+            i <- i + 32
+    while i < d.Length do
+        d[i] <- choose c[i] x[ix * i] y[iy * i]
+        i <- i + 1
+
 let private select<'T when 'T: struct> (c: Tensor) (a: Tensor) (b: Tensor) (out: Tensor) =
     let cs, xs, ys, d = c.As<bool>(), a.As<'T>(), b.As<'T>(), out.As<'T>()
     let w = Broadcast.Rows.Rent()
@@ -267,8 +313,8 @@ let private select<'T when 'T: struct> (c: Tensor) (a: Tensor) (b: Tensor) (out:
             let mutable ci = w.Offset 0
             let mutable xi = w.Offset 1
             let mutable yi = w.Offset 2
-            if ic = 1 && ix = 1 && iy = 1 then
-                for i in 0 .. len - 1 do d[o + i] <- choose cs[ci + i] xs[xi + i] ys[yi + i]
+            if ic = 1 && ix <= 1 && iy <= 1 then
+                selectRow (ReadOnlySpan(cs, ci, len)) (ReadOnlySpan(xs, xi, (if ix = 0 then 1 else len))) ix (ReadOnlySpan(ys, yi, (if iy = 0 then 1 else len))) iy (Span(d, o, len))
             else
                 for i in o .. o + len - 1 do
                     d[i] <- choose cs[ci] xs[xi] ys[yi]

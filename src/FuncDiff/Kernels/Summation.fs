@@ -81,7 +81,8 @@ let block<'T when 'T :> INumber<'T>> (x: ReadOnlySpan<'T>) : 'T = leaf false x x
 /// The sum of block totals in `sum`'s tree: with the totals of x's consecutive blocks (`block`, the last
 /// one possibly short), it gives sum x bit for bit. A fused plan sums a tensor block by block this way.
 let rec ofBlocks<'T when 'T :> INumber<'T>> (totals: ReadOnlySpan<'T>) : 'T =
-    if totals.Length = 1 then totals[0]
+    if totals.IsEmpty then 'T.Zero
+    elif totals.Length = 1 then totals[0]
     else
         let half = (totals.Length + 1) / 2
         let first: 'T = ofBlocks (totals.Slice(0, half))
