@@ -510,4 +510,101 @@ let private pairs =
         }
     ]
 
-let tests = testList "plans" [ catalogue; programs; fusion; placement; memory; threads; partner; allocation; misuse; errors; products; pairs ]
+
+/// Fused sums at sum-block and thread-split boundaries, paired sin and cos, and integer powers, each
+/// against the path it replaces, bit for bit.
+let private edges =
+    testList "edges of fused sums, pairs and powers" [
+        test "fused sums agree with the interpreter at block and split boundaries, views, keepdims, -0, NaN and ±∞" {
+            for dtype in [ DType.Float64; DType.Float32 ] do
+                for n in [ 8192; 8193; 10239; 10240; 12287; 12288; 14336; 16384; 65535; 65536; 65537; 67583; 67584; 69632; 71679; 131072; 131073; 200_000 ] do
+                    let x = inputOf dtype "x" [ n ]
+                    let y = inputOf dtype "y" [ n ]
+                    let m = x * y + 1.0
+                    let r = if n % 2 = 0 then (reshape [ n / 2; 2 ] (x * y)).Sum(keepDims = true) else sum (reshape [ 1; n ] (x * y))
+                    let roots = [ sum m; r; m; m - sum m; (x * y).Sum(axis = 0, keepDims = true) ]
+                    let tx = Tensor.randn 1 [ n ] |> Tensor.cast dtype
+                    let ty = Tensor.randn 2 [ n ] |> Tensor.cast dtype
+                    agree (sprintf "%O %d" dtype n) (dict [ "x", tx; "y", ty ]) [ for r in roots -> r.Node ]
+                    let plan = Plan.compile [ for r in roots -> r.Node ]
+                    let fusedSums = plan.Steps |> Array.sumBy (function Steps.Fused g -> g.Sums.Length | _ -> 0)
+                    if fusedSums < 3 then failwithf "only %d fused sums:\n%s" fusedSums (Plan.describe plan)
+                    let zeros = Tensor.ofData [| n |] (Array.create n -0.0) |> Tensor.cast dtype
+                    agree (sprintf "-0 %O %d" dtype n) (dict [ "x", zeros; "y", tx ]) [ (sum (x * 1.0)).Node; (sum (x + x)).Node ]
+                    let special = Tensor.ofData [| n |] (Array.init n (fun i -> [| 1.0; nan; infinity; -infinity; -0.0 |][i % 5])) |> Tensor.cast dtype
+                    agree (sprintf "special %O %d" dtype n) (dict [ "x", special; "y", tx ]) [ (sum (x * y)).Node; (sum (x + 0.0)).Node ]
+        }
+        test "paired sin and cos agree with the interpreter for roots, views, tails, empty tensors and edge values" {
+            for dtype in [ DType.Float64; DType.Float32 ] do
+                for n in [ 0; 1; 3; 7; 8; 9; 17; 100; 1001 ] do
+                    let x = inputOf dtype "x" [ n ]
+                    let values = Array.init n (fun i -> [| 0.0; -0.0; 1e300; -1e10; 3e9; 1073741824.0 * 1.5; 1048576.0 * 3.7; 1048577.0; nan; infinity; -infinity; 2.5; -7.0; 1e-310 |][i % 14] * (if i % 28 >= 14 then -1.0 else 1.0))
+                    let b = dict [ "x", Tensor.ofData [| n |] values |> Tensor.cast dtype ]
+                    agree "both roots" b [ (sin x).Node; (cos x).Node ]
+                    agree "cos root" b [ (cos x).Node; (sin x * 2.0).Node ]
+                    agree "sin only in product" b [ (sin x * cos x).Node ]
+                    agree "cos reshaped" b [ (reshape [ 1; n ] (cos x)).Node; (sin x).Node ]
+        }
+
+        test "sinCos gives the bits of sin and cos for random bit patterns and magnitudes" {
+            let rng = Random(7)
+            for n in [ 100_003 ] do
+                let a = Array.init n (fun _ -> BitConverter.Int64BitsToDouble(rng.NextInt64()))
+                let b = Array.init n (fun i -> float (rng.NextDouble() - 0.5) * Math.Pow(2.0, float (rng.Next(-30, 70))))
+                for xs in [ a; b ] do
+                    let t = Tensor.ofData [| n |] xs
+                    for tt in [ t; Tensor.cast DType.Float32 t ] do
+                        let s1 = Tensor.Empty(tt.Shape, tt.DType)
+                        let c1 = Tensor.Empty(tt.Shape, tt.DType)
+                        let s2 = Tensor.Empty(tt.Shape, tt.DType)
+                        let c2 = Tensor.Empty(tt.Shape, tt.DType)
+                        Kernels.Trig.sinCos tt s1 c1
+                        Kernels.Elementwise.floatUnary Kernels.Trig.sin tt s2
+                        Kernels.Elementwise.floatUnary Kernels.Trig.cos tt c2
+                        Expect.isTrue (s1.Equals s2) "sin"
+                        Expect.isTrue (c1.Equals c2) "cos"
+        }
+        test "integer powers: span-scalar lanes equal the span-span element rule for random bit patterns" {
+            let rng = Random(8)
+            let n = 20_011
+            let a = Array.init n (fun i -> if i % 2 = 0 then BitConverter.Int64BitsToDouble(rng.NextInt64()) else float (rng.NextDouble() * 4.0 - 2.0) * Math.Pow(2.0, float (rng.Next(-80, 80))))
+            let f32 = Array.init n (fun i -> if i % 2 = 0 then BitConverter.Int32BitsToSingle(rng.Next() ^^^ (rng.Next(2) <<< 31)) else float32 a[i])
+            for k in -16 .. 16 do
+                let check (tx: Tensor) =
+                    let ex = Tensor.ofData [||] [| float k |] |> Tensor.cast tx.DType
+                    let ey = Tensor.ofData [| n |] (Array.create n (float k)) |> Tensor.cast tx.DType
+                    let o1 = Tensor.Empty(tx.Shape, tx.DType)
+                    let o2 = Tensor.Empty(tx.Shape, tx.DType)
+                    Kernels.Elementwise.floatBinary Kernels.Power.kernel tx ex o1
+                    Kernels.Elementwise.floatBinary Kernels.Power.kernel tx ey o2
+                    if not (o1.Equals o2) then
+                        let u, v, w = o1.ToFloat64Array(), o2.ToFloat64Array(), tx.ToFloat64Array()
+                        let i = Seq.find (fun i -> BitConverter.DoubleToInt64Bits u[i] <> BitConverter.DoubleToInt64Bits v[i]) (seq { 0 .. n - 1 })
+                        failwithf "%O n=%d x=%.17g: span-scalar %.17g span-span %.17g" tx.DType k w[i] u[i] v[i]
+                check (Tensor.ofData [| n |] a)
+                check (Tensor.ofArray f32)
+        }
+
+        test "int32 sums are exact or refused at every length around the vector and block sizes" {
+            for n in [ 0; 1; 3; 4; 5; 15; 16; 17; 4095; 4096; 4097; 8193; 12289; 100_000 ] do
+                let xs = Array.init n (fun i -> if i % 3 = 0 then 2_000_000_000 - i else -(1_999_999_000 + i % 7))
+                let expected = xs |> Array.sumBy int64
+                let x = inputOf DType.Int32 "x" [ n ]
+                let b = dict [ "x", Tensor.ofData [| n |] xs ]
+                if expected >= int64 Int32.MinValue && expected <= int64 Int32.MaxValue then
+                    let got = (Interpreter.evaluate b [ (sum x).Node ]).Head.ToFloat64Array()[0]
+                    Expect.equal got (float expected) (sprintf "n=%d" n)
+                    agree "int sum" b [ (sum x).Node; (x.Sum(axis = 0, keepDims = true)).Node ]
+                else
+                    Expect.throws (fun () -> Interpreter.evaluate b [ (sum x).Node ] |> ignore) (sprintf "overflow n=%d" n)
+            let big = Array.create 5 Int32.MaxValue
+            Expect.throws (fun () -> Interpreter.evaluate (dict [ "x", Tensor.ofData [| 5 |] big ]) [ (sum (inputOf DType.Int32 "x" [ 5 ])).Node ] |> ignore) "overflow"
+            let m = Array.init 6000 (fun i -> i - 2999)
+            let xm = inputOf DType.Int32 "m" [ 3; 2000 ]
+            let r = Interpreter.evaluate (dict [ "m", Tensor.ofData [| 3; 2000 |] m ]) [ (xm.Sum(axis = 1)).Node; (xm.Sum(axis = 0)).Node ]
+            Expect.equal (r.Head.ToFloat64Array()) [| for k in 0 .. 2 -> float (Array.sum m[k * 2000 .. k * 2000 + 1999]) |] "rows"
+            Expect.equal (r[1].ToFloat64Array()) [| for j in 0 .. 1999 -> float (m[j] + m[2000 + j] + m[4000 + j]) |] "cols"
+        }
+    ]
+
+let tests = testList "plans" [ catalogue; programs; fusion; placement; memory; threads; partner; allocation; misuse; errors; products; pairs; edges ]
