@@ -189,4 +189,30 @@ let private whereTests =
         }
     ]
 
-let tests = testList "Kernel properties" [ mulNoNanTests; powTests; whereTests ]
+let private comparisonTests =
+    testList "comparisons" [
+        test "every comparison gives IEEE's answer per element, every dtype and broadcast form, in lanes and tails" {
+            let rng = Random 13
+            let size (d: int[]) = Array.fold (*) 1 d
+            let forms = [ [| 1 |], [| 1 |]; [| 31 |], [| 31 |]; [| 33 |], [| 33 |]; [| 97 |], [| 97 |]; [| 70 |], [||]; [||], [| 70 |]
+                          [| 3; 40 |], [| 40 |]; [| 3; 1 |], [| 1; 40 |]; [| 2; 35 |], [| 2; 1 |] ]
+            let tests = [ "lt", (fun (x: float) y -> x < y); "le", (fun x y -> x <= y); "gt", (fun x y -> x > y)
+                          "ge", (fun x y -> x >= y); "eq", (fun x y -> x = y); "ne", (fun x y -> not (x = y)) ]
+            for dtype in [ DType.Float64; DType.Float32; DType.Int32 ] do
+                for da, db in forms do
+                    let av = randomValues rng (size da)
+                    // Half of b repeats a's values (or its first), so equality is exercised too.
+                    let bv = Array.init (size db) (fun i -> if rng.Next 2 = 0 then av[i % av.Length] else (randomValues rng 1)[0])
+                    let a = Tensor.ofData da av |> Tensor.cast dtype
+                    let b = Tensor.ofData db bv |> Tensor.cast dtype
+                    let out = ShapeMath.tryBroadcast (Shape.Of da) (Shape.Of db) |> function Ok s -> s.Dims | Error e -> failwith e
+                    let ax, bx = a.ToFloat64Array(), b.ToFloat64Array()
+                    for name, scalar in tests do
+                        let got = (forward name [ a; b ]).ToArray<bool>()
+                        for i in 0 .. size out - 1 do
+                            let x, y = ax[broadcastIndex out da i], bx[broadcastIndex out db i]
+                            if got[i] <> scalar x y then failtestf "%O %s %A %A: element %d, %g vs %g gives %b" dtype name da db i x y got[i]
+        }
+    ]
+
+let tests = testList "Kernel properties" [ mulNoNanTests; powTests; whereTests; comparisonTests ]

@@ -63,44 +63,67 @@ type private NumericRows<'T when 'T :> INumber<'T>>(op: NumericBinary) =
         member _.ST(a, b, d) = op.ST(a, b, d)
         member _.TS(a, b, d) = op.TS(a, b, d)
 
-// One loop per comparison and form, each specialised by the JIT for the element type: a test called
-// through an interface per element would cost a virtual generic call each.
-let inline private testRow ([<InlineIfLambda>] test: 'T -> 'T -> bool) (a: ReadOnlySpan<'T>) (b: ReadOnlySpan<'T>) (d: Span<bool>) =
-    for i in 0 .. d.Length - 1 do d[i] <- test a[i] b[i]
+/// Lanes at..at+w of a comparison row (within the spans: unchecked loads): an operand with step 0 is
+/// the splat s.
+let inline private laneTest<'T when 'T: struct> ([<InlineIfLambda>] lanes: Vector256<'T> -> Vector256<'T> -> Vector256<'T>) (a: ReadOnlySpan<'T>) (ia: int) (sa: Vector256<'T>) (b: ReadOnlySpan<'T>) (ib: int) (sb: Vector256<'T>) (at: int) =
+    let va = if ia = 0 then sa else Vector256.LoadUnsafe(&MemoryMarshal.GetReference a, unativeint at)
+    let vb = if ib = 0 then sb else Vector256.LoadUnsafe(&MemoryMarshal.GetReference b, unativeint at)
+    lanes va vb
 
-let inline private testRowScalar ([<InlineIfLambda>] test: 'T -> 'T -> bool) (a: ReadOnlySpan<'T>) (b: 'T) (d: Span<bool>) =
-    for i in 0 .. d.Length - 1 do d[i] <- test a[i] b
-
-let inline private testScalarRow ([<InlineIfLambda>] test: 'T -> 'T -> bool) (a: 'T) (b: ReadOnlySpan<'T>) (d: Span<bool>) =
-    for i in 0 .. d.Length - 1 do d[i] <- test a b[i]
+// One loop per comparison, specialised by the JIT for the element type (a test called through an
+// interface per element would cost a virtual generic call each). Each operand is read with step 1 or,
+// broadcast, step 0; 4- and 8-byte elements go 32 at a time, their lane masks narrowed to bool bytes.
+let inline private compareRow<'T when 'T: struct> ([<InlineIfLambda>] test: 'T -> 'T -> bool) ([<InlineIfLambda>] lanes: Vector256<'T> -> Vector256<'T> -> Vector256<'T>) (a: ReadOnlySpan<'T>) (ia: int) (b: ReadOnlySpan<'T>) (ib: int) (d: Span<bool>) =
+    let size = Unsafe.SizeOf<'T>()
+    let mutable i = 0
+    if Vector256.IsHardwareAccelerated && (size = 4 || size = 8) then
+        let sa = if ia = 0 then Vector256.Create(a[0]) else Vector256<'T>.Zero
+        let sb = if ib = 0 then Vector256.Create(b[0]) else Vector256<'T>.Zero
+        let one = Vector256.Create(1uy)
+        let out = MemoryMarshal.Cast<bool, byte> d
+        while i + 32 <= d.Length do
+            let bytes =
+                if size = 4 then
+                    let m0 = (laneTest lanes a ia sa b ib sb i).As<'T, uint32>()
+                    let m1 = (laneTest lanes a ia sa b ib sb (i + 8)).As<'T, uint32>()
+                    let m2 = (laneTest lanes a ia sa b ib sb (i + 16)).As<'T, uint32>()
+                    let m3 = (laneTest lanes a ia sa b ib sb (i + 24)).As<'T, uint32>()
+                    Vector256.Narrow(Vector256.Narrow(m0, m1), Vector256.Narrow(m2, m3))
+                else
+                    let m0 = (laneTest lanes a ia sa b ib sb i).As<'T, uint64>()
+                    let m1 = (laneTest lanes a ia sa b ib sb (i + 4)).As<'T, uint64>()
+                    let m2 = (laneTest lanes a ia sa b ib sb (i + 8)).As<'T, uint64>()
+                    let m3 = (laneTest lanes a ia sa b ib sb (i + 12)).As<'T, uint64>()
+                    let m4 = (laneTest lanes a ia sa b ib sb (i + 16)).As<'T, uint64>()
+                    let m5 = (laneTest lanes a ia sa b ib sb (i + 20)).As<'T, uint64>()
+                    let m6 = (laneTest lanes a ia sa b ib sb (i + 24)).As<'T, uint64>()
+                    let m7 = (laneTest lanes a ia sa b ib sb (i + 28)).As<'T, uint64>()
+                    Vector256.Narrow(Vector256.Narrow(Vector256.Narrow(m0, m1), Vector256.Narrow(m2, m3)),
+                                     Vector256.Narrow(Vector256.Narrow(m4, m5), Vector256.Narrow(m6, m7)))
+            Vector256.BitwiseAnd(bytes, one).StoreUnsafe(&MemoryMarshal.GetReference out, unativeint i)
+            i <- i + 32
+    while i < d.Length do
+        d[i] <- test a[ia * i] b[ib * i]
+        i <- i + 1
 
 [<Struct>]
-type private CompareRows<'T when 'T :> INumber<'T>>(c: Comparison) =
+type private CompareRows<'T when 'T :> INumber<'T> and 'T: struct>(c: Comparison) =
+    member private _.Row(a: ReadOnlySpan<'T>, ia: int, b: ReadOnlySpan<'T>, ib: int, d: Span<bool>) =
+        match c with
+        | Comparison.Lt -> compareRow (fun x y -> 'T.op_LessThan(x, y)) (fun x y -> Vector256.LessThan(x, y)) a ia b ib d
+        | Comparison.Le -> compareRow (fun x y -> 'T.op_LessThanOrEqual(x, y)) (fun x y -> Vector256.LessThanOrEqual(x, y)) a ia b ib d
+        | Comparison.Gt -> compareRow (fun x y -> 'T.op_GreaterThan(x, y)) (fun x y -> Vector256.GreaterThan(x, y)) a ia b ib d
+        | Comparison.Ge -> compareRow (fun x y -> 'T.op_GreaterThanOrEqual(x, y)) (fun x y -> Vector256.GreaterThanOrEqual(x, y)) a ia b ib d
+        | Comparison.Eq -> compareRow (fun x y -> 'T.op_Equality(x, y)) (fun x y -> Vector256.Equals(x, y)) a ia b ib d
+        | Comparison.Ne -> compareRow (fun x y -> 'T.op_Inequality(x, y)) (fun x y -> Vector256.OnesComplement(Vector256.Equals(x, y))) a ia b ib d
     interface Rows<'T, 'T, bool> with
-        member _.SS(a, b, d) =
-            match c with
-            | Comparison.Lt -> testRow (fun x y -> 'T.op_LessThan(x, y)) a b d
-            | Comparison.Le -> testRow (fun x y -> 'T.op_LessThanOrEqual(x, y)) a b d
-            | Comparison.Gt -> testRow (fun x y -> 'T.op_GreaterThan(x, y)) a b d
-            | Comparison.Ge -> testRow (fun x y -> 'T.op_GreaterThanOrEqual(x, y)) a b d
-            | Comparison.Eq -> testRow (fun x y -> 'T.op_Equality(x, y)) a b d
-            | Comparison.Ne -> testRow (fun x y -> 'T.op_Inequality(x, y)) a b d
-        member _.ST(a, b, d) =
-            match c with
-            | Comparison.Lt -> testRowScalar (fun x y -> 'T.op_LessThan(x, y)) a b d
-            | Comparison.Le -> testRowScalar (fun x y -> 'T.op_LessThanOrEqual(x, y)) a b d
-            | Comparison.Gt -> testRowScalar (fun x y -> 'T.op_GreaterThan(x, y)) a b d
-            | Comparison.Ge -> testRowScalar (fun x y -> 'T.op_GreaterThanOrEqual(x, y)) a b d
-            | Comparison.Eq -> testRowScalar (fun x y -> 'T.op_Equality(x, y)) a b d
-            | Comparison.Ne -> testRowScalar (fun x y -> 'T.op_Inequality(x, y)) a b d
-        member _.TS(a, b, d) =
-            match c with
-            | Comparison.Lt -> testScalarRow (fun x y -> 'T.op_LessThan(x, y)) a b d
-            | Comparison.Le -> testScalarRow (fun x y -> 'T.op_LessThanOrEqual(x, y)) a b d
-            | Comparison.Gt -> testScalarRow (fun x y -> 'T.op_GreaterThan(x, y)) a b d
-            | Comparison.Ge -> testScalarRow (fun x y -> 'T.op_GreaterThanOrEqual(x, y)) a b d
-            | Comparison.Eq -> testScalarRow (fun x y -> 'T.op_Equality(x, y)) a b d
-            | Comparison.Ne -> testScalarRow (fun x y -> 'T.op_Inequality(x, y)) a b d
+        member r.SS(a, b, d) = r.Row(a, 1, b, 1, d)
+        member r.ST(a, b, d) =
+            let mutable s = b
+            r.Row(a, 1, MemoryMarshal.CreateReadOnlySpan(&s, 1), 0, d)
+        member r.TS(a, b, d) =
+            let mutable s = a
+            r.Row(MemoryMarshal.CreateReadOnlySpan(&s, 1), 0, b, 1, d)
 
 /// An elementwise connective of two bools.
 [<RequireQualifiedAccess>]
