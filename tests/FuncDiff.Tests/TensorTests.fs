@@ -194,6 +194,14 @@ let tests =
             testPropertyWithConfig config "broadcasting binary operations" (Prop.forAll (Arb.fromGen binaryOperands) binaryMatchesLoops)
             testPropertyWithConfig config "reductions over any axes" (Prop.forAll (Arb.fromGen reductionCase) reductionsMatchLoops)
             testPropertyWithConfig config "transpose and slice" (Prop.forAll (Arb.fromGen movementCase) movementMatchesLoops)
+            test "a transpose of the last two axes (done in tiles) matches the index loop around tile edges" {
+                let rng = System.Random 19
+                for dims in [ [| 1; 1 |]; [| 15; 17 |]; [| 16; 16 |]; [| 40; 33 |]; [| 3; 17; 70 |]; [| 2; 0; 5 |]; [| 2; 33; 1 |] ] do
+                    let x = Tensor.ofData dims (Array.init (Array.fold (*) 1 dims) (fun _ -> rng.NextDouble()))
+                    let r = dims.Length
+                    let perm = Array.init r (fun i -> if i = r - 2 then r - 1 elif i = r - 1 then r - 2 else i)
+                    movementMatchesLoops (x, perm, Array.zeroCreate r, Array.create r 1)
+            }
             testPropertyWithConfig config "batched matmul with broadcasting" (Prop.forAll (Arb.fromGen matmulOperands) matmulMatchesLoops)
             test "identical inputs give bit-identical results" {
                 let x = input "x" [ 1000 ]

@@ -82,14 +82,44 @@ let inline private withScratch (rank: int) ([<InlineIfLambda>] f: int[] -> int[]
         pool.Return b
         pool.Return c
 
+/// dst[b, j, i] = src[b, i, j] for a batch of rows × cols matrices, 16 × 16 tiles at a time, so that
+/// both the rows read and the columns written stay in cache (element by element, the column writes of
+/// a long row would each touch another cache line).
+let private tiles<'T> (src: 'T[]) (dst: 'T[]) (batch: int) (rows: int) (cols: int) =
+    let t = 16
+    for b in 0 .. batch - 1 do
+        let o = b * rows * cols
+        let mutable i0 = 0
+        while i0 < rows do
+            let mutable j0 = 0
+            while j0 < cols do
+                for i in i0 .. min (i0 + t) rows - 1 do
+                    for j in j0 .. min (j0 + t) cols - 1 do
+                        dst[o + j * rows + i] <- src[o + i * cols + j]
+                j0 <- j0 + t
+            i0 <- i0 + t
+
 /// out = x with axes permuted: out axis i is x axis perm[i].
 let transpose (x: Tensor) (perm: int[]) (out: Tensor) =
-    withScratch x.Shape.Rank (fun xs ss ds ->
-        stridesInto x.Shape.Dims xs
-        for i in 0 .. perm.Length - 1 do ss[i] <- xs[perm[i]]
-        stridesInto out.Shape.Dims ds
-        Array.Clear xs
-        strided x.Data out.Data out.Shape.Dims 0 ss 0 ds xs)
+    let r = perm.Length
+    let mutable swapsLast = r >= 2 && perm[r - 2] = r - 1 && perm[r - 1] = r - 2
+    for i in 0 .. r - 3 do swapsLast <- swapsLast && perm[i] = i
+    if swapsLast then
+        let rows, cols = x.Shape.Dims[r - 2], x.Shape.Dims[r - 1]
+        let batch = if rows * cols = 0 then 0 else x.Shape.Size / (rows * cols)
+        match x.Data, out.Data with
+        | (:? (float[]) as s), (:? (float[]) as d) -> tiles s d batch rows cols
+        | (:? (float32[]) as s), (:? (float32[]) as d) -> tiles s d batch rows cols
+        | (:? (int[]) as s), (:? (int[]) as d) -> tiles s d batch rows cols
+        | (:? (bool[]) as s), (:? (bool[]) as d) -> tiles s d batch rows cols
+        | _ -> invalidOp "source and destination storage differ"
+    else
+        withScratch x.Shape.Rank (fun xs ss ds ->
+            stridesInto x.Shape.Dims xs
+            for i in 0 .. perm.Length - 1 do ss[i] <- xs[perm[i]]
+            stridesInto out.Shape.Dims ds
+            Array.Clear xs
+            strided x.Data out.Data out.Shape.Dims 0 ss 0 ds xs)
 
 /// The first x.Size elements of dst (scratch of x's storage type) = x with axes permuted by the first
 /// x.Shape.Rank elements of perm.
