@@ -95,6 +95,24 @@ let tests =
                 if not (sameBits got want) then failtestf "length %d: %g from the blocks, %g from sum" n got want
         }
 
+        test "long sums split over two threads give sum's bits, also when many threads sum at once" {
+            let rng = Random 29
+            for n in [ Summation.parallelMinimum; Summation.parallelMinimum + 1; 300_007 ] do
+                let x = values rng n true
+                let want = Summation.sum (ReadOnlySpan x)
+                if not (sameBits (Summation.sumOf x 0 n) want) then failtestf "length %d: %g, not %g" n (Summation.sumOf x 0 n) want
+                let padded = Array.append [| 1.0; 2.0; 3.0 |] x
+                if not (sameBits (Summation.sumOf padded 3 n) want) then failtestf "length %d at offset 3" n
+                let x32 = Array.map float32 x
+                if not (sameBits (float (Summation.sumOf x32 0 n)) (float (Summation.sum (ReadOnlySpan x32)))) then failtestf "float32, length %d" n
+            let x = values rng 250_000 false
+            let want = Summation.sum (ReadOnlySpan x)
+            let got = Array.zeroCreate 64
+            System.Threading.Tasks.Parallel.For(0, 64, fun i -> got[i] <- Summation.sumOf x 0 x.Length) |> ignore
+            for g in got do
+                if not (sameBits g want) then failtestf "a concurrent sum gave %g, not %g" g want
+        }
+
         test "the same bits wherever the data sits" {
             let rng = Random 3
             let x = values rng 10007 false

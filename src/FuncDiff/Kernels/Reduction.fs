@@ -42,7 +42,11 @@ let private identity<'T when 'T :> INumber<'T>> (r: Reducer) =
 let private block<'T when 'T :> INumber<'T>> (r: Reducer) (src: 'T[]) (outer: int) (n: int) (inner: int) (dst: 'T[]) =
     if n = 0 then Array.fill dst 0 (outer * inner) (identity<'T> r)
     elif inner = 1 then
-        for o in 0 .. outer - 1 do dst[o] <- rowReduce (r, ReadOnlySpan(src, o * n, n))
+        for o in 0 .. outer - 1 do
+            dst[o] <-
+                match r with
+                | Sum -> Summation.sumOf src (o * n) n
+                | _ -> rowReduce (r, ReadOnlySpan(src, o * n, n))
     else
         for o in 0 .. outer - 1 do
             let acc = Span(dst, o * inner, inner)

@@ -5,7 +5,8 @@
 /// Every step is one IEEE addition (or a product then an addition: the JIT does not contract them),
 /// so the result does not depend on the address, the JIT tier, the machine's Vector<T> width or which
 /// core summed which half; and the pairwise tree keeps the rounding error growing with log n, not n.
-/// A sum of −0s is −0, as in sequential summation; an empty sum is +0.
+/// A sum of −0s is −0, as in sequential summation; an empty sum is +0. A long sum of an array splits at
+/// the tree's first fork, one half on the partner thread (Kernels/Partner.fs): the same additions.
 module internal FuncDiff.Core.Kernels.Summation
 
 open System
@@ -96,3 +97,48 @@ let sum<'T when 'T :> INumber<'T>> (x: ReadOnlySpan<'T>) : 'T =
 let dot<'T when 'T :> INumber<'T>> (x: ReadOnlySpan<'T>) (y: ReadOnlySpan<'T>) : 'T =
     if x.Length <> y.Length then invalidArg "y" (sprintf "dot kernel: %d elements against %d" x.Length y.Length)
     if x.IsEmpty then 'T.Zero else tree true x y
+
+/// Sums at least this long take two threads.
+let parallelMinimum = 1 <<< 17
+
+/// The two halves of a split sum: set by the calling thread before the split, cleared after it. One per
+/// calling thread and element type, so a sum allocates nothing (the halves' delegates are made once).
+[<Sealed; AllowNullLiteral>]
+type private Halves<'T when 'T :> INumber<'T>>() as this =
+    [<ThreadStatic; DefaultValue>]
+    static val mutable private mine: Halves<'T>
+    let first = Action(fun () -> this.First <- this.Part(this.Offset, this.Half))
+    let second = Action(fun () -> this.Second <- this.Part(this.Offset + this.Half, this.Length - this.Half))
+    member val Data: 'T[] = null with get, set
+    member val Offset = 0 with get, set
+    member val Length = 0 with get, set
+    member val Half = 0 with get, set
+    member val First = 'T.Zero with get, set
+    member val Second = 'T.Zero with get, set
+
+    member private h.Part(offset: int, length: int) : 'T =
+        let part = ReadOnlySpan(h.Data, offset, length)
+        tree false part part
+
+    static member Mine =
+        if isNull Halves<'T>.mine then Halves<'T>.mine <- Halves<'T>()
+        Halves<'T>.mine
+
+    /// The sum of data[offset .. offset + length), length above Block: tree's first fork on two threads.
+    member h.Sum(data: 'T[], offset: int, length: int) : 'T =
+        h.Data <- data
+        h.Offset <- offset
+        h.Length <- length
+        h.Half <- (length + 2 * Block - 1) / (2 * Block) * Block
+        try
+            Partner.split first second
+            let total: 'T = h.First + h.Second
+            total
+        finally
+            h.Data <- null
+
+/// Σ x[offset .. offset + length) for a float64 or float32 array, as `sum` gives it; from parallelMinimum
+/// elements on, the halves of the tree's first fork run on two threads.
+let sumOf<'T when 'T :> INumber<'T>> (x: 'T[]) (offset: int) (length: int) : 'T =
+    if length >= parallelMinimum && Partner.available then Halves<'T>.Mine.Sum(x, offset, length)
+    else sum (ReadOnlySpan(x, offset, length))
