@@ -507,6 +507,18 @@ let private pairs =
                     let values = Array.init n (fun i -> [| 0.0; -0.0; 1e300; -1e10; 3e9; Math.PI / 4.0; nan; infinity; -infinity; 2.5; -7.0 |][i % 11] + (if i % 11 = 9 then float i else 0.0))
                     agree (sprintf "%O over %d elements" dtype n) (dict [ "x", Tensor.ofData [| n |] values |> Tensor.cast dtype ]) roots
         }
+        test "inside a fused group too: the interpreter's bits over blocks, tails and two threads" {
+            for dtype in [ DType.Float64; DType.Float32 ] do
+                for n in [ Fuse.minimumSize + 3; 100_003 ] do
+                    let x = inputOf dtype "x" [ n ]
+                    let y = sin x * x + cos x
+                    let roots = [ for r in sum y :: y :: grad [ x ] (sum y) -> r.Node ]
+                    let plan = Plan.compile roots
+                    let fused = plan.Steps |> Array.sumBy (function Steps.Fused g -> g.Calls |> Array.filter (fun c -> (Fuse.trigOf c.Primitive).IsSome) |> Array.length | _ -> 0)
+                    Expect.isGreaterThanOrEqual fused 2 (sprintf "sin and cos inside a group:\n%s" (Plan.describe plan))
+                    let values = Array.init n (fun i -> [| 0.0; -0.0; 1e300; -1e10; 3e9; nan; infinity; 2.5; -7.0 |][i % 9] + (if i % 9 = 7 then float i / 100.0 else 0.0))
+                    agree (sprintf "%O over %d elements" dtype n) (dict [ "x", Tensor.ofData [| n |] values |> Tensor.cast dtype ]) roots
+        }
         test "a sin and a cos of different arguments stay apart" {
             let x, y = input "x" [ 10 ], input "y" [ 10 ]
             let plan = Plan.compile [ (sin x * cos y).Node ]

@@ -32,6 +32,12 @@ let private blockSum (values: Node[]) (c: Call) =
     obj.ReferenceEquals(c.Primitive, Primitives.Structural.sumP) && values[c.Output].Shape.Size = 1
     && x.Shape.Size >= minimumSize && (x.DType = DType.Float64 || x.DType = DType.Float32)
 
+/// Whether p is sin (false) or cos (true): the two that a pair, or a group, computes in one pass.
+let trigOf (p: Primitive) =
+    if obj.ReferenceEquals(p, Primitives.Elementary.sinP) then ValueSome false
+    elif obj.ReferenceEquals(p, Primitives.Elementary.cosP) then ValueSome true
+    else ValueNone
+
 /// The schedule with fused groups. `owner` maps a value to the value whose storage it uses (itself, or
 /// the source of a view); `rooted` says which owners the roots need.
 let schedule (values: Node[]) (owner: int[]) (rooted: HashSet<int>) (calls: Call[]) : Step[] =
@@ -52,12 +58,7 @@ let schedule (values: Node[]) (owner: int[]) (rooted: HashSet<int>) (calls: Call
     let ready = SortedSet<int>()
     let readyFusible = Dictionary<int, SortedSet<int>>()
     let readyTrig = Dictionary<struct (int * bool), int>()
-    let trig (i: int) =
-        let p = calls[i].Primitive
-        if isFusible[i] then ValueNone
-        elif obj.ReferenceEquals(p, Primitives.Elementary.sinP) then ValueSome false
-        elif obj.ReferenceEquals(p, Primitives.Elementary.cosP) then ValueSome true
-        else ValueNone
+    let trig (i: int) = if isFusible[i] then ValueNone else trigOf calls[i].Primitive
     let makeReady (i: int) =
         ready.Add i |> ignore
         match trig i with

@@ -53,6 +53,23 @@ type private GroupRun(group: Group, plan: Plan, values: Tensor[]) =
     let threads = if group.Size >= parallelMinimum && Kernels.Partner.available && blocks > 1 then 2 else 1
     let fresh (v: int) (length: int) = Tensor(Shape.Of [| length |], plan.Values[v].DType, Tensor.Allocate(plan.Values[v].DType, length))
     let memberIndex = group.Calls |> Array.mapi (fun i c -> c.Output, i) |> dict
+    // A sin and a cos of one argument in the group run as one pass where the first of them stands (their
+    // argument is ready there, and nothing reads the second before its own place): partner[i] is the
+    // other call for the first, -2 for the second (already computed), -1 for every other call.
+    let partner = Array.create group.Calls.Length -1
+    do
+        for i in 0 .. group.Calls.Length - 1 do
+            match Fuse.trigOf group.Calls[i].Primitive with
+            | ValueSome cosine when partner[i] = -1 ->
+                let other =
+                    seq { i + 1 .. group.Calls.Length - 1 }
+                    |> Seq.tryFind (fun j -> partner[j] = -1 && group.Calls[j].Args[0] = group.Calls[i].Args[0] && Fuse.trigOf group.Calls[j].Primitive = ValueSome (not cosine))
+                match other with
+                | Some j ->
+                    partner[i] <- j
+                    partner[j] <- -2
+                | None -> ()
+            | _ -> ()
     // lanes[thread][variant]: (member blocks, import blocks, args per call)
     let lanes =
         Array.init threads (fun _ ->
@@ -68,12 +85,21 @@ type private GroupRun(group: Group, plan: Plan, values: Tensor[]) =
                                 match Array.tryFindIndex ((=) a) group.Imports with
                                 | Some j -> imports[j]
                                 | None -> Unchecked.defaultof<Tensor>))
-                struct (outs, imports, args)))
+                // The paired calls' kernel: sines into one member's block, cosines into the other's.
+                let pairs =
+                    partner |> Array.mapi (fun i j ->
+                        if j < 0 then Unchecked.defaultof<_>
+                        else
+                            let other = outs[j]
+                            let sineFirst = Fuse.trigOf group.Calls[i].Primitive = ValueSome false
+                            fun (xs: Tensor[]) (out: Tensor) ->
+                                if sineFirst then Kernels.Trig.sinCos xs[0] out other else Kernels.Trig.sinCos xs[0] other out)
+                struct (outs, imports, args, pairs)))
     // Argument slots that read a single-element value from outside: refreshed each run, since an input's
     // tensor changes between runs.
     let scalarSlots =
         [| for lane in lanes do
-               for struct (_, _, args) in lane do
+               for struct (_, _, args, _) in lane do
                    for i in 0 .. group.Calls.Length - 1 do
                        for k in 0 .. group.Calls[i].Args.Length - 1 do
                            if obj.ReferenceEquals(args[i][k], null) then struct (args[i], k, group.Calls[i].Args[k]) |]
@@ -89,13 +115,16 @@ type private GroupRun(group: Group, plan: Plan, values: Tensor[]) =
     let run (thread: int) (first: int) (last: int) =
         for k in first .. last - 1 do
             let variant = if k = blocks - 1 then 1 else 0
-            let struct (outs, imports, args) = lanes[thread][variant]
+            let struct (outs, imports, args, pairs) = lanes[thread][variant]
             let offset = k * Fuse.blockSize
             let length = lengths[variant]
             for j in 0 .. imports.Length - 1 do Array.Copy(values[group.Imports[j]].Data, offset, imports[j].Data, 0, length)
             for i in 0 .. group.Calls.Length - 1 do
                 let c = group.Calls[i]
-                Invoke.into c.Primitive c.Run args[i] outs[i]
+                match partner[i] with
+                | -1 -> Invoke.into c.Primitive c.Run args[i] outs[i]
+                | -2 -> ()
+                | _ -> Invoke.into c.Primitive pairs[i] args[i] outs[i]
             for e in 0 .. exportMember.Length - 1 do
                 Array.Copy(outs[exportMember[e]].Data, 0, values[group.Exports[e]].Data, offset, length)
             for j in 0 .. sums.Length - 1 do sums[j].Add(thread, offset, outs[sumMember[j]].Data, length)
