@@ -58,18 +58,19 @@ type private GroupRun(group: Group, plan: Plan, values: Tensor[]) =
     // other call for the first, -2 for the second (already computed), -1 for every other call.
     let partner = Array.create group.Calls.Length -1
     do
-        for i in 0 .. group.Calls.Length - 1 do
-            match Fuse.trigOf group.Calls[i].Primitive with
-            | ValueSome cosine when partner[i] = -1 ->
-                let other =
-                    seq { i + 1 .. group.Calls.Length - 1 }
-                    |> Seq.tryFind (fun j -> partner[j] = -1 && group.Calls[j].Args[0] = group.Calls[i].Args[0] && Fuse.trigOf group.Calls[j].Primitive = ValueSome (not cosine))
-                match other with
-                | Some j ->
+        // The unpaired sin or cos calls so far, by argument and function.
+        let waiting = Dictionary<struct (int * bool), int>()
+        for j in 0 .. group.Calls.Length - 1 do
+            match Fuse.trigOf group.Calls[j].Primitive with
+            | ValueSome cosine ->
+                let arg = group.Calls[j].Args[0]
+                match waiting.TryGetValue(struct (arg, not cosine)) with
+                | true, i ->
                     partner[i] <- j
                     partner[j] <- -2
-                | None -> ()
-            | _ -> ()
+                    waiting.Remove(struct (arg, not cosine)) |> ignore
+                | _ -> waiting[struct (arg, cosine)] <- j
+            | ValueNone -> ()
     // lanes[thread][variant]: (member blocks, import blocks, args per call)
     let lanes =
         Array.init threads (fun _ ->
