@@ -67,11 +67,14 @@ let private leaf<'T when 'T :> INumber<'T>> (products: bool) (x: ReadOnlySpan<'T
     let lanes: 'T = across (Vector256.Add(Vector256.Add(a0, a1), Vector256.Add(a2, a3)))
     lanes + rest
 
+/// Where the tree forks a span of more than Block elements: after the first half of its blocks, rounded up.
+let private fork (length: int) = (length + 2 * Block - 1) / (2 * Block) * Block
+
 /// The pairwise tree over the blocks of x (and y): the first half of the blocks, rounded up, then the rest.
 let rec private tree<'T when 'T :> INumber<'T>> (products: bool) (x: ReadOnlySpan<'T>) (y: ReadOnlySpan<'T>) : 'T =
     if x.Length <= Block then leaf products x y
     else
-        let half = (x.Length + 2 * Block - 1) / (2 * Block) * Block
+        let half = fork x.Length
         let first: 'T = tree products (x.Slice(0, half)) (y.Slice(0, half))
         let second: 'T = tree products (x.Slice half) (y.Slice half)
         first + second
@@ -129,7 +132,7 @@ type private Halves<'T when 'T :> INumber<'T>>() as this =
         h.Data <- data
         h.Offset <- offset
         h.Length <- length
-        h.Half <- (length + 2 * Block - 1) / (2 * Block) * Block
+        h.Half <- fork length
         try
             Partner.split first second
             let total: 'T = h.First + h.Second
