@@ -17,12 +17,13 @@ type Reducer =
     | Max
     | Min
 
-let private rowReduce<'T when 'T :> INumber<'T>> (r: Reducer, x: ReadOnlySpan<'T>) : 'T =
+/// The reduction of src[offset .. offset + n).
+let private rowReduce<'T when 'T :> INumber<'T>> (r: Reducer) (src: 'T[]) (offset: int) (n: int) : 'T =
     match r with
-    | Sum -> Summation.sum x
-    | Prod -> Aligned.product x
-    | Max -> TensorPrimitives.Max x
-    | Min -> TensorPrimitives.Min x
+    | Sum -> Summation.sumOf src offset n
+    | Prod -> Aligned.product (ReadOnlySpan(src, offset, n))
+    | Max -> TensorPrimitives.Max(ReadOnlySpan(src, offset, n))
+    | Min -> TensorPrimitives.Min(ReadOnlySpan(src, offset, n))
 
 let private accumulate<'T when 'T :> INumber<'T>> (r: Reducer, acc: Span<'T>, row: ReadOnlySpan<'T>) =
     let a = Span.op_Implicit acc : ReadOnlySpan<'T>
@@ -42,11 +43,7 @@ let private identity<'T when 'T :> INumber<'T>> (r: Reducer) =
 let private block<'T when 'T :> INumber<'T>> (r: Reducer) (src: 'T[]) (outer: int) (n: int) (inner: int) (dst: 'T[]) =
     if n = 0 then Array.fill dst 0 (outer * inner) (identity<'T> r)
     elif inner = 1 then
-        for o in 0 .. outer - 1 do
-            dst[o] <-
-                match r with
-                | Sum -> Summation.sumOf src (o * n) n
-                | _ -> rowReduce (r, ReadOnlySpan(src, o * n, n))
+        for o in 0 .. outer - 1 do dst[o] <- rowReduce r src (o * n) n
     else
         for o in 0 .. outer - 1 do
             let acc = Span(dst, o * inner, inner)
