@@ -29,10 +29,7 @@ let private product (n: Node) =
 /// True for a transpose that swaps the last two axes and keeps the others.
 let private swapsLast (n: Node) =
     match n.Op with
-    | Apply (p, attrs) when obj.ReferenceEquals(p, Structural.transposeP) ->
-        let perm = Rules.ints "perm" attrs
-        let r = perm.Length
-        r >= 2 && perm[r - 2] = r - 1 && perm[r - 1] = r - 2 && Seq.forall (fun i -> perm[i] = i) (seq { 0 .. r - 3 })
+    | Apply (p, attrs) when obj.ReferenceEquals(p, Structural.transposeP) -> Kernels.Movement.swapsLastTwo (Rules.ints "perm" attrs)
     | _ -> false
 
 /// The operand to read, and whether to read it transposed.

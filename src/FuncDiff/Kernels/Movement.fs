@@ -99,12 +99,17 @@ let private tiles<'T> (src: 'T[]) (dst: 'T[]) (batch: int) (rows: int) (cols: in
                 j0 <- j0 + t
             i0 <- i0 + t
 
+/// True for a permutation that swaps the last two axes and keeps the others.
+let swapsLastTwo (perm: int[]) =
+    let r = perm.Length
+    let mutable swaps = r >= 2 && perm[r - 2] = r - 1 && perm[r - 1] = r - 2
+    for i in 0 .. r - 3 do swaps <- swaps && perm[i] = i
+    swaps
+
 /// out = x with axes permuted: out axis i is x axis perm[i].
 let transpose (x: Tensor) (perm: int[]) (out: Tensor) =
     let r = perm.Length
-    let mutable swapsLast = r >= 2 && perm[r - 2] = r - 1 && perm[r - 1] = r - 2
-    for i in 0 .. r - 3 do swapsLast <- swapsLast && perm[i] = i
-    if swapsLast then
+    if swapsLastTwo perm then
         let rows, cols = x.Shape.Dims[r - 2], x.Shape.Dims[r - 1]
         let batch = if rows * cols = 0 then 0 else x.Shape.Size / (rows * cols)
         match x.Data, out.Data with
