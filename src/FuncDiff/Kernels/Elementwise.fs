@@ -63,22 +63,28 @@ type private NumericRows<'T when 'T :> INumber<'T>>(op: NumericBinary) =
         member _.ST(a, b, d) = op.ST(a, b, d)
         member _.TS(a, b, d) = op.TS(a, b, d)
 
-/// Lanes at..at+w of a comparison row (within the spans: unchecked loads): an operand with step 0 is
-/// the splat s.
+// Rows of comparisons and of where read each operand with step 1 or, broadcast, step 0 (one element).
+
+/// The operand's one element in every lane where it is read with step 0.
+let inline private splatOf<'T when 'T: struct> (x: ReadOnlySpan<'T>) (step: int) =
+    if step = 0 then Vector256.Create(x[0]) else Vector256<'T>.Zero
+
+/// Lanes at..at+w of an operand (within the span: an unchecked load), or its splat s for step 0.
+let inline private lanesAt<'T when 'T: struct> (x: ReadOnlySpan<'T>) (step: int) (s: Vector256<'T>) (at: int) =
+    if step = 0 then s else Vector256.LoadUnsafe(&MemoryMarshal.GetReference x, unativeint at)
+
+/// Lanes at..at+w of a comparison row.
 let inline private laneTest<'T when 'T: struct> ([<InlineIfLambda>] lanes: Vector256<'T> -> Vector256<'T> -> Vector256<'T>) (a: ReadOnlySpan<'T>) (ia: int) (sa: Vector256<'T>) (b: ReadOnlySpan<'T>) (ib: int) (sb: Vector256<'T>) (at: int) =
-    let va = if ia = 0 then sa else Vector256.LoadUnsafe(&MemoryMarshal.GetReference a, unativeint at)
-    let vb = if ib = 0 then sb else Vector256.LoadUnsafe(&MemoryMarshal.GetReference b, unativeint at)
-    lanes va vb
+    lanes (lanesAt a ia sa at) (lanesAt b ib sb at)
 
 // One loop per comparison, specialised by the JIT for the element type (a test called through an
-// interface per element would cost a virtual generic call each). Each operand is read with step 1 or,
-// broadcast, step 0; 4- and 8-byte elements go 32 at a time, their lane masks narrowed to bool bytes.
+// interface per element would cost a virtual generic call each); 4- and 8-byte elements go 32 at a time,
+// their lane masks narrowed to bool bytes.
 let inline private compareRow<'T when 'T: struct> ([<InlineIfLambda>] test: 'T -> 'T -> bool) ([<InlineIfLambda>] lanes: Vector256<'T> -> Vector256<'T> -> Vector256<'T>) (a: ReadOnlySpan<'T>) (ia: int) (b: ReadOnlySpan<'T>) (ib: int) (d: Span<bool>) =
     let size = Unsafe.SizeOf<'T>()
     let mutable i = 0
     if Vector256.IsHardwareAccelerated && (size = 4 || size = 8) then
-        let sa = if ia = 0 then Vector256.Create(a[0]) else Vector256<'T>.Zero
-        let sb = if ib = 0 then Vector256.Create(b[0]) else Vector256<'T>.Zero
+        let sa, sb = splatOf a ia, splatOf b ib
         let one = Vector256.Create(1uy)
         let out = MemoryMarshal.Cast<bool, byte> d
         while i + 32 <= d.Length do
@@ -279,12 +285,9 @@ let inline private choose<'T when 'T: struct> (c: bool) (x: 'T) (y: 'T) : 'T =
     elif c then x
     else y
 
-/// Lanes at..at+w of a where row (within the spans: unchecked loads and stores): x where the
-/// condition's lane mask is set, else y; an operand with step 0 is the splat s.
+/// Lanes at..at+w of a where row (an unchecked store): x where the condition's lane mask is set, else y.
 let inline private selectLanes<'T when 'T: struct> (isFalse: Vector256<'T>) (x: ReadOnlySpan<'T>) (ix: int) (sx: Vector256<'T>) (y: ReadOnlySpan<'T>) (iy: int) (sy: Vector256<'T>) (d: Span<'T>) (at: int) =
-    let xv = if ix = 0 then sx else Vector256.LoadUnsafe(&MemoryMarshal.GetReference x, unativeint at)
-    let yv = if iy = 0 then sy else Vector256.LoadUnsafe(&MemoryMarshal.GetReference y, unativeint at)
-    Vector256.ConditionalSelect(isFalse, yv, xv).StoreUnsafe(&MemoryMarshal.GetReference d, unativeint at)
+    Vector256.ConditionalSelect(isFalse, lanesAt y iy sy at, lanesAt x ix sx at).StoreUnsafe(&MemoryMarshal.GetReference d, unativeint at)
 
 /// A row of where with contiguous conditions and operands either contiguous (step 1) or one element
 /// (step 0), for 4- and 8-byte elements: 32 bools at a time widened into lane masks, the rest by choose.
@@ -293,8 +296,7 @@ let private selectRow<'T when 'T: struct> (c: ReadOnlySpan<bool>) (x: ReadOnlySp
     let mutable i = 0
     if Vector256.IsHardwareAccelerated && (size = 4 || size = 8) then
         let bytes = MemoryMarshal.Cast<bool, byte> c
-        let sx = if ix = 0 then Vector256.Create(x[0]) else Vector256<'T>.Zero
-        let sy = if iy = 0 then Vector256.Create(y[0]) else Vector256<'T>.Zero
+        let sx, sy = splatOf x ix, splatOf y iy
         while i + 32 <= d.Length do
             let conditions: Vector256<byte> = Vector256.LoadUnsafe(&MemoryMarshal.GetReference bytes, unativeint i)
             let struct (low, high) = Vector256.Widen conditions
