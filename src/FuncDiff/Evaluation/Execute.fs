@@ -13,6 +13,11 @@ open FuncDiff.Core.Plan
 /// depend on the split, so the values are the same whoever runs which block.
 let parallelMinimum = 1 <<< 16
 
+/// The kernel of a sin and a cos computed together: it writes one of them into the tensor it is given and
+/// the other into `other` (sines first when sinesFirst), both from one pass over the argument.
+let private sinCosWith (sinesFirst: bool) (other: Tensor) =
+    fun (xs: Tensor[]) (out: Tensor) -> if sinesFirst then Kernels.Trig.sinCos xs[0] out other else Kernels.Trig.sinCos xs[0] other out
+
 /// A fused group's sum of one member, fed block by block.
 type private IBlockSum =
     /// Takes the member's elements offset .. offset + length - 1, held at the start of piece.
@@ -90,11 +95,7 @@ type private GroupRun(group: Group, plan: Plan, values: Tensor[]) =
                 let pairs =
                     partner |> Array.mapi (fun i j ->
                         if j < 0 then Unchecked.defaultof<_>
-                        else
-                            let other = outs[j]
-                            let sineFirst = Fuse.trigOf group.Calls[i].Primitive = ValueSome false
-                            fun (xs: Tensor[]) (out: Tensor) ->
-                                if sineFirst then Kernels.Trig.sinCos xs[0] out other else Kernels.Trig.sinCos xs[0] other out)
+                        else sinCosWith (Fuse.trigOf group.Calls[i].Primitive = ValueSome false) outs[j])
                 struct (outs, imports, args, pairs)))
     // Argument slots that read a single-element value from outside: refreshed each run, since an input's
     // tensor changes between runs.
@@ -160,10 +161,7 @@ type Workspace(plan: Plan) =
             | Storage.View _ -> invalidOp "a view of a view")
     let args = plan.Steps |> Array.map (function Kernel c | Pair (c, _) -> c.Args |> Array.map (fun a -> values[a]) | Fused _ -> [||])
     // A pair's kernel writes the sines into the step's output and the cosines into the second one.
-    let pairs =
-        plan.Steps |> Array.map (function
-            | Pair (_, c) -> let cosines = values[c.Output] in fun (xs: Tensor[]) (sines: Tensor) -> Kernels.Trig.sinCos xs[0] sines cosines
-            | _ -> Unchecked.defaultof<_>)
+    let pairs = plan.Steps |> Array.map (function Pair (_, c) -> sinCosWith true values[c.Output] | _ -> Unchecked.defaultof<_>)
     let groups = plan.Steps |> Array.map (function Fused g -> GroupRun(g, plan, values) | _ -> Unchecked.defaultof<_>)
     // Where each value is read by a kernel step, so that a newly bound input reaches its readers.
     let readers = Array.init plan.Values.Length (fun _ -> ResizeArray<struct (int * int)>())
