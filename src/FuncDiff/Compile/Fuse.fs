@@ -59,8 +59,11 @@ let schedule (values: Node[]) (owner: int[]) (rooted: HashSet<int>) (calls: Call
     let readyFusible = Dictionary<int, SortedSet<int>>()
     let readyTrig = Dictionary<struct (int * bool), int>()
     let trig (i: int) = if isFusible[i] then ValueNone else trigOf calls[i].Primitive
+    let isBlockSum = calls |> Array.map (blockSum values)
+    let readyBlockSums = SortedSet<int>()
     let makeReady (i: int) =
         ready.Add i |> ignore
+        if isBlockSum[i] then readyBlockSums.Add i |> ignore
         match trig i with
         | ValueSome cosine -> readyTrig[struct (calls[i].Args[0], cosine)] <- i
         | ValueNone -> ()
@@ -70,7 +73,6 @@ let schedule (values: Node[]) (owner: int[]) (rooted: HashSet<int>) (calls: Call
             | _ -> readyFusible[sizeOf i] <- SortedSet [ i ]
     for i in 0 .. calls.Length - 1 do
         if waiting[i] = 0 then makeReady i
-    let isBlockSum = calls |> Array.map (blockSum values)
     // Runs of calls, each with the sums it takes of its members.
     let runs = ResizeArray<struct (ResizeArray<Call> * ResizeArray<Call> * bool)>()
     let mutable current = ResizeArray<Call>()
@@ -88,6 +90,7 @@ let schedule (values: Node[]) (owner: int[]) (rooted: HashSet<int>) (calls: Call
         members.Add calls[i].Output |> ignore
     let scheduled (i: int) =
         ready.Remove i |> ignore
+        readyBlockSums.Remove i |> ignore
         match trig i with
         | ValueSome cosine -> readyTrig.Remove(struct (calls[i].Args[0], cosine)) |> ignore
         | ValueNone -> ()
@@ -103,7 +106,7 @@ let schedule (values: Node[]) (owner: int[]) (rooted: HashSet<int>) (calls: Call
             scheduled next
         | _ ->
             // Sums of the run's members come last and end the run: what reads a sum needs all its blocks.
-            let taken = ready |> Seq.filter (fun i -> isBlockSum[i] && members.Contains owner[calls[i].Args[0]]) |> Array.ofSeq
+            let taken = readyBlockSums |> Seq.filter (fun i -> members.Contains owner[calls[i].Args[0]]) |> Array.ofSeq
             if taken.Length > 0 then
                 for i in taken do
                     sums.Add calls[i]
