@@ -12,6 +12,8 @@ open System.Runtime.Intrinsics
 open FuncDiff
 open FuncDiff.Core
 
+module V = FuncDiff.Core.Kernels.Vectors
+
 /// A unary operation on contiguous spans of any float dtype.
 type FloatUnary =
     abstract Run<'T when 'T :> IFloatingPointIeee754<'T>> : ReadOnlySpan<'T> * Span<'T> -> unit
@@ -406,42 +408,47 @@ let cast (x: Tensor) (out: Tensor) =
     | (:? (bool[]) as s), (:? (int[]) as d) -> ofBool s d
     | _ -> unsupported "cast" x
 
-let private scaled<'T when 'T :> IFloatingPointIeee754<'T>> (a: 'T) (g: 'T) =
-    if 'T.IsZero g then 'T.Zero else a * g
-
-/// mulNoNan with a span of a: whole vectors select +0 where g is ±0 (its definition, element by element).
-let private mulNoNanSpans<'T when 'T :> IFloatingPointIeee754<'T> and 'T: unmanaged> (a: ReadOnlySpan<'T>) (aScalar: 'T) (aIsSpan: bool) (g: ReadOnlySpan<'T>) (d: Span<'T>) =
-    let w = Vector<'T>.Count
+/// mulNoNan with a span of a (aIsSpan) or the scalar aScalar, from element i on: whole vectors of like's
+/// width select +0 where g is ±0 (its definition, element by element); returns where they stopped.
+let inline private mulNoNanLanes (like: ^V) (a: ReadOnlySpan<'T>) (aScalar: 'T) (aIsSpan: bool) (g: ReadOnlySpan<'T>) (d: Span<'T>) =
+    let w = V.count like
+    let zero = like - like
+    let va = V.splat like aScalar
     let mutable i = 0
-    if Vector.IsHardwareAccelerated && d.Length >= w then
-        if g.Length <> d.Length || (aIsSpan && a.Length <> d.Length) then invalidArg "d" "mulNoNan kernel: spans of different lengths"
-        // Unchecked loads and stores: every access below is within the spans' common length.
-        let gr = &MemoryMarshal.GetReference g
-        let ar = &MemoryMarshal.GetReference a
-        let dr = &MemoryMarshal.GetReference d
-        let zero = Vector<'T>.Zero
-        if aIsSpan then
-            while i <= d.Length - w do
-                let vg = Vector.LoadUnsafe(&gr, unativeint i)
-                Vector.StoreUnsafe(Vector.ConditionalSelect(Vector.Equals(vg, zero), zero, Vector.Multiply(Vector.LoadUnsafe(&ar, unativeint i), vg)), &dr, unativeint i)
-                i <- i + w
-        else
-            let va = Vector<'T>(aScalar)
-            while i <= d.Length - w do
-                let vg = Vector.LoadUnsafe(&gr, unativeint i)
-                Vector.StoreUnsafe(Vector.ConditionalSelect(Vector.Equals(vg, zero), zero, Vector.Multiply(va, vg)), &dr, unativeint i)
-                i <- i + w
+    while i <= d.Length - w do
+        let vg = V.load like (g.Slice(i, w))
+        let vs = if aIsSpan then V.load like (a.Slice(i, w)) else va
+        V.store (V.select (V.equal vg zero) zero (vs * vg)) (d.Slice(i, w))
+        i <- i + w
+    i
+
+let inline private mulNoNanSpans (a: ReadOnlySpan< ^T >) (aScalar: ^T) (aIsSpan: bool) (g: ReadOnlySpan< ^T >) (d: Span< ^T >) (wide: ^W) (narrow: ^N) (zeroT: ^T) =
+    if g.Length <> d.Length || (aIsSpan && a.Length <> d.Length) then invalidArg "d" "mulNoNan kernel: spans of different lengths"
+    let mutable i =
+        if V.Width.Wide then mulNoNanLanes wide a aScalar aIsSpan g d
+        elif V.Width.Narrow then mulNoNanLanes narrow a aScalar aIsSpan g d
+        else 0
     while i < d.Length do
-        d[i] <- scaled (if aIsSpan then a[i] else aScalar) g[i]
+        let x = if aIsSpan then a[i] else aScalar
+        d[i] <- if g[i] = zeroT then zeroT else x * g[i]
         i <- i + 1
+
+/// mulNoNan for float64 or float32 spans (a span of a, or the scalar aScalar).
+let private mulNoNanOf<'T> (a: ReadOnlySpan<'T>) (aScalar: 'T) (aIsSpan: bool) (g: ReadOnlySpan<'T>) (d: Span<'T>) =
+    let mutable scalar = aScalar
+    if typeof<'T> = typeof<float> then
+        mulNoNanSpans (V.readAs<'T, float> a) (Unsafe.As<'T, float> &scalar) aIsSpan (V.readAs<'T, float> g) (V.writeAs<'T, float> d) Vector512<float>.Zero Vector256<float>.Zero 0.0
+    elif typeof<'T> = typeof<float32> then
+        mulNoNanSpans (V.readAs<'T, float32> a) (Unsafe.As<'T, float32> &scalar) aIsSpan (V.readAs<'T, float32> g) (V.writeAs<'T, float32> d) Vector512<float32>.Zero Vector256<float32>.Zero 0.0f
+    else invalidOp (sprintf "mulNoNan kernel has no %s implementation" typeof<'T>.Name)
 
 /// a·g, except that an exact zero g (+0 or -0) gives +0 even where a is ±∞ or NaN. One-sided: a zero
 /// a times a non-finite g is IEEE's NaN, so a zero local derivative never hides a non-finite cotangent.
 let mulNoNan =
     { new FloatBinary with
         member _.SS<'T when 'T :> IFloatingPointIeee754<'T> and 'T: unmanaged>(a: ReadOnlySpan<'T>, b: ReadOnlySpan<'T>, d: Span<'T>) =
-            mulNoNanSpans a 'T.Zero true b d
+            mulNoNanOf a 'T.Zero true b d
         member _.ST<'T when 'T :> IFloatingPointIeee754<'T> and 'T: unmanaged>(a: ReadOnlySpan<'T>, b: 'T, d: Span<'T>) =
             if 'T.IsZero b then d.Clear() else Tensors.TensorPrimitives.Multiply(a, b, d)
         member _.TS<'T when 'T :> IFloatingPointIeee754<'T> and 'T: unmanaged>(a: 'T, b: ReadOnlySpan<'T>, d: Span<'T>) =
-            mulNoNanSpans ReadOnlySpan<'T>.Empty a false b d }
+            mulNoNanOf ReadOnlySpan<'T>.Empty a false b d }

@@ -12,45 +12,46 @@
 module internal FuncDiff.Core.Kernels.Hyperbolic
 
 open System
-open System.Numerics
+
+module V = FuncDiff.Core.Kernels.Vectors
 
 // q(s) = (tanh √s / √s - 1) for s in [0, 1], q(s) = s·(Q0 + Q1·s + … + Q15·s¹⁵).
 [<Literal>]
-let private Q0 = -0.3333333333333329
+let Q0 = -0.3333333333333329
 [<Literal>]
-let private Q1 = 0.13333333333328654
+let Q1 = 0.13333333333328654
 [<Literal>]
-let private Q2 = -0.053968253966343
+let Q2 = -0.053968253966343
 [<Literal>]
-let private Q3 = 0.021869488496244555
+let Q3 = 0.021869488496244555
 [<Literal>]
-let private Q4 = -0.008863235029183927
+let Q4 = -0.008863235029183927
 [<Literal>]
-let private Q5 = 0.0035921239054741393
+let Q5 = 0.0035921239054741393
 [<Literal>]
-let private Q6 = -0.0014558106667583153
+let Q6 = -0.0014558106667583153
 [<Literal>]
-let private Q7 = 0.0005899290429113596
+let Q7 = 0.0005899290429113596
 [<Literal>]
-let private Q8 = -0.00023882675939929167
+let Q8 = -0.00023882675939929167
 [<Literal>]
-let private Q9 = 9.621585515930837e-05
+let Q9 = 9.621585515930837e-05
 [<Literal>]
-let private Q10 = -3.804765176252815e-05
+let Q10 = -3.804765176252815e-05
 [<Literal>]
-let private Q11 = 1.4264078744910533e-05
+let Q11 = 1.4264078744910533e-05
 [<Literal>]
-let private Q12 = -4.747255117244986e-06
+let Q12 = -4.747255117244986e-06
 [<Literal>]
-let private Q13 = 1.2664614203697033e-06
+let Q13 = 1.2664614203697033e-06
 [<Literal>]
-let private Q14 = -2.317003871158041e-07
+let Q14 = -2.317003871158041e-07
 [<Literal>]
-let private Q15 = 2.1144808058797934e-08
+let Q15 = 2.1144808058797934e-08
 
 /// tanh rounds to 1 from about 19.06 on; larger arguments are clamped here.
 [<Literal>]
-let private Clamp = 20.0
+let Clamp = 20.0
 
 // ---- Scalar form (the tail) ------------------------------------------------------------------------
 
@@ -83,59 +84,60 @@ let scalar (x: float) =
     let t = if a >= 1.0 then fromOne a else belowOne a
     BitConverter.Int64BitsToDouble(BitConverter.DoubleToInt64Bits t ||| (BitConverter.DoubleToInt64Bits x &&& Int64.MinValue))
 
-// ---- Vector form ----------------------------------------------------------------------------------
+// ---- Vector form, at either width (Kernels/Vectors.fs) ---------------------------------------------
 
-let inline private vfma (a: Vector<float>) (b: Vector<float>) (c: Vector<float>) = Vector.FusedMultiplyAdd(a, b, c)
-let inline private v (c: float) = Vector<float>(c)
-
-let private belowOneV (a: Vector<float>) =
+let inline belowOneV (a: ^V) : ^V =
+    let inline c (k: float) = V.splat a k
     let s = a * a
-    let p = vfma (vfma (vfma (vfma (vfma (vfma (vfma (vfma (vfma (vfma (vfma (vfma (vfma (vfma (vfma (v Q15) s (v Q14)) s (v Q13)) s (v Q12)) s (v Q11)) s (v Q10)) s (v Q9)) s (v Q8)) s (v Q7)) s (v Q6)) s (v Q5)) s (v Q4)) s (v Q3)) s (v Q2)) s (v Q1)) s (v Q0)
+    let p = V.fma (V.fma (V.fma (V.fma (V.fma (V.fma (V.fma (V.fma (V.fma (V.fma (V.fma (V.fma (V.fma (V.fma (V.fma (c Q15) s (c Q14)) s (c Q13)) s (c Q12)) s (c Q11)) s (c Q10)) s (c Q9)) s (c Q8)) s (c Q7)) s (c Q6)) s (c Q5)) s (c Q4)) s (c Q3)) s (c Q2)) s (c Q1)) s (c Q0)
     let q = p * s
-    vfma a q a
+    V.fma a q a
 
-let private fromOneV (a: Vector<float>) =
-    let one = Vector<float>.One
-    let e = Exponential.coreV (Vector.ConditionalSelect(Vector.GreaterThan(a, v Clamp), v Clamp, a) * v -2.0)
+let inline fromOneV (a: ^V) : ^V =
+    let inline c (k: float) = V.splat a k
+    let one = c 1.0
+    let e : ^V = Exponential.coreV (V.select (V.greater a (c Clamp)) (c Clamp) a * c -2.0)
     let u = one + e
     let ue = e - (u - one)
     let n = e + e
     let r = one / u
     let q = n * r
-    let c = vfma -q ue (vfma -q u n) * r
+    let d = V.fma -q ue (V.fma -q u n) * r
     let h = one - q
     let hl = (one - h) - q
-    h + (hl - c)
+    h + (hl - d)
 
-let private vector (x: Vector<float>) =
-    let a = Vector.Abs x
-    let large = Vector.GreaterThanOrEqual(a, Vector<float>.One)
+/// tanh lane by lane: the value of |x|, given x's sign bit.
+let inline vector (x: ^V) : ^V =
+    let a = V.abs x
+    let large = V.atLeast a (V.splat a 1.0)
     // Only the branches some lane needs are computed; each lane's value is its own branch's either way.
     let t =
-        if Vector.EqualsAll(large, Vector<int64>.Zero) then belowOneV a
-        elif Vector.EqualsAll(large, Vector<int64>.AllBitsSet) then fromOneV a
-        else Vector.ConditionalSelect(large, fromOneV a, belowOneV a)
-    Vector.AsVectorDouble(Vector.BitwiseOr(Vector.AsVectorInt64 t, Vector.AndNot(Vector.AsVectorInt64 x, Vector.AsVectorInt64 a)))
+        if V.none large then belowOneV a
+        else
+            let above = fromOneV a
+            if V.all large then above else V.select large above (belowOneV a)
+    V.ofBits (V.bits t ||| V.andNot (V.bits x) (V.bits a))
 
 // ---- float32 ----------------------------------------------------------------------------------------
 
 // q(s) = s·(P0 + P1·s + … + P4·s⁴) for s in [0, 1/4], within 2⁻³⁰·⁶ on tanh relative.
 [<Literal>]
-let private P0 = -0.333333283662796f
+let P0 = -0.333333283662796f
 [<Literal>]
-let private P1 = 0.133329838514328f
+let P1 = 0.133329838514328f
 [<Literal>]
-let private P2 = -0.053898755460977554f
+let P2 = -0.053898755460977554f
 [<Literal>]
-let private P3 = 0.02128620818257332f
+let P3 = 0.02128620818257332f
 [<Literal>]
-let private P4 = -0.006615864112973213f
+let P4 = -0.006615864112973213f
 
 [<Literal>]
-let private Knee32 = 0.5f
+let Knee32 = 0.5f
 /// tanh rounds to 1 in float32 from 13·ln 2 ≈ 9.011 on; larger arguments are clamped here.
 [<Literal>]
-let private Clamp32 = 9.1f
+let Clamp32 = 9.1f
 
 let inline private fma32 (a: float32) (b: float32) (c: float32) = MathF.FusedMultiplyAdd(a, b, c)
 
@@ -164,36 +166,37 @@ let scalar32 (x: float32) =
     let t = if a >= Knee32 then fromKnee32 a else belowKnee32 a
     BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits t ||| (BitConverter.SingleToInt32Bits x &&& Int32.MinValue))
 
-let inline private vfma32 (a: Vector<float32>) (b: Vector<float32>) (c: Vector<float32>) = Vector.FusedMultiplyAdd(a, b, c)
-let inline private v32 (c: float32) = Vector<float32>(c)
-
-let private belowKneeV32 (a: Vector<float32>) =
+let inline belowKneeV32 (a: ^V) : ^V =
+    let inline c (k: float32) = V.splat a k
     let s = a * a
-    let p = vfma32 (vfma32 (vfma32 (vfma32 (v32 P4) s (v32 P3)) s (v32 P2)) s (v32 P1)) s (v32 P0)
+    let p = V.fma (V.fma (V.fma (V.fma (c P4) s (c P3)) s (c P2)) s (c P1)) s (c P0)
     let q = p * s
-    vfma32 a q a
+    V.fma a q a
 
-let private fromKneeV32 (a: Vector<float32>) =
-    let one = Vector<float32>.One
-    let struct (e, el) = Exponential.pairV32 (Vector.ConditionalSelect(Vector.GreaterThan(a, v32 Clamp32), v32 Clamp32, a) * v32 -2.0f)
+let inline fromKneeV32 (a: ^V) : ^V =
+    let inline c (k: float32) = V.splat a k
+    let one = c 1.0f
+    let struct (e: ^V, el: ^V) = Exponential.pairV32 (V.select (V.greater a (c Clamp32)) (c Clamp32) a * c -2.0f)
     let u = one + e
     let ue = (e - (u - one)) + el
     let n = e + e
     let r = one / u
     let q = n * r
-    let c = (vfma32 -q ue (vfma32 -q u n) + (el + el)) * r
+    let d = (V.fma -q ue (V.fma -q u n) + (el + el)) * r
     let h = one - q
     let hl = (one - h) - q
-    h + (hl - c)
+    h + (hl - d)
 
-let private vector32 (x: Vector<float32>) =
-    let a = Vector.Abs x
-    let large = Vector.GreaterThanOrEqual(a, v32 Knee32)
+/// tanh lane by lane in float32.
+let inline vector32 (x: ^V) : ^V =
+    let a = V.abs x
+    let large = V.atLeast a (V.splat a Knee32)
     let t =
-        if Vector.EqualsAll(large, Vector<int>.Zero) then belowKneeV32 a
-        elif Vector.EqualsAll(large, Vector<int>.AllBitsSet) then fromKneeV32 a
-        else Vector.ConditionalSelect(large, fromKneeV32 a, belowKneeV32 a)
-    Vector.AsVectorSingle(Vector.BitwiseOr(Vector.AsVectorInt32 t, Vector.AndNot(Vector.AsVectorInt32 x, Vector.AsVectorInt32 a)))
+        if V.none large then belowKneeV32 a
+        else
+            let above = fromKneeV32 a
+            if V.all large then above else V.select large above (belowKneeV32 a)
+    V.ofBits (V.bits t ||| V.andNot (V.bits x) (V.bits a))
 
 /// y = tanh x for float64 or float32 spans of one length.
-let tanh<'T> (x: ReadOnlySpan<'T>) (y: Span<'T>) = Lanes.apply "tanh" vector scalar vector32 scalar32 x y
+let tanh<'T> (x: ReadOnlySpan<'T>) (y: Span<'T>) = Lanes.apply "tanh" true vector vector scalar vector32 vector32 scalar32 x y

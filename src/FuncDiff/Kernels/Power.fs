@@ -170,8 +170,8 @@ let private integerPowers<'T when 'T :> IFloatingPointIeee754<'T>> (x: ReadOnlyS
     | 1 -> x.CopyTo d
     | 2 -> TensorPrimitives.Multiply(x, x, d)
     | -1 -> TensorPrimitives.Divide('T.One, x, d)
-    | n when typeof<'T> = typeof<float> -> doubleWords (Lanes.readAs<'T, float> x) n (Lanes.writeAs<'T, float> d)
-    | n when typeof<'T> = typeof<float32> -> powers32 (Lanes.readAs<'T, float32> x) n (Lanes.writeAs<'T, float32> d)
+    | n when typeof<'T> = typeof<float> -> doubleWords (Vectors.readAs<'T, float> x) n (Vectors.writeAs<'T, float> d)
+    | n when typeof<'T> = typeof<float32> -> powers32 (Vectors.readAs<'T, float32> x) n (Vectors.writeAs<'T, float32> d)
     | n ->
         let lowest = lowest<'T> ()
         for i in 0 .. d.Length - 1 do d[i] <- doubleWord lowest x[i] n

@@ -18,9 +18,12 @@ open System
 open System.Numerics
 open System.Runtime.CompilerServices
 open System.Runtime.InteropServices
+open System.Runtime.Intrinsics
 open Microsoft.FSharp.NativeInterop
 open FuncDiff
 open FuncDiff.Core.Kernels.Elementwise
+
+module V = FuncDiff.Core.Kernels.Vectors
 
 /// 2³⁰: the largest |x| reduced here. Below it n < 2³⁰, and the reduced r is off by less than
 /// 2⁻¹⁰⁶·|r| + 2⁻¹²⁹ (the rounding of its low word, and the π/2 bits beyond the three parts): far below
@@ -30,97 +33,91 @@ let Threshold = 1073741824.0
 
 // π/2 = A + B + C + about 5.6·10⁻⁵⁰, each part the nearest double to what the previous ones leave.
 [<Literal>]
-let private PiOver2A = 1.5707963267948966
+let PiOver2A = 1.5707963267948966
 [<Literal>]
-let private PiOver2B = 6.123233995736766e-17
+let PiOver2B = 6.123233995736766e-17
 [<Literal>]
-let private PiOver2C = -1.4973849048591698e-33
+let PiOver2C = -1.4973849048591698e-33
 [<Literal>]
-let private TwoOverPi = 0.6366197723675814
+let TwoOverPi = 0.6366197723675814
 /// 1.5·2⁵²: adding it to a value below 2⁵¹ rounds that value to an integer held in the low mantissa bits.
 [<Literal>]
-let private Shifter = 6755399441055744.0
+let Shifter = 6755399441055744.0
 
 // Minimax coefficients on [-π/4, π/4] (those of fdlibm's kernels): sin r ≈ r + r³(S1 + r²S2 + … + r¹⁰S6)
 // within 2⁻⁵⁷·⁸ relative, cos r ≈ 1 - r²/2 + r⁴(C1 + r²C2 + … + r¹⁰C6) within 2⁻⁵⁹·³.
 [<Literal>]
-let private S1 = -1.66666666666666324348e-01
+let S1 = -1.66666666666666324348e-01
 [<Literal>]
-let private S2 = 8.33333333332248946124e-03
+let S2 = 8.33333333332248946124e-03
 [<Literal>]
-let private S3 = -1.98412698298579493134e-04
+let S3 = -1.98412698298579493134e-04
 [<Literal>]
-let private S4 = 2.75573137070700676789e-06
+let S4 = 2.75573137070700676789e-06
 [<Literal>]
-let private S5 = -2.50507602534068634195e-08
+let S5 = -2.50507602534068634195e-08
 [<Literal>]
-let private S6 = 1.58969099521155010221e-10
+let S6 = 1.58969099521155010221e-10
 [<Literal>]
-let private C1 = 4.16666666666666019037e-02
+let C1 = 4.16666666666666019037e-02
 [<Literal>]
-let private C2 = -1.38888888888741095749e-03
+let C2 = -1.38888888888741095749e-03
 [<Literal>]
-let private C3 = 2.48015872894767294178e-05
+let C3 = 2.48015872894767294178e-05
 [<Literal>]
-let private C4 = -2.75573143513906633035e-07
+let C4 = -2.75573143513906633035e-07
 [<Literal>]
-let private C5 = 2.08757232129817482790e-09
+let C5 = 2.08757232129817482790e-09
 [<Literal>]
-let private C6 = -1.13596475577881948265e-11
-
-[<MethodImpl(MethodImplOptions.AggressiveInlining)>]
-let inline private fma (a: Vector<float>) (b: Vector<float>) (c: Vector<float>) = Vector.FusedMultiplyAdd(a, b, c)
-
-[<MethodImpl(MethodImplOptions.AggressiveInlining)>]
-let inline private splat (c: float) = Vector<float>(c)
+let C6 = -1.13596475577881948265e-11
 
 /// For |x| ≤ Threshold: t, holding n = round(|x|·2/π) in its low bits, and sin r and cos r of the
 /// reduced argument; other lanes are garbage, replaced by the caller.
-[<MethodImpl(MethodImplOptions.AggressiveInlining)>]
-let private reduce (x: Vector<float>) =
-    let ax = Vector.Abs x
+let inline private reduce (x: ^V) : struct (^V * ^V * ^V) =
+    let inline c (k: float) = V.splat x k
+    let ax = V.abs x
     // n = round(|x|·2/π), also held in t's low bits.
-    let t = fma ax (splat TwoOverPi) (splat Shifter)
-    let n = t - splat Shifter
+    let t = V.fma ax (c TwoOverPi) (c Shifter)
+    let n = t - c Shifter
     // |x| - n·A is exact (both are multiples of A's last place and the difference is below 1); n·B is
     // split exactly into p + pe; the subtraction of p is made exact with its error se (two-sum).
-    let r1 = fma (-n) (splat PiOver2A) ax
-    let p = n * splat PiOver2B
-    let pe = fma n (splat PiOver2B) (-p)
+    let r1 = V.fma (-n) (c PiOver2A) ax
+    let p = n * c PiOver2B
+    let pe = V.fma n (c PiOver2B) (-p)
     let s = r1 - p
     let b = s - r1
     let se = (r1 - (s - b)) - (p + b)
-    let low = fma (-n) (splat PiOver2C) (se - pe)
+    let low = V.fma (-n) (c PiOver2C) (se - pe)
     // r = hi + lo, normalised (|low| is far below |s|).
     let hi = s + low
     let lo = low - (hi - s)
     let z = hi * hi
     // sin(hi + lo) ≈ hi - ((z(lo/2 - v·R) - lo) - v·S1), v = hi³ (fdlibm's arrangement).
-    let sr = fma z (fma z (fma z (fma z (splat S6) (splat S5)) (splat S4)) (splat S3)) (splat S2)
+    let sr = V.fma z (V.fma z (V.fma z (V.fma z (c S6) (c S5)) (c S4)) (c S3)) (c S2)
     let v = z * hi
-    let sinR = hi - fma (-v) (splat S1) (fma z (fma (-v) sr (splat 0.5 * lo)) (-lo))
+    let sinR = hi - V.fma (-v) (c S1) (V.fma z (V.fma (-v) sr (c 0.5 * lo)) (-lo))
     // cos(hi + lo) ≈ w + (((1 - w) - z/2) + (z·R - hi·lo)), w = 1 - z/2 (the rounding of w recovered).
-    let cr = z * fma z (fma z (fma z (fma z (fma z (splat C6) (splat C5)) (splat C4)) (splat C3)) (splat C2)) (splat C1)
-    let hz = splat 0.5 * z
-    let w = splat 1.0 - hz
-    let cosR = w + (((splat 1.0 - w) - hz) + fma z cr (-(hi * lo)))
+    let cr = z * V.fma z (V.fma z (V.fma z (V.fma z (V.fma z (c C6) (c C5)) (c C4)) (c C3)) (c C2)) (c C1)
+    let hz = c 0.5 * z
+    let w = c 1.0 - hz
+    let cosR = w + (((c 1.0 - w) - hz) + V.fma z cr (-(hi * lo)))
     struct (t, sinR, cosR)
 
 /// sin x (cosine = false) or cos x from what `reduce` gives for x.
-[<MethodImpl(MethodImplOptions.AggressiveInlining)>]
-let private pick (cosine: bool) (x: Vector<float>) (t: Vector<float>) (sinR: Vector<float>) (cosR: Vector<float>) =
+let inline private pick (cosine: bool) (x: ^V) (t: ^V) (sinR: ^V) (cosR: ^V) : ^V =
     // Quadrant q = n mod 4 (plus one for cos): odd quadrants take the other function, q ≥ 2 negates.
-    let q = Vector.AsVectorInt64 t + Vector<int64>(if cosine then 1L else 0L)
-    let odd = Vector.Equals(q &&& Vector<int64>.One, Vector<int64>.One)
-    let chosen = Vector.ConditionalSelect(odd, cosR, sinR)
-    let negate = Vector.ShiftLeft(q &&& Vector<int64>(2L), 62)
+    let tb = V.bits t
+    let inline i (k: int64) = V.splat tb k
+    let q = tb + i (if cosine then 1L else 0L)
+    let odd : ^V = V.ofBits (V.equal (q &&& i 1L) (i 1L))
+    let chosen = V.select odd cosR sinR
+    let negate = V.shiftLeft (q &&& i 2L) 62
     // sin is odd: sin x = sign(x)·sin |x|, which also keeps sin(-0) = -0.
-    let sign = if cosine then negate else negate ^^^ (Vector.AsVectorInt64 x &&& Vector<int64>(Int64.MinValue))
-    Vector.AsVectorDouble(Vector.AsVectorInt64 chosen ^^^ sign)
+    let sign = if cosine then negate else negate ^^^ (V.bits x &&& i Int64.MinValue)
+    V.ofBits (V.bits chosen ^^^ sign)
 
 /// sin x (cosine = false) or cos x for |x| ≤ Threshold; other lanes are garbage, replaced by the caller.
-[<MethodImpl(MethodImplOptions.AggressiveInlining)>]
-let private lanes (cosine: bool) (x: Vector<float>) =
+let inline private lanes (cosine: bool) (x: ^V) : ^V =
     let struct (t, sinR, cosR) = reduce x
     pick cosine x t sinR cosR
 
@@ -128,7 +125,7 @@ let private lanes (cosine: bool) (x: Vector<float>) =
 let private library (cosine: bool) (x: float) = if cosine then Math.Cos x else Math.Sin x
 
 /// One float64 result, as store64 gives it.
-let private one64 (cosine: bool) (x: float) = if Math.Abs x <= Threshold then (lanes cosine (Vector<float> x))[0] else library cosine x
+let private one64 (cosine: bool) (x: float) = if Math.Abs x <= Threshold then (lanes cosine (Vector256.Create x)).GetElement 0 else library cosine x
 
 // ---- float32 ----------------------------------------------------------------------------------------
 
@@ -143,146 +140,152 @@ let Threshold32 = 1048576.0f
 
 // π/2 = A + B + C + about 1.1·10⁻²³, each part the nearest float32 to what the previous ones leave.
 [<Literal>]
-let private PiOver2A32 = 1.5707963705062866f
+let PiOver2A32 = 1.5707963705062866f
 [<Literal>]
-let private PiOver2B32 = -4.371138828673793e-08f
+let PiOver2B32 = -4.371138828673793e-08f
 [<Literal>]
-let private PiOver2C32 = -1.7151245100058819e-15f
+let PiOver2C32 = -1.7151245100058819e-15f
 [<Literal>]
-let private TwoOverPi32 = 0.6366197466850281f
+let TwoOverPi32 = 0.6366197466850281f
 /// 1.5·2²³: adding it to a value below 2²² rounds that value to an integer held in the low mantissa bits.
 [<Literal>]
-let private Shifter32 = 12582912.0f
+let Shifter32 = 12582912.0f
 
 // Minimax on [-0.83, 0.83]: sin r ≈ r + r³(T1 + r²T2 + r⁴T3 + r⁶T4) within 2⁻³⁶ relative, cos r ≈
 // 1 - r²/2 + r⁴(D1 + r²D2 + r⁴D3) within 2⁻³¹.
 [<Literal>]
-let private T1 = -0.1666666716337204f
+let T1 = -0.1666666716337204f
 [<Literal>]
-let private T2 = 0.008333328180015087f
+let T2 = 0.008333328180015087f
 [<Literal>]
-let private T3 = -0.00019838767184410244f
+let T3 = -0.00019838767184410244f
 [<Literal>]
-let private T4 = 2.712899004109204e-06f
+let T4 = 2.712899004109204e-06f
 [<Literal>]
-let private D1 = 0.04166664928197861f
+let D1 = 0.04166664928197861f
 [<Literal>]
-let private D2 = -0.0013887350214645267f
+let D2 = -0.0013887350214645267f
 [<Literal>]
-let private D3 = 2.442467666696757e-05f
-
-[<MethodImpl(MethodImplOptions.AggressiveInlining)>]
-let inline private fma32 (a: Vector<float32>) (b: Vector<float32>) (c: Vector<float32>) = Vector.FusedMultiplyAdd(a, b, c)
-
-[<MethodImpl(MethodImplOptions.AggressiveInlining)>]
-let inline private splat32 (c: float32) = Vector<float32>(c)
+let D3 = 2.442467666696757e-05f
 
 /// reduce in float32, for |x| ≤ Threshold32; other lanes are garbage, replaced by the caller.
-[<MethodImpl(MethodImplOptions.AggressiveInlining)>]
-let private reduce32 (x: Vector<float32>) =
-    let ax = Vector.Abs x
-    let t = fma32 ax (splat32 TwoOverPi32) (splat32 Shifter32)
-    let n = t - splat32 Shifter32
+let inline private reduce32 (x: ^V) : struct (^V * ^V * ^V) =
+    let inline c (k: float32) = V.splat x k
+    let ax = V.abs x
+    let t = V.fma ax (c TwoOverPi32) (c Shifter32)
+    let n = t - c Shifter32
     // As in lanes: |x| - n·A is exact (a multiple of 2⁻²⁴ below 1), n·B = p + pe, s - p made exact.
-    let r1 = fma32 (-n) (splat32 PiOver2A32) ax
-    let p = n * splat32 PiOver2B32
-    let pe = fma32 n (splat32 PiOver2B32) (-p)
+    let r1 = V.fma (-n) (c PiOver2A32) ax
+    let p = n * c PiOver2B32
+    let pe = V.fma n (c PiOver2B32) (-p)
     let s = r1 - p
     let b = s - r1
     let se = (r1 - (s - b)) - (p + b)
-    let low = fma32 (-n) (splat32 PiOver2C32) (se - pe)
+    let low = V.fma (-n) (c PiOver2C32) (se - pe)
     let hi = s + low
     let lo = low - (hi - s)
     // z = hi² and v = hi³ with their rounding errors zl and ve: in float32 those roundings alone would
     // cost up to 0.3 ulp.
     let z = hi * hi
-    let zl = fma32 hi hi (-z)
+    let zl = V.fma hi hi (-z)
     let v = z * hi
-    let ve = fma32 zl hi (fma32 z hi (-v))
-    let sr = fma32 z (fma32 z (splat32 T4) (splat32 T3)) (splat32 T2)
-    let sinR = hi - fma32 (-v) (splat32 T1) (fma32 (-ve) (splat32 T1) (fma32 z (fma32 (-v) sr (splat32 0.5f * lo)) (-lo)))
-    let cr = z * fma32 z (fma32 z (splat32 D3) (splat32 D2)) (splat32 D1)
-    let hz = splat32 0.5f * z
-    let w = splat32 1.0f - hz
-    let cosR = w + (((splat32 1.0f - w) - hz) + fma32 z cr (fma32 (splat32 -0.5f) zl (-(hi * lo))))
+    let ve = V.fma zl hi (V.fma z hi (-v))
+    let sr = V.fma z (V.fma z (c T4) (c T3)) (c T2)
+    let sinR = hi - V.fma (-v) (c T1) (V.fma (-ve) (c T1) (V.fma z (V.fma (-v) sr (c 0.5f * lo)) (-lo)))
+    let cr = z * V.fma z (V.fma z (c D3) (c D2)) (c D1)
+    let hz = c 0.5f * z
+    let w = c 1.0f - hz
+    let cosR = w + (((c 1.0f - w) - hz) + V.fma z cr (V.fma (c -0.5f) zl (-(hi * lo))))
     struct (t, sinR, cosR)
 
 /// pick in float32.
-[<MethodImpl(MethodImplOptions.AggressiveInlining)>]
-let private pick32 (cosine: bool) (x: Vector<float32>) (t: Vector<float32>) (sinR: Vector<float32>) (cosR: Vector<float32>) =
-    let q = Vector.AsVectorInt32 t + Vector<int>(if cosine then 1 else 0)
-    let odd = Vector.Equals(q &&& Vector<int>.One, Vector<int>.One)
-    let chosen = Vector.ConditionalSelect(odd, cosR, sinR)
-    let negate = Vector.ShiftLeft(q &&& Vector<int>(2), 30)
-    let sign = if cosine then negate else negate ^^^ (Vector.AsVectorInt32 x &&& Vector<int>(Int32.MinValue))
-    Vector.AsVectorSingle(Vector.AsVectorInt32 chosen ^^^ sign)
+let inline private pick32 (cosine: bool) (x: ^V) (t: ^V) (sinR: ^V) (cosR: ^V) : ^V =
+    let tb = V.bits t
+    let inline i (k: int) = V.splat tb k
+    let q = tb + i (if cosine then 1 else 0)
+    let odd : ^V = V.ofBits (V.equal (q &&& i 1) (i 1))
+    let chosen = V.select odd cosR sinR
+    let negate = V.shiftLeft (q &&& i 2) 30
+    let sign = if cosine then negate else negate ^^^ (V.bits x &&& i Int32.MinValue)
+    V.ofBits (V.bits chosen ^^^ sign)
 
 /// lanes in float32, for |x| ≤ Threshold32; other lanes are garbage, replaced by the caller.
-[<MethodImpl(MethodImplOptions.AggressiveInlining)>]
-let private lanes32 (cosine: bool) (x: Vector<float32>) =
+let inline private lanes32 (cosine: bool) (x: ^V) : ^V =
     let struct (t, sinR, cosR) = reduce32 x
     pick32 cosine x t sinR cosR
 
+/// Whether every lane of v lies within ±limit (false at NaN).
+let inline private within (limit: ^V) (v: ^V) = V.all (V.atLeast limit (V.abs v))
+
 /// One vector of float64 results.
-[<MethodImpl(MethodImplOptions.AggressiveInlining)>]
-let private store64 (cosine: bool) (v: Vector<float>) (y: Span<float>) (at: int) =
-    (lanes cosine v).CopyTo(y.Slice at)
-    if not (Vector.LessThanOrEqualAll(Vector.Abs v, splat Threshold)) then
-        for j in 0 .. Vector<float>.Count - 1 do
-            let e = v[j]
+let inline private store64 (cosine: bool) (v: ^V) (y: Span<float>) (at: int) =
+    V.store (lanes cosine v) (y.Slice at)
+    if not (within (V.splat v Threshold) v) then
+        for j in 0 .. V.count v - 1 do
+            let e : float = V.lane v j
             if not (Math.Abs e <= Threshold) then y[at + j] <- library cosine e
 
 /// One vector of float32 results; an element past Threshold32 gets the float64 result rounded once.
-[<MethodImpl(MethodImplOptions.AggressiveInlining)>]
-let private store32 (cosine: bool) (v: Vector<float32>) (y: Span<float32>) (at: int) =
-    (lanes32 cosine v).CopyTo(y.Slice at)
-    if not (Vector.LessThanOrEqualAll(Vector.Abs v, splat32 Threshold32)) then
-        for j in 0 .. Vector<float32>.Count - 1 do
-            let e = v[j]
+let inline private store32 (cosine: bool) (v: ^V) (y: Span<float32>) (at: int) =
+    V.store (lanes32 cosine v) (y.Slice at)
+    if not (within (V.splat v Threshold32) v) then
+        for j in 0 .. V.count v - 1 do
+            let e : float32 = V.lane v j
             if not (MathF.Abs e <= Threshold32) then y[at + j] <- float32 (one64 cosine (float e))
 
 /// One vector's results, stored at y[at..] (x's lanes are passed in, as y may be x itself).
-type private Lanes<'T when 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType> =
-    abstract Store: Vector<'T> * Span<'T> * int -> unit
+type private Lanes<'V, 'T> =
+    abstract Store: 'V * Span<'T> * int -> unit
 
-// Structs, so the driver is compiled once per kind with the store inlined.
+// Structs, so the driver is compiled once per kind and width with the store inlined.
 [<Struct>]
-type private Float64Lanes(cosine: bool) =
-    interface Lanes<float> with
+type private Float64Lanes512(cosine: bool) =
+    interface Lanes<Vector512<float>, float> with
         member _.Store(v, y, at) = store64 cosine v y at
 
 [<Struct>]
-type private Float32Lanes(cosine: bool) =
-    interface Lanes<float32> with
+type private Float64Lanes256(cosine: bool) =
+    interface Lanes<Vector256<float>, float> with
+        member _.Store(v, y, at) = store64 cosine v y at
+
+[<Struct>]
+type private Float32Lanes512(cosine: bool) =
+    interface Lanes<Vector512<float32>, float32> with
         member _.Store(v, y, at) = store32 cosine v y at
 
-/// Whole vectors, then the tail through the same vector code on a zero-padded copy.
-let private drive<'T, 'L when 'T: unmanaged and 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType and 'L :> Lanes<'T>> (lanes: 'L) (x: ReadOnlySpan<'T>) (y: Span<'T>) =
-    let width = Vector<'T>.Count
+[<Struct>]
+type private Float32Lanes256(cosine: bool) =
+    interface Lanes<Vector256<float32>, float32> with
+        member _.Store(v, y, at) = store32 cosine v y at
+
+/// Whole vectors of like's width, then the tail through the same vector code on a zero-padded copy.
+let inline private drive (like: ^V) (lanes: 'L when 'L :> Lanes< ^V, 'T>) (x: ReadOnlySpan<'T>) (y: Span<'T>) =
+    let width = V.count like
     let mutable i = 0
     while i + width <= x.Length do
-        lanes.Store(Vector<'T>(x.Slice i), y, i)
+        lanes.Store(V.load like (x.Slice(i, width)), y, i)
         i <- i + width
     if i < x.Length then
         let pad = Span<'T>(NativePtr.toVoidPtr (NativePtr.stackalloc<'T> width), width)
         pad.Clear()
         x.Slice(i).CopyTo pad
-        lanes.Store(Vector<'T>(Span<'T>.op_Implicit pad), pad, 0)
+        lanes.Store(V.load like (Span<'T>.op_Implicit pad), pad, 0)
         pad.Slice(0, x.Length - i).CopyTo(y.Slice i)
-
-/// A span of 'T seen as a span of 'U of the same size ('T is float or float32, tested by the caller).
-let inline private reinterpret<'T, 'U> (s: Span<'T>) : Span<'U> =
-    MemoryMarshal.CreateSpan(&Unsafe.As<'T, 'U>(&MemoryMarshal.GetReference s), s.Length)
-
-let inline private reinterpretReadOnly<'T, 'U> (s: ReadOnlySpan<'T>) : ReadOnlySpan<'U> =
-    MemoryMarshal.CreateReadOnlySpan(&Unsafe.As<'T, 'U>(&MemoryMarshal.GetReference s), s.Length)
 
 let private kernel (cosine: bool) =
     { new FloatUnary with
         member _.Run<'T when 'T :> IFloatingPointIeee754<'T>>(x: ReadOnlySpan<'T>, y: Span<'T>) =
             if x.Length <> y.Length then invalidArg "y" (sprintf "%s kernel: %d inputs for %d results" (if cosine then "cos" else "sin") x.Length y.Length)
-            if typeof<'T> = typeof<float> then drive (Float64Lanes cosine) (reinterpretReadOnly<'T, float> x) (reinterpret<'T, float> y)
-            elif typeof<'T> = typeof<float32> then drive (Float32Lanes cosine) (reinterpretReadOnly<'T, float32> x) (reinterpret<'T, float32> y)
+            if typeof<'T> = typeof<float> then
+                let x = V.readAs<'T, float> x
+                let y = V.writeAs<'T, float> y
+                if V.Width.Wide then drive Vector512<float>.Zero (Float64Lanes512 cosine) x y
+                else drive Vector256<float>.Zero (Float64Lanes256 cosine) x y
+            elif typeof<'T> = typeof<float32> then
+                let x = V.readAs<'T, float32> x
+                let y = V.writeAs<'T, float32> y
+                if V.Width.Wide then drive Vector512<float32>.Zero (Float32Lanes512 cosine) x y
+                else drive Vector256<float32>.Zero (Float32Lanes256 cosine) x y
             else for i in 0 .. y.Length - 1 do y[i] <- (if cosine then 'T.Cos x[i] else 'T.Sin x[i]) }
 
 /// sin x elementwise.
@@ -293,51 +296,59 @@ let cos = kernel true
 // ---- sin and cos of one argument, in one pass ----------------------------------------------------
 
 /// sin and cos of one vector of float64 lanes, stored at s[at..] and c[at..]: one reduction for both.
-[<MethodImpl(MethodImplOptions.AggressiveInlining)>]
-let private storeBoth64 (v: Vector<float>) (s: Span<float>) (c: Span<float>) (at: int) =
+let inline private storeBoth64 (v: ^V) (s: Span<float>) (c: Span<float>) (at: int) =
     let struct (t, sinR, cosR) = reduce v
-    (pick false v t sinR cosR).CopyTo(s.Slice at)
-    (pick true v t sinR cosR).CopyTo(c.Slice at)
-    if not (Vector.LessThanOrEqualAll(Vector.Abs v, splat Threshold)) then
-        for j in 0 .. Vector<float>.Count - 1 do
-            let e = v[j]
+    V.store (pick false v t sinR cosR) (s.Slice at)
+    V.store (pick true v t sinR cosR) (c.Slice at)
+    if not (within (V.splat v Threshold) v) then
+        for j in 0 .. V.count v - 1 do
+            let e : float = V.lane v j
             if not (Math.Abs e <= Threshold) then
                 s[at + j] <- library false e
                 c[at + j] <- library true e
 
 /// The float32 form; an element past Threshold32 gets the float64 results rounded once, as in store32.
-[<MethodImpl(MethodImplOptions.AggressiveInlining)>]
-let private storeBoth32 (v: Vector<float32>) (s: Span<float32>) (c: Span<float32>) (at: int) =
+let inline private storeBoth32 (v: ^V) (s: Span<float32>) (c: Span<float32>) (at: int) =
     let struct (t, sinR, cosR) = reduce32 v
-    (pick32 false v t sinR cosR).CopyTo(s.Slice at)
-    (pick32 true v t sinR cosR).CopyTo(c.Slice at)
-    if not (Vector.LessThanOrEqualAll(Vector.Abs v, splat32 Threshold32)) then
-        for j in 0 .. Vector<float32>.Count - 1 do
-            let e = v[j]
+    V.store (pick32 false v t sinR cosR) (s.Slice at)
+    V.store (pick32 true v t sinR cosR) (c.Slice at)
+    if not (within (V.splat v Threshold32) v) then
+        for j in 0 .. V.count v - 1 do
+            let e : float32 = V.lane v j
             if not (MathF.Abs e <= Threshold32) then
                 s[at + j] <- float32 (one64 false (float e))
                 c[at + j] <- float32 (one64 true (float e))
 
 /// One vector's sines and cosines, stored at s[at..] and c[at..].
-type private BothLanes<'T when 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType> =
-    abstract Store: Vector<'T> * Span<'T> * Span<'T> * int -> unit
+type private BothLanes<'V, 'T> =
+    abstract Store: 'V * Span<'T> * Span<'T> * int -> unit
 
 [<Struct>]
-type private Both64 =
-    interface BothLanes<float> with
+type private Both64At512 =
+    interface BothLanes<Vector512<float>, float> with
         member _.Store(v, s, c, at) = storeBoth64 v s c at
 
 [<Struct>]
-type private Both32 =
-    interface BothLanes<float32> with
+type private Both64At256 =
+    interface BothLanes<Vector256<float>, float> with
+        member _.Store(v, s, c, at) = storeBoth64 v s c at
+
+[<Struct>]
+type private Both32At512 =
+    interface BothLanes<Vector512<float32>, float32> with
+        member _.Store(v, s, c, at) = storeBoth32 v s c at
+
+[<Struct>]
+type private Both32At256 =
+    interface BothLanes<Vector256<float32>, float32> with
         member _.Store(v, s, c, at) = storeBoth32 v s c at
 
 /// Whole vectors, then the tail through the same vector code on a zero-padded copy, as `drive` does.
-let private driveBoth<'T, 'L when 'T: unmanaged and 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType and 'L :> BothLanes<'T>> (lanes: 'L) (x: ReadOnlySpan<'T>) (s: Span<'T>) (c: Span<'T>) =
-    let width = Vector<'T>.Count
+let inline private driveBoth (like: ^V) (lanes: 'L when 'L :> BothLanes< ^V, 'T>) (x: ReadOnlySpan<'T>) (s: Span<'T>) (c: Span<'T>) =
+    let width = V.count like
     let mutable i = 0
     while i + width <= x.Length do
-        lanes.Store(Vector<'T>(x.Slice i), s, c, i)
+        lanes.Store(V.load like (x.Slice(i, width)), s, c, i)
         i <- i + width
     if i < x.Length then
         let pad = Span<'T>(NativePtr.toVoidPtr (NativePtr.stackalloc<'T> (3 * width)), 3 * width)
@@ -345,7 +356,7 @@ let private driveBoth<'T, 'L when 'T: unmanaged and 'T: struct and 'T: (new: uni
         x.Slice(i).CopyTo pad
         let ps = pad.Slice(width, width)
         let pc = pad.Slice(2 * width, width)
-        lanes.Store(Vector<'T>(Span<'T>.op_Implicit (pad.Slice(0, width))), ps, pc, 0)
+        lanes.Store(V.load like (Span<'T>.op_Implicit (pad.Slice(0, width))), ps, pc, 0)
         ps.Slice(0, x.Length - i).CopyTo(s.Slice i)
         pc.Slice(0, x.Length - i).CopyTo(c.Slice i)
 
@@ -353,6 +364,10 @@ let private driveBoth<'T, 'L when 'T: unmanaged and 'T: struct and 'T: (new: uni
 /// each result has the bits `sin` and `cos` give. A gradient of sin or cos needs both of one argument.
 let sinCos (x: Tensor) (s: Tensor) (c: Tensor) =
     match x.Data, s.Data, c.Data with
-    | (:? (float[]) as a), (:? (float[]) as sd), (:? (float[]) as cd) -> driveBoth (Both64()) (ReadOnlySpan a) (Span sd) (Span cd)
-    | (:? (float32[]) as a), (:? (float32[]) as sd), (:? (float32[]) as cd) -> driveBoth (Both32()) (ReadOnlySpan a) (Span sd) (Span cd)
+    | (:? (float[]) as a), (:? (float[]) as sd), (:? (float[]) as cd) ->
+        if V.Width.Wide then driveBoth Vector512<float>.Zero (Both64At512()) (ReadOnlySpan a) (Span sd) (Span cd)
+        else driveBoth Vector256<float>.Zero (Both64At256()) (ReadOnlySpan a) (Span sd) (Span cd)
+    | (:? (float32[]) as a), (:? (float32[]) as sd), (:? (float32[]) as cd) ->
+        if V.Width.Wide then driveBoth Vector512<float32>.Zero (Both32At512()) (ReadOnlySpan a) (Span sd) (Span cd)
+        else driveBoth Vector256<float32>.Zero (Both32At256()) (ReadOnlySpan a) (Span sd) (Span cd)
     | _ -> invalidOp (sprintf "sin and cos together of %O" x.DType)
