@@ -26,13 +26,18 @@ internal static class Bench
         var reps = new Option<int>("--reps") { Description = "Timed repetitions after the warm-up (default 20)", DefaultValueFactory = _ => 20 };
         var warmup = new Option<double>("--warmup") { Description = "Seconds of untimed warm-up first (default 3: the JIT's tiers need it)", DefaultValueFactory = _ => 3.0 };
         var json = new Option<bool>("--json") { Description = "Print one JSON object with the peer harness's fields" };
+        var compiled = new Option<bool>("--compiled")
+        {
+            Description = "Time a compiled plan run in a workspace (Expr.Compile once, Plan.Run per repetition: results are the "
+                + "workspace's own, nothing is copied or allocated) instead of Expr.EvalMany (a cached plan, results copied out)",
+        };
         var ratio = new Option<bool>("--ratio")
         {
             Description = "Also time the function alone (no derivative), alternating with the gradient's repetitions, "
                 + "and print the ratio of their medians, gradient over function",
         };
         var command = new Command("bench", "Time one workload of the TorchSharp comparison: value and full gradient per repetition. "
-            + "Prints the median and minimum time, the value, the gradient's norm and the bytes allocated per repetition.") { name, dtype, reps, warmup, json, ratio };
+            + "Prints the median and minimum time, the value, the gradient's norm and the bytes allocated per repetition.") { name, dtype, reps, warmup, json, compiled, ratio };
         command.SetAction(parse =>
         {
             var workload = Workloads.All.Single(w => w.Name == parse.GetValue(name));
@@ -43,7 +48,7 @@ internal static class Bench
                 error.WriteLine("funcdiff: --reps must be at least 1");
                 return ExitCode.Usage;
             }
-            var result = Run(workload, type, count, TimeSpan.FromSeconds(Math.Max(0, parse.GetValue(warmup))), parse.GetValue(ratio));
+            var result = Run(workload, type, count, TimeSpan.FromSeconds(Math.Max(0, parse.GetValue(warmup))), parse.GetValue(compiled), parse.GetValue(ratio));
             if (parse.GetValue(json)) output.WriteLine(Json.Of(result.WriteJson));
             else result.WriteText(output);
             return ExitCode.Ok;
@@ -55,11 +60,11 @@ internal static class Bench
     /// Times the value and gradient and, when <paramref name="ratio"/> is set, the function alone, alternating one
     /// repetition of each, so a shared machine's drift affects both alike.
     /// </summary>
-    private static Result Run(Workloads.Workload workload, DType dtype, int reps, TimeSpan warmup, bool ratio)
+    private static Result Run(Workloads.Workload workload, DType dtype, int reps, TimeSpan warmup, bool compiled, bool ratio)
     {
         var instance = workload.Build(dtype);
-        var gradient = new Timing(instance.Outputs, instance.Inputs, reps);
-        var function = ratio ? new Timing(instance.FunctionOutputs, instance.Inputs, reps) : null;
+        var gradient = new Timing(instance.Outputs, instance.Inputs, reps, compiled);
+        var function = ratio ? new Timing(instance.FunctionOutputs, instance.Inputs, reps, compiled) : null;
         var clock = Stopwatch.StartNew();
         do
         {
@@ -73,22 +78,34 @@ internal static class Bench
         }
         var values = gradient.Values;
         var norm = Math.Sqrt(values.Skip(1).Sum(g => g.ToDoubleArray().Sum(v => v * v)));
-        return new Result(workload.Name, dtype, reps, gradient.Summary(), values[0].ToScalar(), norm, function?.Summary());
+        return new Result(workload.Name, dtype, reps, compiled, gradient.Summary(), values[0].ToScalar(), norm, function?.Summary());
     }
 
     /// <summary>The median and minimum time of a measured evaluation, and the bytes it allocates on average.</summary>
     private sealed record Times(double MedianMs, double MinMs, long AllocatedBytesPerOp);
 
-    /// <summary>Repeated evaluations of some outputs, each timed and its allocations counted.</summary>
-    private sealed class Timing(Expr[] outputs, IReadOnlyDictionary<string, Tensor> inputs, int reps)
+    /// <summary>
+    /// Repeated evaluations of some outputs, each timed and its allocations counted: through <see cref="Expr.EvalMany(IEnumerable{Expr}, IReadOnlyDictionary{string, Tensor})"/>,
+    /// or, <paramref name="compiled"/>, as runs of one plan in one workspace.
+    /// </summary>
+    private sealed class Timing(Expr[] outputs, IReadOnlyDictionary<string, Tensor> inputs, int reps, bool compiled)
     {
         private readonly double[] times = new double[reps];
+        private readonly Func<IReadOnlyList<Tensor>> evaluate = compiled ? Runs(outputs, inputs) : () => Expr.EvalMany(outputs, inputs);
         private long allocated;
 
         /// <summary>The values of the last evaluation.</summary>
         public IReadOnlyList<Tensor> Values { get; private set; } = [];
 
-        public void Evaluate() => Values = Expr.EvalMany(outputs, inputs);
+        private static Func<IReadOnlyList<Tensor>> Runs(Expr[] outputs, IReadOnlyDictionary<string, Tensor> inputs)
+        {
+            var plan = Expr.Compile(outputs);
+            var workspace = plan.CreateWorkspace();
+            foreach (var name in plan.InputNames) workspace.Bind(name, inputs[name]);
+            return () => plan.Run(workspace);
+        }
+
+        public void Evaluate() => Values = evaluate();
 
         public void Measure(int rep)
         {
@@ -111,11 +128,12 @@ internal static class Bench
     /// <param name="Name">The workload.</param>
     /// <param name="DType">Its dtype.</param>
     /// <param name="Reps">Timed repetitions.</param>
+    /// <param name="Compiled">Timed as runs of a compiled plan in a workspace rather than through <c>Expr.EvalMany</c>.</param>
     /// <param name="Gradient">The value and full gradient, timed.</param>
     /// <param name="Value">The value.</param>
     /// <param name="GradNorm">The L2 norm over all the gradient's tensors.</param>
     /// <param name="Function">The function alone, timed, when asked for (<c>--ratio</c>).</param>
-    private sealed record Result(string Name, DType DType, int Reps, Times Gradient, double Value, double GradNorm, Times? Function) : IReport
+    private sealed record Result(string Name, DType DType, int Reps, bool Compiled, Times Gradient, double Value, double GradNorm, Times? Function) : IReport
     {
         public int ExitCode => Cli.ExitCode.Ok;
 
@@ -126,7 +144,7 @@ internal static class Bench
 
         public void WriteText(TextWriter output)
         {
-            output.WriteLine($"{Name} ({DTypeName}): median {Gradient.MedianMs:F3} ms, min {Gradient.MinMs:F3} ms over {Reps} repetitions; value {Value:G9}, gradient norm {GradNorm:G9}, {Gradient.AllocatedBytesPerOp} bytes allocated per repetition");
+            output.WriteLine($"{Name} ({DTypeName}{(Compiled ? ", compiled plan" : "")}): median {Gradient.MedianMs:F3} ms, min {Gradient.MinMs:F3} ms over {Reps} repetitions; value {Value:G9}, gradient norm {GradNorm:G9}, {Gradient.AllocatedBytesPerOp} bytes allocated per repetition");
             if (Function is not null)
                 output.WriteLine($"function alone: median {Function.MedianMs:F3} ms, min {Function.MinMs:F3} ms, {Function.AllocatedBytesPerOp} bytes allocated per repetition; gradient/function ratio {Ratio:F2}");
         }
@@ -142,6 +160,7 @@ internal static class Bench
             Json.Number(writer, "value", Value);
             Json.Number(writer, "grad_norm", GradNorm);
             writer.WriteNumber("allocated_bytes_per_op", Gradient.AllocatedBytesPerOp);
+            if (Compiled) writer.WriteBoolean("compiled", true);
             if (Function is not null)
             {
                 writer.WriteNumber("function_median_ms", Math.Round(Function.MedianMs, 4));

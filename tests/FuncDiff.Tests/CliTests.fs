@@ -158,6 +158,17 @@ let private subcommands =
             let unknown = run [ "bench"; "nonsense" ]
             Expect.equal unknown.Code 2 "an unknown workload is bad usage"
         }
+        test "bench --compiled times runs of one plan in a workspace: the same value, nothing allocated" {
+            let through (extra: string list) = ok ([ "bench"; "mlp"; "--reps"; "3"; "--warmup"; "0" ] @ extra)
+            let r = through [ "--compiled" ]
+            Expect.equal [ for p in r.EnumerateObject() -> p.Name ] (peerFields @ [ "compiled" ]) "the peer's fields, then the path"
+            Expect.isTrue (r.GetProperty("compiled").GetBoolean()) "marked compiled"
+            Expect.equal (r.GetProperty("allocated_bytes_per_op").GetInt64()) 0L "a workspace run allocates nothing"
+            let e = through []
+            for field in [ "value"; "grad_norm" ] do
+                Expect.equal (r.GetProperty(field).GetDouble()) (e.GetProperty(field).GetDouble()) (field + ": the bits Expr.EvalMany gives")
+            Expect.isGreaterThan (e.GetProperty("allocated_bytes_per_op").GetInt64()) 0L "EvalMany copies its results out"
+        }
         test "bench --ratio times the function alone too and adds the ratio after the peer's fields" {
             let r = ok [ "bench"; "ew1k"; "--reps"; "3"; "--warmup"; "0"; "--ratio" ]
             let added = [ "function_median_ms"; "function_min_ms"; "function_allocated_bytes_per_op"; "grad_to_function_ratio" ]
