@@ -416,9 +416,9 @@ let inline private mulNoNanLanes (like: ^V) (a: ReadOnlySpan<'T>) (aScalar: 'T) 
     let va = V.splat like aScalar
     let mutable i = 0
     while i <= d.Length - w do
-        let vg = V.load like (g.Slice(i, w))
-        let vs = if aIsSpan then V.load like (a.Slice(i, w)) else va
-        V.store (V.select (V.equal vg zero) zero (vs * vg)) (d.Slice(i, w))
+        let vg = V.load like g i
+        let vs = if aIsSpan then V.load like a i else va
+        V.store (V.select (V.equal vg zero) zero (vs * vg)) d i
         i <- i + w
     i
 

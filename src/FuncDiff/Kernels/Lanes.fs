@@ -18,7 +18,7 @@ let inline private runAt (like: ^V) ([<InlineIfLambda>] vector: ^V -> ^V) ([<Inl
     let w = V.count like
     let mutable i = 0
     while i <= x.Length - w do
-        V.store (vector (V.load like (x.Slice(i, w)))) (y.Slice(i, w))
+        V.store (vector (V.load like x i)) y i
         i <- i + w
     while i < x.Length do
         y[i] <- scalar x[i]

@@ -219,7 +219,7 @@ let inline private within (limit: ^V) (v: ^V) = V.all (V.atLeast limit (V.abs v)
 
 /// One vector of float64 results.
 let inline private store64 (cosine: bool) (v: ^V) (y: Span<float>) (at: int) =
-    V.store (lanes cosine v) (y.Slice at)
+    V.store (lanes cosine v) y at
     if not (within (V.splat v Threshold) v) then
         for j in 0 .. V.count v - 1 do
             let e : float = V.lane v j
@@ -227,7 +227,7 @@ let inline private store64 (cosine: bool) (v: ^V) (y: Span<float>) (at: int) =
 
 /// One vector of float32 results; an element past Threshold32 gets the float64 result rounded once.
 let inline private store32 (cosine: bool) (v: ^V) (y: Span<float32>) (at: int) =
-    V.store (lanes32 cosine v) (y.Slice at)
+    V.store (lanes32 cosine v) y at
     if not (within (V.splat v Threshold32) v) then
         for j in 0 .. V.count v - 1 do
             let e : float32 = V.lane v j
@@ -263,13 +263,13 @@ let inline private drive (like: ^V) (lanes: 'L when 'L :> Lanes< ^V, 'T>) (x: Re
     let width = V.count like
     let mutable i = 0
     while i + width <= x.Length do
-        lanes.Store(V.load like (x.Slice(i, width)), y, i)
+        lanes.Store(V.load like x i, y, i)
         i <- i + width
     if i < x.Length then
         let pad = Span<'T>(NativePtr.toVoidPtr (NativePtr.stackalloc<'T> width), width)
         pad.Clear()
         x.Slice(i).CopyTo pad
-        lanes.Store(V.load like (Span<'T>.op_Implicit pad), pad, 0)
+        lanes.Store(V.load like (Span<'T>.op_Implicit pad) 0, pad, 0)
         pad.Slice(0, x.Length - i).CopyTo(y.Slice i)
 
 let private kernel (cosine: bool) =
@@ -298,8 +298,8 @@ let cos = kernel true
 /// sin and cos of one vector of float64 lanes, stored at s[at..] and c[at..]: one reduction for both.
 let inline private storeBoth64 (v: ^V) (s: Span<float>) (c: Span<float>) (at: int) =
     let struct (t, sinR, cosR) = reduce v
-    V.store (pick false v t sinR cosR) (s.Slice at)
-    V.store (pick true v t sinR cosR) (c.Slice at)
+    V.store (pick false v t sinR cosR) s at
+    V.store (pick true v t sinR cosR) c at
     if not (within (V.splat v Threshold) v) then
         for j in 0 .. V.count v - 1 do
             let e : float = V.lane v j
@@ -310,8 +310,8 @@ let inline private storeBoth64 (v: ^V) (s: Span<float>) (c: Span<float>) (at: in
 /// The float32 form; an element past Threshold32 gets the float64 results rounded once, as in store32.
 let inline private storeBoth32 (v: ^V) (s: Span<float32>) (c: Span<float32>) (at: int) =
     let struct (t, sinR, cosR) = reduce32 v
-    V.store (pick32 false v t sinR cosR) (s.Slice at)
-    V.store (pick32 true v t sinR cosR) (c.Slice at)
+    V.store (pick32 false v t sinR cosR) s at
+    V.store (pick32 true v t sinR cosR) c at
     if not (within (V.splat v Threshold32) v) then
         for j in 0 .. V.count v - 1 do
             let e : float32 = V.lane v j
@@ -348,7 +348,7 @@ let inline private driveBoth (like: ^V) (lanes: 'L when 'L :> BothLanes< ^V, 'T>
     let width = V.count like
     let mutable i = 0
     while i + width <= x.Length do
-        lanes.Store(V.load like (x.Slice(i, width)), s, c, i)
+        lanes.Store(V.load like x i, s, c, i)
         i <- i + width
     if i < x.Length then
         let pad = Span<'T>(NativePtr.toVoidPtr (NativePtr.stackalloc<'T> (3 * width)), 3 * width)
@@ -356,13 +356,14 @@ let inline private driveBoth (like: ^V) (lanes: 'L when 'L :> BothLanes< ^V, 'T>
         x.Slice(i).CopyTo pad
         let ps = pad.Slice(width, width)
         let pc = pad.Slice(2 * width, width)
-        lanes.Store(V.load like (Span<'T>.op_Implicit (pad.Slice(0, width))), ps, pc, 0)
+        lanes.Store(V.load like (Span<'T>.op_Implicit pad) 0, ps, pc, 0)
         ps.Slice(0, x.Length - i).CopyTo(s.Slice i)
         pc.Slice(0, x.Length - i).CopyTo(c.Slice i)
 
 /// sin x into s and cos x into c (float tensors of x's size and dtype) with one reduction per element;
 /// each result has the bits `sin` and `cos` give. A gradient of sin or cos needs both of one argument.
 let sinCos (x: Tensor) (s: Tensor) (c: Tensor) =
+    if s.Size <> x.Size || c.Size <> x.Size then invalidArg "s" (sprintf "sin and cos kernel: %d inputs for %d sines and %d cosines" x.Size s.Size c.Size)
     match x.Data, s.Data, c.Data with
     | (:? (float[]) as a), (:? (float[]) as sd), (:? (float[]) as cd) ->
         if V.Width.Wide then driveBoth Vector512<float>.Zero (Both64At512()) (ReadOnlySpan a) (Span sd) (Span cd)

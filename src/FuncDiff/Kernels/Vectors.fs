@@ -109,15 +109,16 @@ type Ops =
     static member inline Lane(a: Vector256<float32>, i: int) = a.GetElement i
     static member inline Lane(a: Vector512<float32>, i: int) = a.GetElement i
 
-    static member inline Load(_: Vector256<float>, s: ReadOnlySpan<float>) = Vector256.Create<float>(s)
-    static member inline Load(_: Vector512<float>, s: ReadOnlySpan<float>) = Vector512.Create<float>(s)
-    static member inline Load(_: Vector256<float32>, s: ReadOnlySpan<float32>) = Vector256.Create<float32>(s)
-    static member inline Load(_: Vector512<float32>, s: ReadOnlySpan<float32>) = Vector512.Create<float32>(s)
+    /// Unchecked: the callers keep i + the vector's lane count within the span.
+    static member inline Load(_: Vector256<float>, s: ReadOnlySpan<float>, i: int) = Vector256.LoadUnsafe(&MemoryMarshal.GetReference s, unativeint i)
+    static member inline Load(_: Vector256<float32>, s: ReadOnlySpan<float32>, i: int) = Vector256.LoadUnsafe(&MemoryMarshal.GetReference s, unativeint i)
+    static member inline Load(_: Vector512<float>, s: ReadOnlySpan<float>, i: int) = Vector512.LoadUnsafe(&MemoryMarshal.GetReference s, unativeint i)
+    static member inline Load(_: Vector512<float32>, s: ReadOnlySpan<float32>, i: int) = Vector512.LoadUnsafe(&MemoryMarshal.GetReference s, unativeint i)
 
-    static member inline Store(a: Vector256<float>, s: Span<float>) = Vector256.CopyTo(a, s)
-    static member inline Store(a: Vector512<float>, s: Span<float>) = Vector512.CopyTo(a, s)
-    static member inline Store(a: Vector256<float32>, s: Span<float32>) = Vector256.CopyTo(a, s)
-    static member inline Store(a: Vector512<float32>, s: Span<float32>) = Vector512.CopyTo(a, s)
+    static member inline Store(a: Vector256<float>, s: Span<float>, i: int) = Vector256.StoreUnsafe(a, &MemoryMarshal.GetReference s, unativeint i)
+    static member inline Store(a: Vector256<float32>, s: Span<float32>, i: int) = Vector256.StoreUnsafe(a, &MemoryMarshal.GetReference s, unativeint i)
+    static member inline Store(a: Vector512<float>, s: Span<float>, i: int) = Vector512.StoreUnsafe(a, &MemoryMarshal.GetReference s, unativeint i)
+    static member inline Store(a: Vector512<float32>, s: Span<float32>, i: int) = Vector512.StoreUnsafe(a, &MemoryMarshal.GetReference s, unativeint i)
 
     static member inline Count(_: Vector256<float>) = Vector256<float>.Count
     static member inline Count(_: Vector512<float>) = Vector512<float>.Count
@@ -150,8 +151,8 @@ module internal Vectors =
     let inline allW (_: ^W) (m: ^V) : bool = ((^W or ^V): (static member All: ^V -> bool) m)
     let inline noneW (_: ^W) (m: ^V) : bool = ((^W or ^V): (static member None: ^V -> bool) m)
     let inline laneW (_: ^W) (a: ^V) (i: int) : ^E = ((^W or ^V): (static member Lane: ^V * int -> ^E) (a, i))
-    let inline loadW (_: ^W) (like: ^V) (s: ReadOnlySpan< ^E >) : ^V = ((^W or ^V): (static member Load: ^V * ReadOnlySpan< ^E > -> ^V) (like, s))
-    let inline storeW (_: ^W) (a: ^V) (s: Span< ^E >) : unit = ((^W or ^V): (static member Store: ^V * Span< ^E > -> unit) (a, s))
+    let inline loadW (_: ^W) (like: ^V) (s: ReadOnlySpan< ^E >) (i: int) : ^V = ((^W or ^V): (static member Load: ^V * ReadOnlySpan< ^E > * int -> ^V) (like, s, i))
+    let inline storeW (_: ^W) (a: ^V) (s: Span< ^E >) (i: int) : unit = ((^W or ^V): (static member Store: ^V * Span< ^E > * int -> unit) (a, s, i))
     let inline countW (_: ^W) (a: ^V) : int = ((^W or ^V): (static member Count: ^V -> int) a)
 
     /// a·b + c, rounded once.
@@ -182,9 +183,10 @@ module internal Vectors =
     let inline none m = noneW Unchecked.defaultof<Ops> m
     /// Lane i's value.
     let inline lane a i = laneW Unchecked.defaultof<Ops> a i
-    /// A vector of like's type from the first lanes of s, and a vector stored into the first lanes of s.
-    let inline load like s = loadW Unchecked.defaultof<Ops> like s
-    let inline store a s = storeW Unchecked.defaultof<Ops> a s
+    /// A vector of like's type from s[i..], and a vector stored into s[i..]; unchecked, so the caller keeps
+    /// i + the lane count within the span.
+    let inline load like s i = loadW Unchecked.defaultof<Ops> like s i
+    let inline store a s i = storeW Unchecked.defaultof<Ops> a s i
     /// The lanes in a vector of a's type.
     let inline count a = countW Unchecked.defaultof<Ops> a
 
