@@ -214,4 +214,4 @@ let inline vector32 (x: ^V) : ^V =
     coreV32 (V.select (V.less x low) low (V.select (V.greater x high) high x))
 
 /// y = eˣ for float64 or float32 spans of one length.
-let exp<'T> (x: ReadOnlySpan<'T>) (y: Span<'T>) = Lanes.apply "exp" true vector vector scalar vector32 vector32 scalar32 x y
+let exp<'T> (x: ReadOnlySpan<'T>) (y: Span<'T>) = Lanes.apply "exp" vector vector scalar vector32 vector32 scalar32 x y

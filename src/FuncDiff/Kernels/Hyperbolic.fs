@@ -199,4 +199,4 @@ let inline vector32 (x: ^V) : ^V =
     V.ofBits (V.bits t ||| V.andNot (V.bits x) (V.bits a))
 
 /// y = tanh x for float64 or float32 spans of one length.
-let tanh<'T> (x: ReadOnlySpan<'T>) (y: Span<'T>) = Lanes.apply "tanh" true vector vector scalar vector32 vector32 scalar32 x y
+let tanh<'T> (x: ReadOnlySpan<'T>) (y: Span<'T>) = Lanes.apply "tanh" vector vector scalar vector32 vector32 scalar32 x y
