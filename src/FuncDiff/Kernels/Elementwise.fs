@@ -413,13 +413,18 @@ let cast (x: Tensor) (out: Tensor) =
 let inline private mulNoNanLanes (like: ^V) (a: ReadOnlySpan<'T>) (aScalar: 'T) (aIsSpan: bool) (g: ReadOnlySpan<'T>) (d: Span<'T>) =
     let w = V.count like
     let zero = like - like
-    let va = V.splat like aScalar
     let mutable i = 0
-    while i <= d.Length - w do
-        let vg = V.load like g i
-        let vs = if aIsSpan then V.load like a i else va
-        V.store (V.select (V.equal vg zero) zero (vs * vg)) d i
-        i <- i + w
+    if aIsSpan then
+        while i <= d.Length - w do
+            let vg = V.load like g i
+            V.store (V.select (V.equal vg zero) zero (V.load like a i * vg)) d i
+            i <- i + w
+    else
+        let va = V.splat like aScalar
+        while i <= d.Length - w do
+            let vg = V.load like g i
+            V.store (V.select (V.equal vg zero) zero (va * vg)) d i
+            i <- i + w
     i
 
 let inline private mulNoNanSpans (a: ReadOnlySpan< ^T >) (aScalar: ^T) (aIsSpan: bool) (g: ReadOnlySpan< ^T >) (d: Span< ^T >) (wide: ^W) (narrow: ^N) (zeroT: ^T) =
@@ -436,9 +441,9 @@ let inline private mulNoNanSpans (a: ReadOnlySpan< ^T >) (aScalar: ^T) (aIsSpan:
 /// mulNoNan for float64 or float32 spans (a span of a, or the scalar aScalar).
 let private mulNoNanOf<'T> (a: ReadOnlySpan<'T>) (aScalar: 'T) (aIsSpan: bool) (g: ReadOnlySpan<'T>) (d: Span<'T>) =
     let mutable scalar = aScalar
-    if typeof<'T> = typeof<float> then
+    if V.is<'T, float> then
         mulNoNanSpans (V.readAs<'T, float> a) (Unsafe.As<'T, float> &scalar) aIsSpan (V.readAs<'T, float> g) (V.writeAs<'T, float> d) Vector512<float>.Zero Vector256<float>.Zero 0.0
-    elif typeof<'T> = typeof<float32> then
+    elif V.is<'T, float32> then
         mulNoNanSpans (V.readAs<'T, float32> a) (Unsafe.As<'T, float32> &scalar) aIsSpan (V.readAs<'T, float32> g) (V.writeAs<'T, float32> d) Vector512<float32>.Zero Vector256<float32>.Zero 0.0f
     else invalidOp (sprintf "mulNoNan kernel has no %s implementation" typeof<'T>.Name)
 

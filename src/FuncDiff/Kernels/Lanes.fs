@@ -36,6 +36,6 @@ let inline private run (wide: ^W) ([<InlineIfLambda>] vector512: ^W -> ^W) (narr
 /// `inline` generic function, passed twice) and its scalar form, for each float type.
 let inline apply<'T> (name: string) ([<InlineIfLambda>] wide64: Vector512<float> -> Vector512<float>) ([<InlineIfLambda>] narrow64: Vector256<float> -> Vector256<float>) ([<InlineIfLambda>] scalar64: float -> float) ([<InlineIfLambda>] wide32: Vector512<float32> -> Vector512<float32>) ([<InlineIfLambda>] narrow32: Vector256<float32> -> Vector256<float32>) ([<InlineIfLambda>] scalar32: float32 -> float32) (x: ReadOnlySpan<'T>) (y: Span<'T>) =
     if x.Length <> y.Length then invalidArg "y" (sprintf "%s kernel: %d inputs for %d results" name x.Length y.Length)
-    if typeof<'T> = typeof<float> then run Vector512<float>.Zero wide64 Vector256<float>.Zero narrow64 scalar64 (V.readAs<'T, float> x) (V.writeAs<'T, float> y)
-    elif typeof<'T> = typeof<float32> then run Vector512<float32>.Zero wide32 Vector256<float32>.Zero narrow32 scalar32 (V.readAs<'T, float32> x) (V.writeAs<'T, float32> y)
+    if V.is<'T, float> then run Vector512<float>.Zero wide64 Vector256<float>.Zero narrow64 scalar64 (V.readAs<'T, float> x) (V.writeAs<'T, float> y)
+    elif V.is<'T, float32> then run Vector512<float32>.Zero wide32 Vector256<float32>.Zero narrow32 scalar32 (V.readAs<'T, float32> x) (V.writeAs<'T, float32> y)
     else invalidOp (sprintf "%s kernel has no %s implementation" name typeof<'T>.Name)

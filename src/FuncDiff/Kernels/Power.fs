@@ -26,7 +26,7 @@ let inline private smallInteger<'T when 'T :> IFloatingPointIeee754<'T>> (y: 'T)
 /// The smallest magnitude at which double-word products keep their rounding errors exactly: the error
 /// term of a product is about 2⁻²ᵖ times it (p bits of precision), and must not be subnormal.
 let private lowest<'T when 'T :> IFloatingPointIeee754<'T>> () =
-    if typeof<'T> = typeof<float> then 'T.CreateTruncating(Math.Pow(2.0, -916.0)) else 'T.CreateTruncating(Math.Pow(2.0, -78.0))
+    if Vectors.is<'T, float> then 'T.CreateTruncating(Math.Pow(2.0, -916.0)) else 'T.CreateTruncating(Math.Pow(2.0, -78.0))
 
 /// xⁿ for 3 ≤ |n| ≤ 16 in double-word arithmetic, or the library's pow outside its range.
 let private doubleWord<'T when 'T :> IFloatingPointIeee754<'T>> (lowest: 'T) (x: 'T) (n: int) : 'T =
@@ -87,7 +87,7 @@ let private integerPower<'T when 'T :> IFloatingPointIeee754<'T>> (lowest: 'T) (
     | 1 -> x
     | 2 -> x * x
     | -1 -> 'T.One / x
-    | n when typeof<'T> = typeof<float32> -> 'T.CreateTruncating(power32 (Double.CreateTruncating x) n)
+    | n when Vectors.is<'T, float32> -> 'T.CreateTruncating(power32 (Double.CreateTruncating x) n)
     | n -> doubleWord lowest x n
 
 // ---- The same, lane by lane --------------------------------------------------------------------------
@@ -170,8 +170,8 @@ let private integerPowers<'T when 'T :> IFloatingPointIeee754<'T>> (x: ReadOnlyS
     | 1 -> x.CopyTo d
     | 2 -> TensorPrimitives.Multiply(x, x, d)
     | -1 -> TensorPrimitives.Divide('T.One, x, d)
-    | n when typeof<'T> = typeof<float> -> doubleWords (Vectors.readAs<'T, float> x) n (Vectors.writeAs<'T, float> d)
-    | n when typeof<'T> = typeof<float32> -> powers32 (Vectors.readAs<'T, float32> x) n (Vectors.writeAs<'T, float32> d)
+    | n when Vectors.is<'T, float> -> doubleWords (Vectors.readAs<'T, float> x) n (Vectors.writeAs<'T, float> d)
+    | n when Vectors.is<'T, float32> -> powers32 (Vectors.readAs<'T, float32> x) n (Vectors.writeAs<'T, float32> d)
     | n ->
         let lowest = lowest<'T> ()
         for i in 0 .. d.Length - 1 do d[i] <- doubleWord lowest x[i] n

@@ -241,21 +241,25 @@ type private Lanes<'V, 'T> =
 [<Struct>]
 type private Float64Lanes512(cosine: bool) =
     interface Lanes<Vector512<float>, float> with
+        [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
         member _.Store(v, y, at) = store64 cosine v y at
 
 [<Struct>]
 type private Float64Lanes256(cosine: bool) =
     interface Lanes<Vector256<float>, float> with
+        [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
         member _.Store(v, y, at) = store64 cosine v y at
 
 [<Struct>]
 type private Float32Lanes512(cosine: bool) =
     interface Lanes<Vector512<float32>, float32> with
+        [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
         member _.Store(v, y, at) = store32 cosine v y at
 
 [<Struct>]
 type private Float32Lanes256(cosine: bool) =
     interface Lanes<Vector256<float32>, float32> with
+        [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
         member _.Store(v, y, at) = store32 cosine v y at
 
 /// Whole vectors of like's width, then the tail through the same vector code on a zero-padded copy.
@@ -276,12 +280,12 @@ let private kernel (cosine: bool) =
     { new FloatUnary with
         member _.Run<'T when 'T :> IFloatingPointIeee754<'T>>(x: ReadOnlySpan<'T>, y: Span<'T>) =
             if x.Length <> y.Length then invalidArg "y" (sprintf "%s kernel: %d inputs for %d results" (if cosine then "cos" else "sin") x.Length y.Length)
-            if typeof<'T> = typeof<float> then
+            if V.is<'T, float> then
                 let x = V.readAs<'T, float> x
                 let y = V.writeAs<'T, float> y
                 if V.Width.Wide then drive Vector512<float>.Zero (Float64Lanes512 cosine) x y
                 else drive Vector256<float>.Zero (Float64Lanes256 cosine) x y
-            elif typeof<'T> = typeof<float32> then
+            elif V.is<'T, float32> then
                 let x = V.readAs<'T, float32> x
                 let y = V.writeAs<'T, float32> y
                 if V.Width.Wide then drive Vector512<float32>.Zero (Float32Lanes512 cosine) x y
@@ -326,21 +330,25 @@ type private BothLanes<'V, 'T> =
 [<Struct>]
 type private Both64At512 =
     interface BothLanes<Vector512<float>, float> with
+        [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
         member _.Store(v, s, c, at) = storeBoth64 v s c at
 
 [<Struct>]
 type private Both64At256 =
     interface BothLanes<Vector256<float>, float> with
+        [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
         member _.Store(v, s, c, at) = storeBoth64 v s c at
 
 [<Struct>]
 type private Both32At512 =
     interface BothLanes<Vector512<float32>, float32> with
+        [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
         member _.Store(v, s, c, at) = storeBoth32 v s c at
 
 [<Struct>]
 type private Both32At256 =
     interface BothLanes<Vector256<float32>, float32> with
+        [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
         member _.Store(v, s, c, at) = storeBoth32 v s c at
 
 /// Whole vectors, then the tail through the same vector code on a zero-padded copy, as `drive` does.

@@ -190,6 +190,10 @@ module internal Vectors =
     /// The lanes in a vector of a's type.
     let inline count a = countW Unchecked.defaultof<Ops> a
 
+    /// Whether 'T is 'U: a constant the JIT folds for each instantiation (Type.op_Equality of two typeofs),
+    /// where F#'s `=` on types is a call to generic equality on every use.
+    let inline is<'T, 'U> = Type.op_Equality(typeof<'T>, typeof<'U>)
+
     /// A span of 'T seen as a span of 'U of the same element size (float or float32, tested by the caller).
     let readAs<'T, 'U> (x: ReadOnlySpan<'T>) : ReadOnlySpan<'U> =
         let r = &MemoryMarshal.GetReference x
