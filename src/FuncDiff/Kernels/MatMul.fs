@@ -222,7 +222,12 @@ let private packB<'T when 'T: unmanaged> (bl: Blocking) (b: View<'T>) (p0: int) 
 let private packA<'T when 'T: unmanaged> (bl: Blocking) (a: View<'T>) (i0: int) (h: int) (p0: int) (kc: int) (dst: nativeptr<'T>) (src: nativeptr<'T>) =
     let mr = bl.MR
     let first = NativePtr.add src (a.Offset + i0 * a.RowStride + p0 * a.ColStride)
-    if a.RowStride = 1 then
+    if a.RowStride = 1 && h = mr && mr * sizeof<'T> = 64 then
+        // A transposed A: each step's MR elements lie together, one vector: 512 bits of doubles, 256 of floats.
+        for p in 0 .. kc - 1 do Vector512.Store(Vector512.Load(NativePtr.add first (p * a.ColStride)), NativePtr.add dst (p * mr))
+    elif a.RowStride = 1 && h = mr && mr * sizeof<'T> = 32 then
+        for p in 0 .. kc - 1 do Vector256.Store(Vector256.Load(NativePtr.add first (p * a.ColStride)), NativePtr.add dst (p * mr))
+    elif a.RowStride = 1 then
         for p in 0 .. kc - 1 do stridedCopy (NativePtr.add first (p * a.ColStride)) 1 (NativePtr.add dst (p * mr)) 1 h
     else
         for r in 0 .. h - 1 do stridedCopy (NativePtr.add first (r * a.RowStride)) a.ColStride (NativePtr.add dst r) mr kc
