@@ -9,9 +9,10 @@ open System.Collections.Generic
 open FuncDiff
 open FuncDiff.Core.Steps
 
-/// Elements per block (2048): a few blocks of every member fit in the L2 cache, and a block starts at a
-/// multiple of the chunk through which position-sensitive kernels run (Kernels/Aligned.fs).
-let blockSize = 8 * Kernels.Aligned.Chunk
+/// Elements per block (1024): with the members' block buffers shared by liveness (Evaluation/Execute.fs),
+/// a group's live blocks fit in the L1 cache, and a block starts at a multiple of the chunk through which
+/// position-sensitive kernels run (Kernels/Aligned.fs).
+let blockSize = 4 * Kernels.Aligned.Chunk
 
 /// Groups smaller than this run as plain calls: their tensors already fit in cache.
 let minimumSize = 4 * blockSize

@@ -56,7 +56,7 @@ type private GroupRun(group: Group, plan: Plan, values: Tensor[]) =
     // The last block takes the remainder too, so no block is shorter than blockSize.
     let lengths = [| Fuse.blockSize; group.Size - (blocks - 1) * Fuse.blockSize |]
     let threads = if group.Size >= parallelMinimum && Kernels.Partner.available && blocks > 1 then 2 else 1
-    let fresh (v: int) (length: int) = Tensor(Shape.Of [| length |], plan.Values[v].DType, Tensor.Allocate(plan.Values[v].DType, length))
+    let fresh (d: DType) (length: int) = Tensor(Shape.Of [| length |], d, Tensor.Allocate(d, length))
     let memberIndex = group.Calls |> Array.mapi (fun i c -> c.Output, i) |> dict
     // A sin and a cos of one argument in the group run as one pass where the first of them stands (their
     // argument is ready there, and nothing reads the second before its own place): partner[i] is the
@@ -76,12 +76,50 @@ type private GroupRun(group: Group, plan: Plan, values: Tensor[]) =
                     waiting.Remove(struct (arg, not cosine)) |> ignore
                 | _ -> waiting[struct (arg, cosine)] <- j
             | ValueNone -> ()
+    let exportMember = group.Exports |> Array.map (fun v -> memberIndex[v])
+    let sumMember = group.Sums |> Array.map (fun c -> memberIndex[owner c.Args[0]])
+    // Members share block buffers by liveness, so a block's working set stays small (in L1 for the
+    // blocks of most groups): slotOf[m] is member m's buffer, free for a later member of its dtype once
+    // every call reading m has run (never for a call that reads it); exported and summed members keep
+    // theirs to the end of the block, and the cos of a sin and cos pair is written at the sin's place.
+    let slotOf, slotTypes =
+        let n = group.Calls.Length
+        let lastUse = Array.init n id
+        for j in 0 .. n - 1 do
+            for a in group.Calls[j].Args do
+                match memberIndex.TryGetValue(owner a) with
+                | true, m -> lastUse[m] <- max lastUse[m] j
+                | _ -> ()
+        for m in Array.append exportMember sumMember do lastUse[m] <- n
+        let slotOf = Array.create n -1
+        let types = ResizeArray<DType>()
+        let free = Dictionary<DType, Stack<int>>()
+        let held = ResizeArray<int>()
+        let take (m: int) =
+            let d = plan.Values[group.Calls[m].Output].DType
+            match free.TryGetValue d with
+            | true, stack when stack.Count > 0 -> slotOf[m] <- stack.Pop()
+            | _ ->
+                slotOf[m] <- types.Count
+                types.Add d
+            held.Add m
+        for p in 0 .. n - 1 do
+            for m in List.ofSeq held do
+                if lastUse[m] < p then
+                    held.Remove m |> ignore
+                    let d = plan.Values[group.Calls[m].Output].DType
+                    if not (free.ContainsKey d) then free[d] <- Stack()
+                    free[d].Push slotOf[m]
+            if partner[p] <> -2 then take p
+            if partner[p] >= 0 then take partner[p]
+        slotOf, types.ToArray()
     // lanes[thread][variant]: (member blocks, import blocks, args per call)
     let lanes =
         Array.init threads (fun _ ->
             lengths |> Array.map (fun length ->
-                let outs = group.Calls |> Array.map (fun c -> fresh c.Output length)
-                let imports = group.Imports |> Array.map (fun v -> fresh v length)
+                let buffers = slotTypes |> Array.map (fun d -> fresh d length)
+                let outs = slotOf |> Array.map (fun slot -> buffers[slot])
+                let imports = group.Imports |> Array.map (fun v -> fresh plan.Values[v].DType length)
                 let args =
                     group.Calls |> Array.map (fun c ->
                         c.Args |> Array.map (fun a ->
@@ -105,8 +143,6 @@ type private GroupRun(group: Group, plan: Plan, values: Tensor[]) =
                    for i in 0 .. group.Calls.Length - 1 do
                        for k in 0 .. group.Calls[i].Args.Length - 1 do
                            if obj.ReferenceEquals(args[i][k], null) then struct (args[i], k, group.Calls[i].Args[k]) |]
-    let exportMember = group.Exports |> Array.map (fun v -> memberIndex[v])
-    let sumMember = group.Sums |> Array.map (fun c -> memberIndex[owner c.Args[0]])
     let sums =
         group.Sums |> Array.map (fun c ->
             match plan.Values[c.Output].DType with
