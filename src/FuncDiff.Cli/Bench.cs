@@ -58,7 +58,8 @@ internal static class Bench
 
     /// <summary>
     /// Times the value and gradient and, when <paramref name="ratio"/> is set, the function alone, alternating one
-    /// repetition of each, so a shared machine's drift affects both alike.
+    /// repetition of each, so a shared machine's drift affects both alike; through <c>Expr.EvalMany</c>, or, when
+    /// <paramref name="compiled"/> is set, as runs of a compiled plan in a workspace.
     /// </summary>
     private static Result Run(Workloads.Workload workload, DType dtype, int reps, TimeSpan warmup, bool compiled, bool ratio)
     {

@@ -45,15 +45,18 @@ let private samePlaces<'T> (kernel: SpanKernel) (scalar: 'T -> 'T) (bits: 'T -> 
             for i in 0 .. length - 1 do
                 if bits whole[i] <> bits pieces[i] then failtestf "%s length %d cut at %d and %d: element %d differs" dtype length c1 c2 i
 
-/// samePlaces for float64 (against the float64 scalar form) and float32 (against the float32 one), at the
-/// widest vectors the machine accelerates and again at 256 bits (Kernels/Vectors.fs).
+/// Runs check at every vector width the machine accelerates (Kernels/Vectors.fs), naming the width.
+let atEveryWidth (check: string -> unit) =
+    for bits in FuncDiff.Core.Kernels.Vectors.Width.Accelerated do
+        FuncDiff.Core.Kernels.Vectors.Width.UpTo(bits, fun () -> check (sprintf "%d-bit vectors" bits))
+
+/// samePlaces for float64 (against the float64 scalar form) and float32 (against the float32 one), at every
+/// vector width the machine accelerates.
 let sameAtAnyPosition (kernel: SpanKernel) (scalar: float -> float) (scalar32: float32 -> float32) (mixed: Random -> int -> float[]) (mixed32: Random -> int -> float32[]) (seed: int) =
-    let check (width: string) =
+    atEveryWidth (fun width ->
         let rng = Random seed
         samePlaces kernel scalar bits64 mixed rng ("float64, " + width)
-        samePlaces kernel scalar32 bits32 mixed32 rng ("float32, " + width)
-    check (if FuncDiff.Core.Kernels.Vectors.Width.Wide then "512-bit vectors" else "256-bit vectors")
-    FuncDiff.Core.Kernels.Vectors.Width.At256(fun () -> check "256-bit vectors")
+        samePlaces kernel scalar32 bits32 mixed32 rng ("float32, " + width))
 
 /// Spans drawn from kinds (a quarter of the elements), uniform in ±wide/2 (a quarter) and uniform in
 /// ±narrow (the rest).

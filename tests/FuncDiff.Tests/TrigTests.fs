@@ -122,7 +122,28 @@ let private splitTests =
                     let inPlace32 = Array.copy xs32
                     (if cosine then Trig.cos else Trig.sin).Run(ReadOnlySpan inPlace32, Span inPlace32)
                     Expect.equal (bits32 inPlace32) (bits32 whole32) "float32 in place"
-            } ]
+            }
+        test "sin, cos and sinCos give the same bits at every vector width the machine accelerates" {
+            let rng = Random 23
+            let xs = mixed rng 1003
+            let xs32 = xs |> Array.map float32
+            let widen32 (v: float32[]) = bits32 v |> Array.map int64
+            let results () =
+                let both (input: FuncDiff.Tensors.Tensor) =
+                    let s = FuncDiff.Tensors.Tensor.Empty(input.Shape, input.DType)
+                    let c = FuncDiff.Tensors.Tensor.Empty(input.Shape, input.DType)
+                    Trig.sinCos input s c
+                    match s.Data, c.Data with
+                    | (:? (float[]) as s), (:? (float[]) as c) -> [ bits64 s; bits64 c ]
+                    | (:? (float32[]) as s), (:? (float32[]) as c) -> [ widen32 s; widen32 c ]
+                    | _ -> failtest "sinCos gave another dtype"
+                let t = FuncDiff.TensorFunctions.Tensor.ofData [| xs.Length |] xs
+                [ bits64 (run64 false xs); bits64 (run64 true xs); widen32 (run32 false xs32); widen32 (run32 true xs32) ]
+                @ both t @ both (FuncDiff.TensorFunctions.Tensor.cast FuncDiff.ElementTypes.DType.Float32 t)
+            let widest = results ()
+            LaneChecks.atEveryWidth (fun width ->
+                List.iteri2 (fun i (here: int64[]) (there: int64[]) -> Expect.equal here there (sprintf "result %d at %s" i width)) (results ()) widest)
+        } ]
 
 /// x next to multiples of π/2: the nearest doubles to k·π/2 and their neighbours, k up to the threshold.
 let private nearMultiples (rng: Random) (n: int) =

@@ -81,7 +81,8 @@ type private GroupRun(group: Group, plan: Plan, values: Tensor[]) =
     // Members share block buffers by liveness, so a block's working set stays small (in L1 for the
     // blocks of most groups): slotOf[m] is member m's buffer, free for a later member of its dtype once
     // every call reading m has run (never for a call that reads it); exported and summed members keep
-    // theirs to the end of the block, and the cos of a sin and cos pair is written at the sin's place.
+    // theirs to the end of the block, and the second call of a sin and cos pair takes its buffer where the
+    // first runs (the pair writes both there).
     let slotOf, slotTypes =
         let n = group.Calls.Length
         let lastUse = Array.init n id

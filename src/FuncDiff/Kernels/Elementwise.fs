@@ -410,9 +410,9 @@ let cast (x: Tensor) (out: Tensor) =
 
 /// mulNoNan with a span of a (aIsSpan) or the scalar aScalar, from element i on: whole vectors of like's
 /// width select +0 where g is ±0 (its definition, element by element); returns where they stopped.
-let inline private mulNoNanLanes (like: ^V) (a: ReadOnlySpan<'T>) (aScalar: 'T) (aIsSpan: bool) (g: ReadOnlySpan<'T>) (d: Span<'T>) =
+let inline private mulNoNanLanes (like: ^V) (a: ReadOnlySpan<'T>) (aScalar: 'T) (aIsSpan: bool) (g: ReadOnlySpan<'T>) (d: Span<'T>) (zeroT: 'T) =
     let w = V.count like
-    let zero = like - like
+    let zero = V.splat like zeroT
     let mutable i = 0
     if aIsSpan then
         while i <= d.Length - w do
@@ -427,11 +427,12 @@ let inline private mulNoNanLanes (like: ^V) (a: ReadOnlySpan<'T>) (aScalar: 'T) 
             i <- i + w
     i
 
-let inline private mulNoNanSpans (a: ReadOnlySpan< ^T >) (aScalar: ^T) (aIsSpan: bool) (g: ReadOnlySpan< ^T >) (d: Span< ^T >) (wide: ^W) (narrow: ^N) (zeroT: ^T) =
+let inline private mulNoNanSpans (a: ReadOnlySpan< ^T >) (aScalar: ^T) (aIsSpan: bool) (g: ReadOnlySpan< ^T >) (d: Span< ^T >) (wide: ^W) (narrow: ^N) (least: ^L) (zeroT: ^T) =
     if g.Length <> d.Length || (aIsSpan && a.Length <> d.Length) then invalidArg "d" "mulNoNan kernel: spans of different lengths"
     let mutable i =
-        if V.Width.Wide then mulNoNanLanes wide a aScalar aIsSpan g d
-        elif V.Width.Narrow then mulNoNanLanes narrow a aScalar aIsSpan g d
+        if V.Width.Wide then mulNoNanLanes wide a aScalar aIsSpan g d zeroT
+        elif V.Width.Narrow then mulNoNanLanes narrow a aScalar aIsSpan g d zeroT
+        elif V.Width.Least then mulNoNanLanes least a aScalar aIsSpan g d zeroT
         else 0
     while i < d.Length do
         let x = if aIsSpan then a[i] else aScalar
@@ -442,9 +443,9 @@ let inline private mulNoNanSpans (a: ReadOnlySpan< ^T >) (aScalar: ^T) (aIsSpan:
 let private mulNoNanOf<'T> (a: ReadOnlySpan<'T>) (aScalar: 'T) (aIsSpan: bool) (g: ReadOnlySpan<'T>) (d: Span<'T>) =
     let mutable scalar = aScalar
     if V.is<'T, float> then
-        mulNoNanSpans (V.readAs<'T, float> a) (Unsafe.As<'T, float> &scalar) aIsSpan (V.readAs<'T, float> g) (V.writeAs<'T, float> d) Vector512<float>.Zero Vector256<float>.Zero 0.0
+        mulNoNanSpans (V.readAs<'T, float> a) (Unsafe.As<'T, float> &scalar) aIsSpan (V.readAs<'T, float> g) (V.writeAs<'T, float> d) Vector512<float>.Zero Vector256<float>.Zero Vector128<float>.Zero 0.0
     elif V.is<'T, float32> then
-        mulNoNanSpans (V.readAs<'T, float32> a) (Unsafe.As<'T, float32> &scalar) aIsSpan (V.readAs<'T, float32> g) (V.writeAs<'T, float32> d) Vector512<float32>.Zero Vector256<float32>.Zero 0.0f
+        mulNoNanSpans (V.readAs<'T, float32> a) (Unsafe.As<'T, float32> &scalar) aIsSpan (V.readAs<'T, float32> g) (V.writeAs<'T, float32> d) Vector512<float32>.Zero Vector256<float32>.Zero Vector128<float32>.Zero 0.0f
     else invalidOp (sprintf "mulNoNan kernel has no %s implementation" typeof<'T>.Name)
 
 /// a·g, except that an exact zero g (+0 or -0) gives +0 even where a is ±∞ or NaN. One-sided: a zero

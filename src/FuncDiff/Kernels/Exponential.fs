@@ -17,42 +17,42 @@ module V = FuncDiff.Core.Kernels.Vectors
 
 // eʳ = 1 + r·(1 + r·(E0 + E1·r + … + E9·r⁹)) for |r| ≤ ln2/2.
 [<Literal>]
-let E0 = 0.5000000000000011
+let private E0 = 0.5000000000000011
 [<Literal>]
-let E1 = 0.1666666666666642
+let private E1 = 0.1666666666666642
 [<Literal>]
-let E2 = 0.041666666666527
+let private E2 = 0.041666666666527
 [<Literal>]
-let E3 = 0.008333333333490347
+let private E3 = 0.008333333333490347
 [<Literal>]
-let E4 = 0.0013888888944325673
+let private E4 = 0.0013888888944325673
 [<Literal>]
-let E5 = 0.00019841269515649934
+let private E5 = 0.00019841269515649934
 [<Literal>]
-let E6 = 2.480149247433654e-05
+let private E6 = 2.480149247433654e-05
 [<Literal>]
-let E7 = 2.7557578194522223e-06
+let private E7 = 2.7557578194522223e-06
 [<Literal>]
-let E8 = 2.7630445830841923e-07
+let private E8 = 2.7630445830841923e-07
 [<Literal>]
-let E9 = 2.5002661928231792e-08
+let private E9 = 2.5002661928231792e-08
 
 /// ln 2 split so that k·Ln2Hi is exact for every k used here (Ln2Hi has 32 significant bits, |k| < 2¹¹).
 [<Literal>]
-let Ln2Hi = 0.6931471803691238
+let private Ln2Hi = 0.6931471803691238
 [<Literal>]
-let Ln2Lo = 1.9082149292705877e-10
+let private Ln2Lo = 1.9082149292705877e-10
 [<Literal>]
-let InvLn2 = 1.4426950408889634
+let private InvLn2 = 1.4426950408889634
 /// 1.5·2⁵²: adding it rounds to an integer, which then sits in the low bits.
 [<Literal>]
-let Shifter = 6755399441055744.0
+let private Shifter = 6755399441055744.0
 /// Above ln(Double.MaxValue) ≈ 709.78: e^710 overflows to +∞ through the same steps.
 [<Literal>]
-let Highest = 710.0
+let private Highest = 710.0
 /// Below ln(2⁻¹⁰⁷⁵) ≈ -745.13: e^-746 rounds to +0 through the same steps.
 [<Literal>]
-let Lowest = -746.0
+let private Lowest = -746.0
 
 let shifterBits = BitConverter.DoubleToInt64Bits Shifter
 
@@ -100,35 +100,35 @@ let inline vector (x: ^V) : ^V =
 
 // eʳ = 1 + r·(1 + r·(F0 + F1·r + … + F5·r⁵)) for |r| ≤ ln2/2 (Cephes' expf coefficients).
 [<Literal>]
-let F0 = 5.0000001201e-1f
+let private F0 = 5.0000001201e-1f
 [<Literal>]
-let F1 = 1.6666665459e-1f
+let private F1 = 1.6666665459e-1f
 [<Literal>]
-let F2 = 4.1665795894e-2f
+let private F2 = 4.1665795894e-2f
 [<Literal>]
-let F3 = 8.3334519073e-3f
+let private F3 = 8.3334519073e-3f
 [<Literal>]
-let F4 = 1.3981999507e-3f
+let private F4 = 1.3981999507e-3f
 [<Literal>]
-let F5 = 1.9875691500e-4f
+let private F5 = 1.9875691500e-4f
 
 /// ln 2 = Ln2Hi32 + Ln2Lo32 + about 10⁻¹⁶. x - k·Ln2Hi32 is exact in one fused multiply-add: it is a
 /// multiple of 2⁻²⁵ below 1/2 in magnitude (x ≥ ln2/2 wherever k ≠ 0), so it fits in 24 bits.
 [<Literal>]
-let Ln2Hi32 = 0.693147182f
+let private Ln2Hi32 = 0.693147182f
 [<Literal>]
-let Ln2Lo32 = -1.90465421e-09f
+let private Ln2Lo32 = -1.90465421e-09f
 [<Literal>]
-let InvLn2_32 = 1.44269502f
+let private InvLn2_32 = 1.44269502f
 /// 1.5·2²³: adding it rounds to an integer, which then sits in the low bits.
 [<Literal>]
-let Shifter32 = 12582912.0f
+let private Shifter32 = 12582912.0f
 /// Above ln(Single.MaxValue) ≈ 88.72: e^89 overflows to +∞ through the same steps.
 [<Literal>]
-let Highest32 = 89.0f
+let private Highest32 = 89.0f
 /// Below ln(2⁻¹⁵⁰) ≈ -103.97: e^-104 rounds to +0 through the same steps.
 [<Literal>]
-let Lowest32 = -104.0f
+let private Lowest32 = -104.0f
 
 let shifterBits32 = BitConverter.SingleToInt32Bits Shifter32
 
@@ -214,4 +214,4 @@ let inline vector32 (x: ^V) : ^V =
     coreV32 (V.select (V.less x low) low (V.select (V.greater x high) high x))
 
 /// y = eˣ for float64 or float32 spans of one length.
-let exp<'T> (x: ReadOnlySpan<'T>) (y: Span<'T>) = Lanes.apply "exp" vector vector scalar vector32 vector32 scalar32 x y
+let exp<'T> (x: ReadOnlySpan<'T>) (y: Span<'T>) = Lanes.apply "exp" vector vector vector scalar vector32 vector32 vector32 scalar32 x y

@@ -17,41 +17,41 @@ module V = FuncDiff.Core.Kernels.Vectors
 
 // q(s) = (tanh √s / √s - 1) for s in [0, 1], q(s) = s·(Q0 + Q1·s + … + Q15·s¹⁵).
 [<Literal>]
-let Q0 = -0.3333333333333329
+let private Q0 = -0.3333333333333329
 [<Literal>]
-let Q1 = 0.13333333333328654
+let private Q1 = 0.13333333333328654
 [<Literal>]
-let Q2 = -0.053968253966343
+let private Q2 = -0.053968253966343
 [<Literal>]
-let Q3 = 0.021869488496244555
+let private Q3 = 0.021869488496244555
 [<Literal>]
-let Q4 = -0.008863235029183927
+let private Q4 = -0.008863235029183927
 [<Literal>]
-let Q5 = 0.0035921239054741393
+let private Q5 = 0.0035921239054741393
 [<Literal>]
-let Q6 = -0.0014558106667583153
+let private Q6 = -0.0014558106667583153
 [<Literal>]
-let Q7 = 0.0005899290429113596
+let private Q7 = 0.0005899290429113596
 [<Literal>]
-let Q8 = -0.00023882675939929167
+let private Q8 = -0.00023882675939929167
 [<Literal>]
-let Q9 = 9.621585515930837e-05
+let private Q9 = 9.621585515930837e-05
 [<Literal>]
-let Q10 = -3.804765176252815e-05
+let private Q10 = -3.804765176252815e-05
 [<Literal>]
-let Q11 = 1.4264078744910533e-05
+let private Q11 = 1.4264078744910533e-05
 [<Literal>]
-let Q12 = -4.747255117244986e-06
+let private Q12 = -4.747255117244986e-06
 [<Literal>]
-let Q13 = 1.2664614203697033e-06
+let private Q13 = 1.2664614203697033e-06
 [<Literal>]
-let Q14 = -2.317003871158041e-07
+let private Q14 = -2.317003871158041e-07
 [<Literal>]
-let Q15 = 2.1144808058797934e-08
+let private Q15 = 2.1144808058797934e-08
 
 /// tanh rounds to 1 from about 19.06 on; larger arguments are clamped here.
 [<Literal>]
-let Clamp = 20.0
+let private Clamp = 20.0
 
 // ---- Scalar form (the tail) ------------------------------------------------------------------------
 
@@ -123,21 +123,21 @@ let inline vector (x: ^V) : ^V =
 
 // q(s) = s·(P0 + P1·s + … + P4·s⁴) for s in [0, 1/4], within 2⁻³⁰·⁶ on tanh relative.
 [<Literal>]
-let P0 = -0.333333283662796f
+let private P0 = -0.333333283662796f
 [<Literal>]
-let P1 = 0.133329838514328f
+let private P1 = 0.133329838514328f
 [<Literal>]
-let P2 = -0.053898755460977554f
+let private P2 = -0.053898755460977554f
 [<Literal>]
-let P3 = 0.02128620818257332f
+let private P3 = 0.02128620818257332f
 [<Literal>]
-let P4 = -0.006615864112973213f
+let private P4 = -0.006615864112973213f
 
 [<Literal>]
-let Knee32 = 0.5f
+let private Knee32 = 0.5f
 /// tanh rounds to 1 in float32 from 13·ln 2 ≈ 9.011 on; larger arguments are clamped here.
 [<Literal>]
-let Clamp32 = 9.1f
+let private Clamp32 = 9.1f
 
 let inline private fma32 (a: float32) (b: float32) (c: float32) = MathF.FusedMultiplyAdd(a, b, c)
 
@@ -199,4 +199,4 @@ let inline vector32 (x: ^V) : ^V =
     V.ofBits (V.bits t ||| V.andNot (V.bits x) (V.bits a))
 
 /// y = tanh x for float64 or float32 spans of one length.
-let tanh<'T> (x: ReadOnlySpan<'T>) (y: Span<'T>) = Lanes.apply "tanh" vector vector scalar vector32 vector32 scalar32 x y
+let tanh<'T> (x: ReadOnlySpan<'T>) (y: Span<'T>) = Lanes.apply "tanh" vector vector vector scalar vector32 vector32 vector32 scalar32 x y

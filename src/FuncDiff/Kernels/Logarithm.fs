@@ -17,42 +17,42 @@ module V = FuncDiff.Core.Kernels.Vectors
 
 // R(z) = z·(L1 + L2·z + … + L7·z⁶), z = s², fdlibm's minimax remainder of log((1+s)/(1-s)) - 2s.
 [<Literal>]
-let L1 = 6.666666666666735130e-01
+let private L1 = 6.666666666666735130e-01
 [<Literal>]
-let L2 = 3.999999999940941908e-01
+let private L2 = 3.999999999940941908e-01
 [<Literal>]
-let L3 = 2.857142874366239149e-01
+let private L3 = 2.857142874366239149e-01
 [<Literal>]
-let L4 = 2.222219843214978396e-01
+let private L4 = 2.222219843214978396e-01
 [<Literal>]
-let L5 = 1.818357216161805012e-01
+let private L5 = 1.818357216161805012e-01
 [<Literal>]
-let L6 = 1.531383769920937332e-01
+let private L6 = 1.531383769920937332e-01
 [<Literal>]
-let L7 = 1.479819860511658591e-01
+let private L7 = 1.479819860511658591e-01
 
 /// ln 2 split so that k·Ln2Hi is exact for |k| ≤ 1100 (Ln2Hi has 32 significant bits).
 [<Literal>]
-let Ln2Hi = 6.93147180369123816490e-01
+let private Ln2Hi = 6.93147180369123816490e-01
 [<Literal>]
-let Ln2Lo = 1.90821492927058770002e-10
+let private Ln2Lo = 1.90821492927058770002e-10
 /// The bits of √½: subtracting them from x's bits leaves k in the exponent field.
 [<Literal>]
-let SqrtHalfBits = 0x3FE6A09E667F3BCDL
+let private SqrtHalfBits = 0x3FE6A09E667F3BCDL
 /// 1024 in the exponent field: x's bits - SqrtHalfBits + Bias holds k + 1024 ≥ 0 there, so k comes out
 /// of a logical shift (AVX2 has no 64-bit arithmetic one).
 [<Literal>]
-let Bias = 0x4000000000000000L
+let private Bias = 0x4000000000000000L
 [<Literal>]
-let ExponentMask = 0xFFF0000000000000L
+let private ExponentMask = 0xFFF0000000000000L
 /// 1.5·2⁵², whose bits plus a small integer k are the bits of 1.5·2⁵² + k.
 [<Literal>]
-let Shifter = 6755399441055744.0
+let private Shifter = 6755399441055744.0
 [<Literal>]
-let SmallestNormal = 2.2250738585072014e-308
+let private SmallestNormal = 2.2250738585072014e-308
 /// 2⁵⁴, which lifts every subnormal into the normal range.
 [<Literal>]
-let Lift = 18014398509481984.0
+let private Lift = 18014398509481984.0
 
 // ---- Scalar form (the tail) ------------------------------------------------------------------------
 
@@ -106,8 +106,9 @@ let inline private ofBitsV (like: ^V) (bits: ^I) (kTiny: ^I) : ^V =
 let inline positiveV (x: ^V) : ^V =
     let tiny = V.less x (V.splat x SmallestNormal)
     let bits = V.bits x
-    // Subnormal lanes are rare: only a vector holding one is scaled (the mask kept out of the common
-    // path, where turning it into a vector slowed the 512-bit form to a third of its speed).
+    // Subnormal lanes are rare: only a vector holding one (or a zero, negative or -∞ lane, whose value is
+    // replaced anyway) is scaled. The mask stays out of the common path, where turning it into a vector
+    // slowed the 512-bit form to a third of its speed.
     if V.none tiny then ofBitsV x bits (bits - bits)
     else
         let scaled = V.bits (V.select tiny (x * V.splat x Lift) x)
@@ -127,30 +128,30 @@ let inline vector (x: ^V) : ^V =
 
 // R(z) = z·(G1 + G2·z + G3·z² + G4·z³), z = s², within 2⁻³⁴ of log((1+s)/(1-s)) - 2s for |s| ≤ 0.1716.
 [<Literal>]
-let G1 = 0.66666662693f
+let private G1 = 0.66666662693f
 [<Literal>]
-let G2 = 0.40000972152f
+let private G2 = 0.40000972152f
 [<Literal>]
-let G3 = 0.28498786688f
+let private G3 = 0.28498786688f
 [<Literal>]
-let G4 = 0.24279078841f
+let private G4 = 0.24279078841f
 /// ln 2 = Ln2Hi32 + Ln2Lo32 + about 10⁻¹⁶; k·Ln2Hi32 is added inside the last fused multiply-add, so it
 /// need not be exact on its own.
 [<Literal>]
-let Ln2Hi32 = 0.693147182f
+let private Ln2Hi32 = 0.693147182f
 [<Literal>]
-let Ln2Lo32 = -1.90465421e-09f
+let private Ln2Lo32 = -1.90465421e-09f
 /// The bits of √½ in float32: subtracting them from x's bits leaves k in the exponent field (and an
 /// arithmetic shift takes it out, sign and all).
 [<Literal>]
-let SqrtHalfBits32 = 0x3F3504F3
+let private SqrtHalfBits32 = 0x3F3504F3
 [<Literal>]
-let ExponentMask32 = 0xFF800000
+let private ExponentMask32 = 0xFF800000
 [<Literal>]
-let SmallestNormal32 = 1.17549435e-38f
+let private SmallestNormal32 = 1.17549435e-38f
 /// 2²⁴, which lifts every float32 subnormal into the normal range.
 [<Literal>]
-let Lift32 = 16777216.0f
+let private Lift32 = 16777216.0f
 
 let inline private fma32 (a: float32) (b: float32) (c: float32) = MathF.FusedMultiplyAdd(a, b, c)
 
@@ -221,4 +222,4 @@ let inline vector32 (x: ^V) : ^V =
 // ---- Spans ------------------------------------------------------------------------------------------
 
 /// y = log x for float64 or float32 spans of one length (y may be x).
-let log<'T> (x: ReadOnlySpan<'T>) (y: Span<'T>) = Lanes.apply "log" vector vector scalar vector32 vector32 scalar32 x y
+let log<'T> (x: ReadOnlySpan<'T>) (y: Span<'T>) = Lanes.apply "log" vector vector vector scalar vector32 vector32 vector32 scalar32 x y

@@ -223,7 +223,8 @@ let private packA<'T when 'T: unmanaged> (bl: Blocking) (a: View<'T>) (i0: int) 
     let mr = bl.MR
     let first = NativePtr.add src (a.Offset + i0 * a.RowStride + p0 * a.ColStride)
     if a.RowStride = 1 && h = mr && mr * sizeof<'T> = 64 then
-        // A transposed A: each step's MR elements lie together, one vector: 512 bits of doubles, 256 of floats.
+        // A transposed A: each step's MR elements lie together, one vector (with AVX-512's MR of 8: 512 bits
+        // of doubles, 256 of floats).
         for p in 0 .. kc - 1 do Vector512.Store(Vector512.Load(NativePtr.add first (p * a.ColStride)), NativePtr.add dst (p * mr))
     elif a.RowStride = 1 && h = mr && mr * sizeof<'T> = 32 then
         for p in 0 .. kc - 1 do Vector256.Store(Vector256.Load(NativePtr.add first (p * a.ColStride)), NativePtr.add dst (p * mr))

@@ -17,7 +17,6 @@ module internal FuncDiff.Core.Kernels.Trig
 open System
 open System.Numerics
 open System.Runtime.CompilerServices
-open System.Runtime.InteropServices
 open System.Runtime.Intrinsics
 open Microsoft.FSharp.NativeInterop
 open FuncDiff
@@ -33,43 +32,43 @@ let Threshold = 1073741824.0
 
 // π/2 = A + B + C + about 5.6·10⁻⁵⁰, each part the nearest double to what the previous ones leave.
 [<Literal>]
-let PiOver2A = 1.5707963267948966
+let private PiOver2A = 1.5707963267948966
 [<Literal>]
-let PiOver2B = 6.123233995736766e-17
+let private PiOver2B = 6.123233995736766e-17
 [<Literal>]
-let PiOver2C = -1.4973849048591698e-33
+let private PiOver2C = -1.4973849048591698e-33
 [<Literal>]
-let TwoOverPi = 0.6366197723675814
+let private TwoOverPi = 0.6366197723675814
 /// 1.5·2⁵²: adding it to a value below 2⁵¹ rounds that value to an integer held in the low mantissa bits.
 [<Literal>]
-let Shifter = 6755399441055744.0
+let private Shifter = 6755399441055744.0
 
 // Minimax coefficients on [-π/4, π/4] (those of fdlibm's kernels): sin r ≈ r + r³(S1 + r²S2 + … + r¹⁰S6)
 // within 2⁻⁵⁷·⁸ relative, cos r ≈ 1 - r²/2 + r⁴(C1 + r²C2 + … + r¹⁰C6) within 2⁻⁵⁹·³.
 [<Literal>]
-let S1 = -1.66666666666666324348e-01
+let private S1 = -1.66666666666666324348e-01
 [<Literal>]
-let S2 = 8.33333333332248946124e-03
+let private S2 = 8.33333333332248946124e-03
 [<Literal>]
-let S3 = -1.98412698298579493134e-04
+let private S3 = -1.98412698298579493134e-04
 [<Literal>]
-let S4 = 2.75573137070700676789e-06
+let private S4 = 2.75573137070700676789e-06
 [<Literal>]
-let S5 = -2.50507602534068634195e-08
+let private S5 = -2.50507602534068634195e-08
 [<Literal>]
-let S6 = 1.58969099521155010221e-10
+let private S6 = 1.58969099521155010221e-10
 [<Literal>]
-let C1 = 4.16666666666666019037e-02
+let private C1 = 4.16666666666666019037e-02
 [<Literal>]
-let C2 = -1.38888888888741095749e-03
+let private C2 = -1.38888888888741095749e-03
 [<Literal>]
-let C3 = 2.48015872894767294178e-05
+let private C3 = 2.48015872894767294178e-05
 [<Literal>]
-let C4 = -2.75573143513906633035e-07
+let private C4 = -2.75573143513906633035e-07
 [<Literal>]
-let C5 = 2.08757232129817482790e-09
+let private C5 = 2.08757232129817482790e-09
 [<Literal>]
-let C6 = -1.13596475577881948265e-11
+let private C6 = -1.13596475577881948265e-11
 
 /// For |x| ≤ Threshold: t, holding n = round(|x|·2/π) in its low bits, and sin r and cos r of the
 /// reduced argument; other lanes are garbage, replaced by the caller.
@@ -140,33 +139,33 @@ let Threshold32 = 1048576.0f
 
 // π/2 = A + B + C + about 1.1·10⁻²³, each part the nearest float32 to what the previous ones leave.
 [<Literal>]
-let PiOver2A32 = 1.5707963705062866f
+let private PiOver2A32 = 1.5707963705062866f
 [<Literal>]
-let PiOver2B32 = -4.371138828673793e-08f
+let private PiOver2B32 = -4.371138828673793e-08f
 [<Literal>]
-let PiOver2C32 = -1.7151245100058819e-15f
+let private PiOver2C32 = -1.7151245100058819e-15f
 [<Literal>]
-let TwoOverPi32 = 0.6366197466850281f
+let private TwoOverPi32 = 0.6366197466850281f
 /// 1.5·2²³: adding it to a value below 2²² rounds that value to an integer held in the low mantissa bits.
 [<Literal>]
-let Shifter32 = 12582912.0f
+let private Shifter32 = 12582912.0f
 
 // Minimax on [-0.83, 0.83]: sin r ≈ r + r³(T1 + r²T2 + r⁴T3 + r⁶T4) within 2⁻³⁶ relative, cos r ≈
 // 1 - r²/2 + r⁴(D1 + r²D2 + r⁴D3) within 2⁻³¹.
 [<Literal>]
-let T1 = -0.1666666716337204f
+let private T1 = -0.1666666716337204f
 [<Literal>]
-let T2 = 0.008333328180015087f
+let private T2 = 0.008333328180015087f
 [<Literal>]
-let T3 = -0.00019838767184410244f
+let private T3 = -0.00019838767184410244f
 [<Literal>]
-let T4 = 2.712899004109204e-06f
+let private T4 = 2.712899004109204e-06f
 [<Literal>]
-let D1 = 0.04166664928197861f
+let private D1 = 0.04166664928197861f
 [<Literal>]
-let D2 = -0.0013887350214645267f
+let private D2 = -0.0013887350214645267f
 [<Literal>]
-let D3 = 2.442467666696757e-05f
+let private D3 = 2.442467666696757e-05f
 
 /// reduce in float32, for |x| ≤ Threshold32; other lanes are garbage, replaced by the caller.
 let inline private reduce32 (x: ^V) : struct (^V * ^V * ^V) =
@@ -251,6 +250,12 @@ type private Float64Lanes256(cosine: bool) =
         member _.Store(v, y, at) = store64 cosine v y at
 
 [<Struct>]
+type private Float64Lanes128(cosine: bool) =
+    interface Lanes<Vector128<float>, float> with
+        [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
+        member _.Store(v, y, at) = store64 cosine v y at
+
+[<Struct>]
 type private Float32Lanes512(cosine: bool) =
     interface Lanes<Vector512<float32>, float32> with
         [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
@@ -259,6 +264,12 @@ type private Float32Lanes512(cosine: bool) =
 [<Struct>]
 type private Float32Lanes256(cosine: bool) =
     interface Lanes<Vector256<float32>, float32> with
+        [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
+        member _.Store(v, y, at) = store32 cosine v y at
+
+[<Struct>]
+type private Float32Lanes128(cosine: bool) =
+    interface Lanes<Vector128<float32>, float32> with
         [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
         member _.Store(v, y, at) = store32 cosine v y at
 
@@ -284,12 +295,14 @@ let private kernel (cosine: bool) =
                 let x = V.readAs<'T, float> x
                 let y = V.writeAs<'T, float> y
                 if V.Width.Wide then drive Vector512<float>.Zero (Float64Lanes512 cosine) x y
-                else drive Vector256<float>.Zero (Float64Lanes256 cosine) x y
+                elif V.Width.Narrow then drive Vector256<float>.Zero (Float64Lanes256 cosine) x y
+                else drive Vector128<float>.Zero (Float64Lanes128 cosine) x y
             elif V.is<'T, float32> then
                 let x = V.readAs<'T, float32> x
                 let y = V.writeAs<'T, float32> y
                 if V.Width.Wide then drive Vector512<float32>.Zero (Float32Lanes512 cosine) x y
-                else drive Vector256<float32>.Zero (Float32Lanes256 cosine) x y
+                elif V.Width.Narrow then drive Vector256<float32>.Zero (Float32Lanes256 cosine) x y
+                else drive Vector128<float32>.Zero (Float32Lanes128 cosine) x y
             else for i in 0 .. y.Length - 1 do y[i] <- (if cosine then 'T.Cos x[i] else 'T.Sin x[i]) }
 
 /// sin x elementwise.
@@ -340,6 +353,12 @@ type private Both64At256 =
         member _.Store(v, s, c, at) = storeBoth64 v s c at
 
 [<Struct>]
+type private Both64At128 =
+    interface BothLanes<Vector128<float>, float> with
+        [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
+        member _.Store(v, s, c, at) = storeBoth64 v s c at
+
+[<Struct>]
 type private Both32At512 =
     interface BothLanes<Vector512<float32>, float32> with
         [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
@@ -348,6 +367,12 @@ type private Both32At512 =
 [<Struct>]
 type private Both32At256 =
     interface BothLanes<Vector256<float32>, float32> with
+        [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
+        member _.Store(v, s, c, at) = storeBoth32 v s c at
+
+[<Struct>]
+type private Both32At128 =
+    interface BothLanes<Vector128<float32>, float32> with
         [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
         member _.Store(v, s, c, at) = storeBoth32 v s c at
 
@@ -375,8 +400,10 @@ let sinCos (x: Tensor) (s: Tensor) (c: Tensor) =
     match x.Data, s.Data, c.Data with
     | (:? (float[]) as a), (:? (float[]) as sd), (:? (float[]) as cd) ->
         if V.Width.Wide then driveBoth Vector512<float>.Zero (Both64At512()) (ReadOnlySpan a) (Span sd) (Span cd)
-        else driveBoth Vector256<float>.Zero (Both64At256()) (ReadOnlySpan a) (Span sd) (Span cd)
+        elif V.Width.Narrow then driveBoth Vector256<float>.Zero (Both64At256()) (ReadOnlySpan a) (Span sd) (Span cd)
+        else driveBoth Vector128<float>.Zero (Both64At128()) (ReadOnlySpan a) (Span sd) (Span cd)
     | (:? (float32[]) as a), (:? (float32[]) as sd), (:? (float32[]) as cd) ->
         if V.Width.Wide then driveBoth Vector512<float32>.Zero (Both32At512()) (ReadOnlySpan a) (Span sd) (Span cd)
-        else driveBoth Vector256<float32>.Zero (Both32At256()) (ReadOnlySpan a) (Span sd) (Span cd)
+        elif V.Width.Narrow then driveBoth Vector256<float32>.Zero (Both32At256()) (ReadOnlySpan a) (Span sd) (Span cd)
+        else driveBoth Vector128<float32>.Zero (Both32At128()) (ReadOnlySpan a) (Span sd) (Span cd)
     | _ -> invalidOp (sprintf "sin and cos together of %O" x.DType)
