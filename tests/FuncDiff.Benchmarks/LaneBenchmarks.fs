@@ -43,7 +43,7 @@ type LaneKernels() =
         let call =
             if this.DType = "float32" then kernel this.Kernel (Array.map float32 xs) (Array.zeroCreate 4096)
             else kernel this.Kernel xs (Array.zeroCreate 4096)
-        run <- if this.Width = "256" then (fun () -> Vectors.Width.At256 call) else call
+        run <- if this.Width = "256" then (fun () -> Vectors.Width.UpTo(256, call)) else call
 
     [<Benchmark>]
     member _.Run() = run ()
