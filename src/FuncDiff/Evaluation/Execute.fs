@@ -94,23 +94,21 @@ type private GroupRun(group: Group, plan: Plan, values: Tensor[]) =
         for m in Array.append exportMember sumMember do lastUse[m] <- n
         let slotOf = Array.create n -1
         let types = ResizeArray<DType>()
+        let dtypeOf (m: int) = plan.Values[group.Calls[m].Output].DType
         let free = Dictionary<DType, Stack<int>>()
-        let held = ResizeArray<int>()
+        // releasedAt[p]: the members whose last reader runs just before p (released in linear time).
+        let releasedAt = Array.init (n + 1) (fun _ -> ResizeArray<int>())
         let take (m: int) =
-            let d = plan.Values[group.Calls[m].Output].DType
-            match free.TryGetValue d with
+            match free.TryGetValue(dtypeOf m) with
             | true, stack when stack.Count > 0 -> slotOf[m] <- stack.Pop()
             | _ ->
                 slotOf[m] <- types.Count
-                types.Add d
-            held.Add m
+                types.Add(dtypeOf m)
+            if lastUse[m] < n then releasedAt[lastUse[m] + 1].Add m
         for p in 0 .. n - 1 do
-            for m in List.ofSeq held do
-                if lastUse[m] < p then
-                    held.Remove m |> ignore
-                    let d = plan.Values[group.Calls[m].Output].DType
-                    if not (free.ContainsKey d) then free[d] <- Stack()
-                    free[d].Push slotOf[m]
+            for m in releasedAt[p] do
+                if not (free.ContainsKey(dtypeOf m)) then free[dtypeOf m] <- Stack()
+                free[dtypeOf m].Push slotOf[m]
             if partner[p] <> -2 then take p
             if partner[p] >= 0 then take partner[p]
         slotOf, types.ToArray()
