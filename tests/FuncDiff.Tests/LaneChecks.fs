@@ -45,10 +45,11 @@ let private samePlaces<'T> (kernel: SpanKernel) (scalar: 'T -> 'T) (bits: 'T -> 
             for i in 0 .. length - 1 do
                 if bits whole[i] <> bits pieces[i] then failtestf "%s length %d cut at %d and %d: element %d differs" dtype length c1 c2 i
 
-/// Runs check at every vector width the machine accelerates (Kernels/Vectors.fs), naming the width.
+/// Runs check at every vector width the machine accelerates (Kernels/Vectors.fs), naming the width, and
+/// with the vector forms turned off (the scalar path a machine without SIMD takes).
 let atEveryWidth (check: string -> unit) =
-    for bits in FuncDiff.Core.Kernels.Vectors.Width.Accelerated do
-        FuncDiff.Core.Kernels.Vectors.Width.UpTo(bits, fun () -> check (sprintf "%d-bit vectors" bits))
+    for bits in FuncDiff.Core.Kernels.Vectors.Width.Accelerated @ [ 64 ] do
+        FuncDiff.Core.Kernels.Vectors.Width.UpTo(bits, fun () -> check (if bits < 128 then "no vectors" else sprintf "%d-bit vectors" bits))
 
 /// samePlaces for float64 (against the float64 scalar form) and float32 (against the float32 one), at every
 /// vector width the machine accelerates.

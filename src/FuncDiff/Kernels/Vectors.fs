@@ -175,7 +175,7 @@ type Ops =
 /// arithmetic and bitwise operators come from the vector types themselves. A lane computes the same IEEE
 /// operations at every width, so a kernel's results do not depend on the width it runs at.
 /// .NET keeps `Vector<T>` at 256 bits on AVX-512 machines unless told otherwise; these kernels take the
-/// 512-bit form wherever `Vector512` is hardware-accelerated.
+/// widest form the machine accelerates (Width below).
 module internal Vectors =
     let inline fmaW (_: ^W) (a: ^V) (b: ^V) (c: ^V) : ^V = ((^W or ^V): (static member Fma: ^V * ^V * ^V -> ^V) (a, b, c))
     let inline splatW (_: ^W) (like: ^V) (c: ^E) : ^V = ((^W or ^V): (static member Splat: ^V * ^E -> ^V) (like, c))
@@ -263,7 +263,7 @@ module internal Vectors =
 
         /// Whether the 128-bit forms run where the wider ones do not (otherwise the scalar forms do; sin and
         /// cos, which have none, run their 128-bit form in software).
-        static member Least = Vector128.IsHardwareAccelerated
+        static member Least = Vector128.IsHardwareAccelerated && Width.Allows 128
 
         /// The widths this machine accelerates, widest first.
         static member Accelerated =
@@ -271,8 +271,8 @@ module internal Vectors =
               if Vector256.IsHardwareAccelerated then 256
               if Vector128.IsHardwareAccelerated then 128 ]
 
-        /// Runs f with the forms wider than `bits` turned off on this thread (the partner thread of a
-        /// two-thread split keeps the widest).
+        /// Runs f with the forms wider than `bits` turned off on this thread (below 128: every vector form
+        /// but sin and cos's; the partner thread of a two-thread split keeps the widest).
         static member UpTo(bits: int, f: unit -> 'R) =
             let before = Width.limit
             Width.limit <- bits
