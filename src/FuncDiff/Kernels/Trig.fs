@@ -115,16 +115,16 @@ let inline private pick (cosine: bool) (x: ^V) (t: ^V) (sinR: ^V) (cosR: ^V) : ^
     let sign = if cosine then negate else negate ^^^ (V.bits x &&& i Int64.MinValue)
     V.ofBits (V.bits chosen ^^^ sign)
 
-/// sin x (cosine = false) or cos x for |x| ≤ Threshold; other lanes are garbage, replaced by the caller.
-let inline private lanes (cosine: bool) (x: ^V) : ^V =
-    let struct (t, sinR, cosR) = reduce x
-    pick cosine x t sinR cosR
-
 /// The library function for the elements the reduction does not cover.
 let private library (cosine: bool) (x: float) = if cosine then Math.Cos x else Math.Sin x
 
 /// One float64 result, as store64 gives it.
-let private one64 (cosine: bool) (x: float) = if Math.Abs x <= Threshold then (lanes cosine (Vector256.Create x)).GetElement 0 else library cosine x
+let private one64 (cosine: bool) (x: float) =
+    if Math.Abs x <= Threshold then
+        let v = Vector256.Create x
+        let struct (t, sinR, cosR) = reduce v
+        (pick cosine v t sinR cosR).GetElement 0
+    else library cosine x
 
 // ---- float32 ----------------------------------------------------------------------------------------
 
@@ -208,176 +208,86 @@ let inline private pick32 (cosine: bool) (x: ^V) (t: ^V) (sinR: ^V) (cosR: ^V) :
     let sign = if cosine then negate else negate ^^^ (V.bits x &&& i Int32.MinValue)
     V.ofBits (V.bits chosen ^^^ sign)
 
-/// lanes in float32, for |x| ≤ Threshold32; other lanes are garbage, replaced by the caller.
-let inline private lanes32 (cosine: bool) (x: ^V) : ^V =
-    let struct (t, sinR, cosR) = reduce32 x
-    pick32 cosine x t sinR cosR
-
 /// Whether every lane of v lies within ±limit (false at NaN).
 let inline private within (limit: ^V) (v: ^V) = V.all (V.atLeast limit (V.abs v))
 
-/// One vector of float64 results.
-let inline private store64 (cosine: bool) (v: ^V) (y: Span<float>) (at: int) =
-    V.store (lanes cosine v) y at
-    if not (within (V.splat v Threshold) v) then
-        for j in 0 .. V.count v - 1 do
-            let e : float = V.lane v j
-            if not (Math.Abs e <= Threshold) then y[at + j] <- library cosine e
+/// What a pass stores: the sines or the cosines into its output, or both (cosines into a second output).
+type private Results =
+    | Sines = 0
+    | Cosines = 1
+    | Both = 2
 
-/// One vector of float32 results; an element past Threshold32 gets the float64 result rounded once.
-let inline private store32 (cosine: bool) (v: ^V) (y: Span<float32>) (at: int) =
-    V.store (lanes32 cosine v) y at
-    if not (within (V.splat v Threshold32) v) then
-        for j in 0 .. V.count v - 1 do
-            let e : float32 = V.lane v j
-            if not (MathF.Abs e <= Threshold32) then y[at + j] <- float32 (one64 cosine (float e))
-
-/// One vector's results, stored at y[at..] (x's lanes are passed in, as y may be x itself).
-type private Lanes<'V, 'T> =
-    abstract Store: 'V * Span<'T> * int -> unit
-
-// Structs, so the driver is compiled once per kind and width with the store inlined.
-[<Struct>]
-type private Float64Lanes512(cosine: bool) =
-    interface Lanes<Vector512<float>, float> with
-        [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
-        member _.Store(v, y, at) = store64 cosine v y at
-
-[<Struct>]
-type private Float64Lanes256(cosine: bool) =
-    interface Lanes<Vector256<float>, float> with
-        [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
-        member _.Store(v, y, at) = store64 cosine v y at
-
-[<Struct>]
-type private Float64Lanes128(cosine: bool) =
-    interface Lanes<Vector128<float>, float> with
-        [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
-        member _.Store(v, y, at) = store64 cosine v y at
-
-[<Struct>]
-type private Float32Lanes512(cosine: bool) =
-    interface Lanes<Vector512<float32>, float32> with
-        [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
-        member _.Store(v, y, at) = store32 cosine v y at
-
-[<Struct>]
-type private Float32Lanes256(cosine: bool) =
-    interface Lanes<Vector256<float32>, float32> with
-        [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
-        member _.Store(v, y, at) = store32 cosine v y at
-
-[<Struct>]
-type private Float32Lanes128(cosine: bool) =
-    interface Lanes<Vector128<float32>, float32> with
-        [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
-        member _.Store(v, y, at) = store32 cosine v y at
-
-/// Whole vectors of like's width, then the tail through the same vector code on a zero-padded copy.
-let inline private drive (like: ^V) (lanes: 'L when 'L :> Lanes< ^V, 'T>) (x: ReadOnlySpan<'T>) (y: Span<'T>) =
-    let width = V.count like
-    let mutable i = 0
-    while i + width <= x.Length do
-        lanes.Store(V.load like x i, y, i)
-        i <- i + width
-    if i < x.Length then
-        let pad = Span<'T>(NativePtr.toVoidPtr (NativePtr.stackalloc<'T> width), width)
-        pad.Clear()
-        x.Slice(i).CopyTo pad
-        lanes.Store(V.load like (Span<'T>.op_Implicit pad) 0, pad, 0)
-        pad.Slice(0, x.Length - i).CopyTo(y.Slice i)
-
-let private kernel (cosine: bool) =
-    { new FloatUnary with
-        member _.Run<'T when 'T :> IFloatingPointIeee754<'T>>(x: ReadOnlySpan<'T>, y: Span<'T>) =
-            if x.Length <> y.Length then invalidArg "y" (sprintf "%s kernel: %d inputs for %d results" (if cosine then "cos" else "sin") x.Length y.Length)
-            if V.is<'T, float> then
-                let x = V.readAs<'T, float> x
-                let y = V.writeAs<'T, float> y
-                if V.Width.Wide then drive Vector512<float>.Zero (Float64Lanes512 cosine) x y
-                elif V.Width.Narrow then drive Vector256<float>.Zero (Float64Lanes256 cosine) x y
-                else drive Vector128<float>.Zero (Float64Lanes128 cosine) x y
-            elif V.is<'T, float32> then
-                let x = V.readAs<'T, float32> x
-                let y = V.writeAs<'T, float32> y
-                if V.Width.Wide then drive Vector512<float32>.Zero (Float32Lanes512 cosine) x y
-                elif V.Width.Narrow then drive Vector256<float32>.Zero (Float32Lanes256 cosine) x y
-                else drive Vector128<float32>.Zero (Float32Lanes128 cosine) x y
-            else for i in 0 .. y.Length - 1 do y[i] <- (if cosine then 'T.Cos x[i] else 'T.Sin x[i]) }
-
-/// sin x elementwise.
-let sin = kernel false
-/// cos x elementwise.
-let cos = kernel true
-
-// ---- sin and cos of one argument, in one pass ----------------------------------------------------
-
-/// sin and cos of one vector of float64 lanes, stored at s[at..] and c[at..]: one reduction for both.
-let inline private storeBoth64 (v: ^V) (s: Span<float>) (c: Span<float>) (at: int) =
+/// One vector of float64 results from one reduction, stored at s[at..] (and c[at..] for Both); x's lanes
+/// are passed in, as s may be x itself.
+let inline private store64 (results: Results) (v: ^V) (s: Span<float>) (c: Span<float>) (at: int) =
+    let cosines = if results = Results.Both then c else s
     let struct (t, sinR, cosR) = reduce v
-    V.store (pick false v t sinR cosR) s at
-    V.store (pick true v t sinR cosR) c at
+    if results <> Results.Cosines then V.store (pick false v t sinR cosR) s at
+    if results <> Results.Sines then V.store (pick true v t sinR cosR) cosines at
     if not (within (V.splat v Threshold) v) then
         for j in 0 .. V.count v - 1 do
             let e : float = V.lane v j
             if not (Math.Abs e <= Threshold) then
-                s[at + j] <- library false e
-                c[at + j] <- library true e
+                if results <> Results.Cosines then s[at + j] <- library false e
+                if results <> Results.Sines then cosines[at + j] <- library true e
 
-/// The float32 form; an element past Threshold32 gets the float64 results rounded once, as in store32.
-let inline private storeBoth32 (v: ^V) (s: Span<float32>) (c: Span<float32>) (at: int) =
+/// The float32 form; an element past Threshold32 gets the float64 results rounded once.
+let inline private store32 (results: Results) (v: ^V) (s: Span<float32>) (c: Span<float32>) (at: int) =
+    let cosines = if results = Results.Both then c else s
     let struct (t, sinR, cosR) = reduce32 v
-    V.store (pick32 false v t sinR cosR) s at
-    V.store (pick32 true v t sinR cosR) c at
+    if results <> Results.Cosines then V.store (pick32 false v t sinR cosR) s at
+    if results <> Results.Sines then V.store (pick32 true v t sinR cosR) cosines at
     if not (within (V.splat v Threshold32) v) then
         for j in 0 .. V.count v - 1 do
             let e : float32 = V.lane v j
             if not (MathF.Abs e <= Threshold32) then
-                s[at + j] <- float32 (one64 false (float e))
-                c[at + j] <- float32 (one64 true (float e))
+                if results <> Results.Cosines then s[at + j] <- float32 (one64 false (float e))
+                if results <> Results.Sines then cosines[at + j] <- float32 (one64 true (float e))
 
-/// One vector's sines and cosines, stored at s[at..] and c[at..].
-type private BothLanes<'V, 'T> =
+/// One vector's results, stored at s[at..] (and c[at..]).
+type private Lanes<'V, 'T> =
     abstract Store: 'V * Span<'T> * Span<'T> * int -> unit
 
+// Structs, so the driver is compiled once per float type and width with the store inlined.
 [<Struct>]
-type private Both64At512 =
-    interface BothLanes<Vector512<float>, float> with
+type private Float64At512(results: Results) =
+    interface Lanes<Vector512<float>, float> with
         [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
-        member _.Store(v, s, c, at) = storeBoth64 v s c at
+        member _.Store(v, s, c, at) = store64 results v s c at
 
 [<Struct>]
-type private Both64At256 =
-    interface BothLanes<Vector256<float>, float> with
+type private Float64At256(results: Results) =
+    interface Lanes<Vector256<float>, float> with
         [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
-        member _.Store(v, s, c, at) = storeBoth64 v s c at
+        member _.Store(v, s, c, at) = store64 results v s c at
 
 [<Struct>]
-type private Both64At128 =
-    interface BothLanes<Vector128<float>, float> with
+type private Float64At128(results: Results) =
+    interface Lanes<Vector128<float>, float> with
         [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
-        member _.Store(v, s, c, at) = storeBoth64 v s c at
+        member _.Store(v, s, c, at) = store64 results v s c at
 
 [<Struct>]
-type private Both32At512 =
-    interface BothLanes<Vector512<float32>, float32> with
+type private Float32At512(results: Results) =
+    interface Lanes<Vector512<float32>, float32> with
         [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
-        member _.Store(v, s, c, at) = storeBoth32 v s c at
+        member _.Store(v, s, c, at) = store32 results v s c at
 
 [<Struct>]
-type private Both32At256 =
-    interface BothLanes<Vector256<float32>, float32> with
+type private Float32At256(results: Results) =
+    interface Lanes<Vector256<float32>, float32> with
         [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
-        member _.Store(v, s, c, at) = storeBoth32 v s c at
+        member _.Store(v, s, c, at) = store32 results v s c at
 
 [<Struct>]
-type private Both32At128 =
-    interface BothLanes<Vector128<float32>, float32> with
+type private Float32At128(results: Results) =
+    interface Lanes<Vector128<float32>, float32> with
         [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
-        member _.Store(v, s, c, at) = storeBoth32 v s c at
+        member _.Store(v, s, c, at) = store32 results v s c at
 
-/// Whole vectors, then the tail through the same vector code on a zero-padded copy, as `drive` does.
-let inline private driveBoth (like: ^V) (lanes: 'L when 'L :> BothLanes< ^V, 'T>) (x: ReadOnlySpan<'T>) (s: Span<'T>) (c: Span<'T>) =
+/// Whole vectors of like's width, then the tail through the same vector code on a zero-padded copy.
+/// c is empty when the pass has one output.
+let inline private drive (like: ^V) (lanes: 'L when 'L :> Lanes< ^V, 'T>) (x: ReadOnlySpan<'T>) (s: Span<'T>) (c: Span<'T>) =
     let width = V.count like
     let mutable i = 0
     while i + width <= x.Length do
@@ -391,19 +301,39 @@ let inline private driveBoth (like: ^V) (lanes: 'L when 'L :> BothLanes< ^V, 'T>
         let pc = pad.Slice(2 * width, width)
         lanes.Store(V.load like (Span<'T>.op_Implicit pad) 0, ps, pc, 0)
         ps.Slice(0, x.Length - i).CopyTo(s.Slice i)
-        pc.Slice(0, x.Length - i).CopyTo(c.Slice i)
+        if not c.IsEmpty then pc.Slice(0, x.Length - i).CopyTo(c.Slice i)
+
+/// The results for float64 spans, at the widest accelerated width.
+let private run64 (results: Results) (x: ReadOnlySpan<float>) (s: Span<float>) (c: Span<float>) =
+    if V.Width.Wide then drive Vector512<float>.Zero (Float64At512 results) x s c
+    elif V.Width.Narrow then drive Vector256<float>.Zero (Float64At256 results) x s c
+    else drive Vector128<float>.Zero (Float64At128 results) x s c
+
+/// The results for float32 spans, at the widest accelerated width.
+let private run32 (results: Results) (x: ReadOnlySpan<float32>) (s: Span<float32>) (c: Span<float32>) =
+    if V.Width.Wide then drive Vector512<float32>.Zero (Float32At512 results) x s c
+    elif V.Width.Narrow then drive Vector256<float32>.Zero (Float32At256 results) x s c
+    else drive Vector128<float32>.Zero (Float32At128 results) x s c
+
+let private kernel (cosine: bool) =
+    let results = if cosine then Results.Cosines else Results.Sines
+    { new FloatUnary with
+        member _.Run<'T when 'T :> IFloatingPointIeee754<'T>>(x: ReadOnlySpan<'T>, y: Span<'T>) =
+            if x.Length <> y.Length then invalidArg "y" (sprintf "%s kernel: %d inputs for %d results" (if cosine then "cos" else "sin") x.Length y.Length)
+            if V.is<'T, float> then run64 results (V.readAs<'T, float> x) (V.writeAs<'T, float> y) Span.Empty
+            elif V.is<'T, float32> then run32 results (V.readAs<'T, float32> x) (V.writeAs<'T, float32> y) Span.Empty
+            else for i in 0 .. y.Length - 1 do y[i] <- (if cosine then 'T.Cos x[i] else 'T.Sin x[i]) }
+
+/// sin x elementwise.
+let sin = kernel false
+/// cos x elementwise.
+let cos = kernel true
 
 /// sin x into s and cos x into c (float tensors of x's size and dtype) with one reduction per element;
 /// each result has the bits `sin` and `cos` give. A gradient of sin or cos needs both of one argument.
 let sinCos (x: Tensor) (s: Tensor) (c: Tensor) =
     if s.Size <> x.Size || c.Size <> x.Size then invalidArg "s" (sprintf "sin and cos kernel: %d inputs for %d sines and %d cosines" x.Size s.Size c.Size)
     match x.Data, s.Data, c.Data with
-    | (:? (float[]) as a), (:? (float[]) as sd), (:? (float[]) as cd) ->
-        if V.Width.Wide then driveBoth Vector512<float>.Zero (Both64At512()) (ReadOnlySpan a) (Span sd) (Span cd)
-        elif V.Width.Narrow then driveBoth Vector256<float>.Zero (Both64At256()) (ReadOnlySpan a) (Span sd) (Span cd)
-        else driveBoth Vector128<float>.Zero (Both64At128()) (ReadOnlySpan a) (Span sd) (Span cd)
-    | (:? (float32[]) as a), (:? (float32[]) as sd), (:? (float32[]) as cd) ->
-        if V.Width.Wide then driveBoth Vector512<float32>.Zero (Both32At512()) (ReadOnlySpan a) (Span sd) (Span cd)
-        elif V.Width.Narrow then driveBoth Vector256<float32>.Zero (Both32At256()) (ReadOnlySpan a) (Span sd) (Span cd)
-        else driveBoth Vector128<float32>.Zero (Both32At128()) (ReadOnlySpan a) (Span sd) (Span cd)
+    | (:? (float[]) as a), (:? (float[]) as sd), (:? (float[]) as cd) -> run64 Results.Both (ReadOnlySpan a) (Span sd) (Span cd)
+    | (:? (float32[]) as a), (:? (float32[]) as sd), (:? (float32[]) as cd) -> run32 Results.Both (ReadOnlySpan a) (Span sd) (Span cd)
     | _ -> invalidOp (sprintf "sin and cos together of %O" x.DType)
