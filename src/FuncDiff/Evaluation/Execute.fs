@@ -51,6 +51,7 @@ type private BlockSum<'T when 'T :> Numerics.INumber<'T>>(size: int, threads: in
 /// One fused group's block tensors and argument arrays, per thread and per block length.
 [<Sealed>]
 type private GroupRun(group: Group, plan: Plan, values: Tensor[]) =
+    inherit Kernels.Partner.Halves()
     let owner (v: int) = match plan.Storage[v] with Storage.View o -> o | _ -> v
     let blocks = group.Size / Fuse.blockSize
     // The last block takes the remainder too, so no block is shorter than blockSize.
@@ -169,12 +170,13 @@ type private GroupRun(group: Group, plan: Plan, values: Tensor[]) =
     // The second thread starts on a boundary of Summation's blocks (a whole number of fused blocks).
     let perSumBlock = max 1 (Kernels.Summation.Block / Fuse.blockSize)
     let half = blocks / 2 / perSumBlock * perSumBlock
-    let firstHalf = Action(fun () -> run 0 0 half)
-    let secondHalf = Action(fun () -> run 1 half blocks)
+
+    /// The blocks before half on the calling thread, the rest on the second.
+    override _.RunPart(part) = if part = 0 then run 0 0 half else run 1 half blocks
 
     member _.Run() =
         for struct (args, k, v) in scalarSlots do args[k] <- values[v]
-        if threads = 2 then Kernels.Partner.split firstHalf secondHalf
+        if threads = 2 then base.Split()
         else run 0 0 blocks
         for j in 0 .. sums.Length - 1 do sums[j].Finish values[group.Sums[j].Output]
 

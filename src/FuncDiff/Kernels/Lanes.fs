@@ -2,8 +2,8 @@
 /// the same IEEE operations (explicit fused multiply-adds, never a product and a sum the JIT could contract
 /// in one tier and not another): whole vectors, then the tail element by element, so an element's result
 /// does not depend on its position, the span's length, the vector width (Kernels/Vectors.fs: 512, 256 or
-/// 128 bits, the widest the machine accelerates) or the JIT tier. float32 has forms of its own, in float32 lanes (twice as many per vector as float64), never
-/// widened to float64.
+/// 128 bits, the widest the machine accelerates) or the JIT tier. float32 has forms of its own, in float32
+/// lanes (twice as many per vector as float64), never widened to float64.
 module internal FuncDiff.Core.Kernels.Lanes
 
 open System

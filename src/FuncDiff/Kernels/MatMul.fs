@@ -331,10 +331,9 @@ let private cut (total: int) (tile: int) =
 /// threads at once each have their own, and a repeated call allocates nothing (the halves' delegates are
 /// made once).
 [<Sealed; AllowNullLiteral>]
-type private Halves<'T when 'T: unmanaged>() as this =
+type private Halves<'T when 'T: unmanaged>() =
+    inherit Partner.Halves()
     [<ThreadStatic; DefaultValue>] static val mutable private mine: Halves<'T>
-    let first = Action(fun () -> this.Run 0)
-    let second = Action(fun () -> this.Run 1)
     member val Blocking = Unchecked.defaultof<Blocking> with get, set
     member val Workspaces: Workspace<'T>[] = Array.zeroCreate 2
     member val A: View<'T>[] = Array.zeroCreate 2
@@ -346,11 +345,11 @@ type private Halves<'T when 'T: unmanaged>() as this =
     member val K = 0 with get, set
     member val M: int[] = Array.zeroCreate 2
 
-    member h.Run(part: int) = blocked h.Blocking h.Workspaces[part] h.A[part] h.B[part] h.C h.COff[part] h.Ldc h.N[part] h.K h.M[part]
+    override h.RunPart(part) = blocked h.Blocking h.Workspaces[part] h.A[part] h.B[part] h.C h.COff[part] h.Ldc h.N[part] h.K h.M[part]
 
-    /// Runs both parts, the second on the partner thread when it is free.
-    member h.Split() =
-        try Partner.split first second
+    /// Runs both parts, the second on the partner thread when it is free, then lets go of the operands.
+    member h.Run() =
+        try h.Split()
         finally
             Array.Clear h.A
             Array.Clear h.B
@@ -396,7 +395,7 @@ let private split<'T when 'T: unmanaged> (bl: Blocking) (ws: Workspace<'T>) (ws2
         h.COff[1] <- cOff + at * m
         h.N[1] <- n - at
         h.M[1] <- m
-    h.Split()
+    h.Run()
 
 /// c[cOff ..] = A[n, k] · B[k, m] one element at a time in the same order as the micro-kernels, for
 /// products too small to pack, machines without 256-bit SIMD, and strong zeros against non-finite

@@ -85,3 +85,16 @@ let available = Environment.ProcessorCount > 1
 
 /// Runs both actions, `second` on the partner thread when it is free; returns when both are done.
 let split (first: Action) (second: Action) = worker.Value.Split(first, second)
+
+/// Work in two parts for `split`, its two delegates made once so that a split allocates nothing: a
+/// subclass holds the parts' state and runs one part in RunPart.
+[<AbstractClass; AllowNullLiteral>]
+type Halves() as this =
+    let first = Action(fun () -> this.RunPart 0)
+    let second = Action(fun () -> this.RunPart 1)
+
+    /// Runs part 0 (on the calling thread) or part 1 (on the partner thread when it is free).
+    abstract RunPart: part: int -> unit
+
+    /// Runs both parts; returns when both are done, raising what either raised.
+    member _.Split() = split first second

@@ -105,13 +105,12 @@ let dot<'T when 'T :> INumber<'T>> (x: ReadOnlySpan<'T>) (y: ReadOnlySpan<'T>) :
 let parallelMinimum = 1 <<< 17
 
 /// The two halves of a split sum: set by the calling thread before the split, cleared after it. One per
-/// calling thread and element type, so a sum allocates nothing (the halves' delegates are made once).
+/// calling thread and element type, so a sum allocates nothing.
 [<Sealed; AllowNullLiteral>]
-type private Halves<'T when 'T :> INumber<'T>>() as this =
+type private Halves<'T when 'T :> INumber<'T>>() =
+    inherit Partner.Halves()
     [<ThreadStatic; DefaultValue>]
     static val mutable private mine: Halves<'T>
-    let first = Action(fun () -> this.First <- this.Part(this.Offset, this.Half))
-    let second = Action(fun () -> this.Second <- this.Part(this.Offset + this.Half, this.Length - this.Half))
     member val Data: 'T[] = null with get, set
     member val Offset = 0 with get, set
     member val Length = 0 with get, set
@@ -119,9 +118,11 @@ type private Halves<'T when 'T :> INumber<'T>>() as this =
     member val First = 'T.Zero with get, set
     member val Second = 'T.Zero with get, set
 
-    member private h.Part(offset: int, length: int) : 'T =
-        let part = ReadOnlySpan(h.Data, offset, length)
-        tree false part part
+    override h.RunPart(part) =
+        let offset, length = if part = 0 then h.Offset, h.Half else h.Offset + h.Half, h.Length - h.Half
+        let span = ReadOnlySpan(h.Data, offset, length)
+        let total: 'T = tree false span span
+        if part = 0 then h.First <- total else h.Second <- total
 
     static member Mine =
         if isNull Halves<'T>.mine then Halves<'T>.mine <- Halves<'T>()
@@ -134,7 +135,7 @@ type private Halves<'T when 'T :> INumber<'T>>() as this =
         h.Length <- length
         h.Half <- fork length
         try
-            Partner.split first second
+            h.Split()
             let total: 'T = h.First + h.Second
             total
         finally
