@@ -149,10 +149,12 @@ let schedule (values: Node[]) (owner: int[]) (rooted: HashSet<int>) (calls: Call
                let members = HashSet<int>(run |> Seq.map (fun c -> c.Output))
                let outside = run |> Seq.collect (fun c -> c.Args) |> Seq.filter (fun a -> not (members.Contains owner[a])) |> Seq.distinct |> Array.ofSeq
                let size = values[run[0].Output].Shape.Size
-               Fused
+               let group =
                    { Calls = run.ToArray()
                      Size = size
                      Imports = outside |> Array.filter (fun a -> values[a].Shape.Size = size)
                      Scalars = outside |> Array.filter (fun a -> values[a].Shape.Size <> size)
                      Exports = run |> Seq.map (fun c -> c.Output) |> Seq.filter (fun v -> readOutside.Contains v || rooted.Contains v) |> Array.ofSeq
-                     Sums = sums.ToArray() } |]
+                     Sums = sums.ToArray()
+                     Loop = None }
+               Fused { group with Loop = Loops.compile values owner group } |]

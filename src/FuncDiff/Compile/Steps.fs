@@ -39,7 +39,10 @@ type Group =
       Exports: int[]
       /// Sums of all of a member's elements, taken block by block in Summation.sum's order; their
       /// single-element results are written when the group ends, so no member of the group reads them.
-      Sums: Call[] }
+      Sums: Call[]
+      /// The group as one loop over SIMD registers (Compile/Loops.fs), when every call has a lane form:
+      /// a Loops.Loop of the group's float type.
+      Loop: System.Delegate option }
 
 /// One step of a plan's schedule.
 type Step =

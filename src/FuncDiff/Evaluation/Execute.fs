@@ -48,6 +48,29 @@ type private BlockSum<'T when 'T :> Numerics.INumber<'T>>(size: int, threads: in
                 if at + take = stop then totals[start / block] <- Kernels.Summation.block (ReadOnlySpan(s, 0, stop - start))
         member _.Finish(out) = (out.Data :?> 'T[])[0] <- Kernels.Summation.ofBlocks (ReadOnlySpan totals)
 
+/// A fused group's loop over registers (Compile/Loops.fs) and the arrays it reads and writes.
+[<AllowNullLiteral>]
+type private ILoopRun =
+    /// Takes the arrays of this run's values (bound inputs change between runs).
+    abstract Refresh: unit -> unit
+    abstract Run: thread: int * offset: int * length: int -> unit
+    /// The block of sum s's member that thread's last Run left, from index 0.
+    abstract Piece: thread: int * s: int -> Array
+
+[<Sealed>]
+type private LoopRun<'T>(loop: Loops.Loop<'T>, group: Group, values: Tensor[], threads: int, longest: int) =
+    let reads = Array.zeroCreate<'T[]> group.Imports.Length
+    let writes = Array.zeroCreate<'T[]> group.Exports.Length
+    let scalars = Array.zeroCreate<'T> group.Scalars.Length
+    let pieces = Array.init threads (fun _ -> Array.init group.Sums.Length (fun _ -> Array.zeroCreate<'T> longest))
+    interface ILoopRun with
+        member _.Refresh() =
+            for j in 0 .. reads.Length - 1 do reads[j] <- values[group.Imports[j]].Data :?> 'T[]
+            for e in 0 .. writes.Length - 1 do writes[e] <- values[group.Exports[e]].Data :?> 'T[]
+            for k in 0 .. scalars.Length - 1 do scalars[k] <- (values[group.Scalars[k]].Data :?> 'T[])[0]
+        member _.Run(thread, offset, length) = loop.Invoke(reads, writes, pieces[thread], scalars, offset, length)
+        member _.Piece(thread, s) = pieces[thread][s]
+
 /// One fused group's block tensors and argument arrays, per thread and per block length.
 [<Sealed>]
 type private GroupRun(group: Group, plan: Plan, values: Tensor[]) =
@@ -59,6 +82,12 @@ type private GroupRun(group: Group, plan: Plan, values: Tensor[]) =
     let threads = if group.Size >= parallelMinimum && Kernels.Partner.available && blocks > 1 then 2 else 1
     let fresh (d: DType) (length: int) = Tensor(Shape.Of [| length |], d, Tensor.Allocate(d, length))
     let memberIndex = group.Calls |> Array.mapi (fun i c -> c.Output, i) |> dict
+    // The group's loop over registers when it has one; otherwise kernel calls on block buffers.
+    let loop =
+        match group.Loop with
+        | Some (:? Loops.Loop<float> as l) -> LoopRun(l, group, values, threads, lengths[1]) :> ILoopRun
+        | Some (:? Loops.Loop<float32> as l) -> LoopRun(l, group, values, threads, lengths[1]) :> ILoopRun
+        | _ -> null
     // A sin and a cos of one argument in the group run as one pass where the first of them stands (their
     // argument is ready there, and nothing reads the second before its own place): partner[i] is the
     // other call for the first, -2 for the second (already computed), -1 for every other call.
@@ -115,7 +144,7 @@ type private GroupRun(group: Group, plan: Plan, values: Tensor[]) =
         slotOf, types.ToArray()
     // lanes[thread][variant]: (member blocks, import blocks, args per call)
     let lanes =
-        Array.init threads (fun _ ->
+        Array.init (if isNull loop then threads else 0) (fun _ ->
             lengths |> Array.map (fun length ->
                 let buffers = slotTypes |> Array.map (fun d -> fresh d length)
                 let outs = slotOf |> Array.map (fun slot -> buffers[slot])
@@ -150,22 +179,28 @@ type private GroupRun(group: Group, plan: Plan, values: Tensor[]) =
             | DType.Float32 -> BlockSum<float32>(group.Size, threads) :> IBlockSum
             | d -> invalidOp (sprintf "a fused sum of %O" d))
 
+    /// Block k through kernel calls on the thread's block buffers.
+    let callsOn (thread: int) (k: int) (offset: int) (length: int) =
+        let struct (outs, imports, args, pairs) = lanes[thread][if k = blocks - 1 then 1 else 0]
+        for j in 0 .. imports.Length - 1 do Array.Copy(values[group.Imports[j]].Data, offset, imports[j].Data, 0, length)
+        for i in 0 .. group.Calls.Length - 1 do
+            let c = group.Calls[i]
+            match partner[i] with
+            | -1 -> Invoke.into c.Primitive c.Run args[i] outs[i]
+            | -2 -> ()
+            | _ -> Invoke.into c.Primitive pairs[i] args[i] outs[i]
+        for e in 0 .. exportMember.Length - 1 do
+            Array.Copy(outs[exportMember[e]].Data, 0, values[group.Exports[e]].Data, offset, length)
+        for j in 0 .. sums.Length - 1 do sums[j].Add(thread, offset, outs[sumMember[j]].Data, length)
+
     let run (thread: int) (first: int) (last: int) =
         for k in first .. last - 1 do
-            let variant = if k = blocks - 1 then 1 else 0
-            let struct (outs, imports, args, pairs) = lanes[thread][variant]
             let offset = k * Fuse.blockSize
-            let length = lengths[variant]
-            for j in 0 .. imports.Length - 1 do Array.Copy(values[group.Imports[j]].Data, offset, imports[j].Data, 0, length)
-            for i in 0 .. group.Calls.Length - 1 do
-                let c = group.Calls[i]
-                match partner[i] with
-                | -1 -> Invoke.into c.Primitive c.Run args[i] outs[i]
-                | -2 -> ()
-                | _ -> Invoke.into c.Primitive pairs[i] args[i] outs[i]
-            for e in 0 .. exportMember.Length - 1 do
-                Array.Copy(outs[exportMember[e]].Data, 0, values[group.Exports[e]].Data, offset, length)
-            for j in 0 .. sums.Length - 1 do sums[j].Add(thread, offset, outs[sumMember[j]].Data, length)
+            let length = lengths[if k = blocks - 1 then 1 else 0]
+            if isNull loop then callsOn thread k offset length
+            else
+                loop.Run(thread, offset, length)
+                for j in 0 .. sums.Length - 1 do sums[j].Add(thread, offset, loop.Piece(thread, j), length)
 
     // The second thread starts on a boundary of Summation's blocks (a whole number of fused blocks).
     let perSumBlock = max 1 (Kernels.Summation.Block / Fuse.blockSize)
@@ -176,6 +211,7 @@ type private GroupRun(group: Group, plan: Plan, values: Tensor[]) =
 
     member _.Run() =
         for struct (args, k, v) in scalarSlots do args[k] <- values[v]
+        if not (isNull loop) then loop.Refresh()
         if threads = 2 then base.Split()
         else run 0 0 blocks
         for j in 0 .. sums.Length - 1 do sums[j].Finish values[group.Sums[j].Output]

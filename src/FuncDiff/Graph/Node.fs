@@ -142,6 +142,11 @@ and [<ReferenceEquality>] internal Primitive =
       /// wraps a kernel that reads none. The kernel keeps no state between calls: a fused group runs it on
       /// several threads at once.
       Prepare: Map<string, Param> -> (Tensor[] -> Tensor -> unit)
+      /// For a float elementwise primitive, its kernel on one SIMD vector of each input, as an expression
+      /// over the inputs' vector expressions: a fused group whose calls all have one runs as one loop over
+      /// registers (Compile/Loops.fs) instead of a kernel call per block. None unless every lane gets the
+      /// bits the kernel gives its element.
+      Lanes: (Linq.Expressions.Expression[] -> Linq.Expressions.Expression) option
       /// The vector-Jacobian product, written as expressions: one slot per input, None where no
       /// cotangent flows (piecewise-constant, integer or boolean inputs).
       Vjp: VjpArgs -> Node option list }

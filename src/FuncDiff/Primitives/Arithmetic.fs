@@ -5,6 +5,7 @@ module internal rec FuncDiff.Core.Primitives.Arithmetic
 // Entries refer to each other only inside their rules (closures run after initialisation).
 #nowarn "40"
 
+open System.Linq.Expressions
 open System.Numerics.Tensors
 open FuncDiff
 open FuncDiff.Core
@@ -78,6 +79,7 @@ let negP =
         Notation = Prefix("-", 4)
         Infer = unaryInfer requireNumeric
         Prepare = withoutAttributes (fun xs out -> numericUnary negKernel xs[0] out)
+        Lanes = operator (fun xs -> Expression.Negate xs[0])
         Vjp = fun v -> [ Some (neg v.Cotangent) ] }
 
 let addP =
@@ -86,6 +88,7 @@ let addP =
         Notation = Infix("+", 2)
         Infer = binaryInfer requireNumeric
         Prepare = withoutAttributes (fun xs out -> numericBinary addKernel xs[0] xs[1] out)
+        Lanes = operator (fun xs -> Expression.Add(xs[0], xs[1]))
         Vjp = fun v -> unbroadcast v v.Cotangent v.Cotangent }
 
 let subP =
@@ -94,6 +97,7 @@ let subP =
         Notation = Infix("-", 2)
         Infer = binaryInfer requireNumeric
         Prepare = withoutAttributes (fun xs out -> numericBinary subKernel xs[0] xs[1] out)
+        Lanes = operator (fun xs -> Expression.Subtract(xs[0], xs[1]))
         Vjp = fun v -> unbroadcast v v.Cotangent (neg v.Cotangent) }
 
 let mulP =
@@ -102,6 +106,7 @@ let mulP =
         Notation = Infix("*", 3)
         Infer = binaryInfer requireNumeric
         Prepare = withoutAttributes (fun xs out -> numericBinary mulKernel xs[0] xs[1] out)
+        Lanes = operator (fun xs -> Expression.Multiply(xs[0], xs[1]))
         Vjp = fun v ->
             let a, b = v.Inputs[0], v.Inputs[1]
             unbroadcast v (mulNoNan b v.Cotangent) (mulNoNan a v.Cotangent) }
@@ -112,6 +117,7 @@ let divP =
         Notation = Infix("/", 3)
         Infer = binaryInfer requireFloat
         Prepare = withoutAttributes (fun xs out -> floatBinary divKernel xs[0] xs[1] out)
+        Lanes = operator (fun xs -> Expression.Divide(xs[0], xs[1]))
         // d/dx = 1/y, d/dy = -out/y
         Vjp = fun v ->
             let b = v.Inputs[1]
@@ -122,6 +128,7 @@ let mulNoNanP =
         Inputs = [ "x"; "y" ]
         Infer = binaryInfer requireFloat
         Prepare = withoutAttributes (fun xs out -> floatBinary Elementwise.mulNoNan xs[0] xs[1] out)
+        Lanes = oneVector "MulNoNan"
         // Where y = 0 the result is 0 for every x, and x·y's derivatives (y and x) give exactly that
         // contribution there when scaled the same one-sided way.
         Vjp = fun v ->

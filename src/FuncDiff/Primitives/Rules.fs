@@ -182,7 +182,16 @@ let primitive (name: string) (family: Family) (doc: string) : Primitive =
       Doc = doc
       Infer = fun _ _ -> invalidOp (sprintf "%s has no shape rule" name)
       Prepare = fun _ -> invalidOp (sprintf "%s has no forward kernel" name)
+      Lanes = None
       Vjp = fun _ -> invalidOp (sprintf "%s has no derivative rule" name) }
+
+/// A lane form made of one vector operator (Linq.Expressions' Add, Multiply, ...) on the inputs' vectors.
+let operator (f: Linq.Expressions.Expression[] -> #Linq.Expressions.Expression) =
+    Some (fun xs -> f xs :> Linq.Expressions.Expression)
+
+/// A lane form calling the method of Kernels/OneVector.fs with this name on the inputs' vectors.
+let oneVector (name: string) =
+    Some (fun (xs: Linq.Expressions.Expression[]) -> Linq.Expressions.Expression.Call(typeof<Kernels.OneVector.Calls>, name, null, xs) :> Linq.Expressions.Expression)
 
 /// One attribute of a primitive.
 let attribute (name: string) (kind: ParamKind) (byDefault: AttributeDefault) (doc: string) : AttributeSpec =

@@ -1,0 +1,52 @@
+/// Kernels on one SIMD vector, for a fused group that runs as one loop over registers (Compile/Loops.fs):
+/// each is the vector form its span kernel runs, so an element gets the same bits either way. They are
+/// `inline` functions whose operations resolve at compile time, so each becomes a method here for each
+/// vector type it runs on (a loop is built from method calls), inlined into the loop by the JIT.
+module internal FuncDiff.Core.Kernels.OneVector
+
+open System.Runtime.CompilerServices
+open System.Runtime.Intrinsics
+
+module V = FuncDiff.Core.Kernels.Vectors
+
+/// mulNoNan lane by lane: +0 where y is ±0, else x·y (Kernels/Elementwise.fs's mulNoNan).
+let inline private mulNoNan (x: ^V) (y: ^V) (zero: 'E) =
+    let zero = V.splat x zero
+    V.select (V.equal y zero) zero (x * y)
+
+/// 1/x lane by lane, as TensorPrimitives.Reciprocal computes it (one correctly rounded division).
+let inline private reciprocal (x: ^V) (one: 'E) = V.splat x one / x
+
+/// Overloads by vector type, found by name when a loop is built (Primitives: each entry's `Lanes`).
+[<AbstractClass; Sealed>]
+type Calls =
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Exp(x: Vector512<float>) = Exponential.vector x
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Exp(x: Vector256<float>) = Exponential.vector x
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Exp(x: Vector128<float>) = Exponential.vector x
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Exp(x: Vector512<float32>) = Exponential.vector32 x
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Exp(x: Vector256<float32>) = Exponential.vector32 x
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Exp(x: Vector128<float32>) = Exponential.vector32 x
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Log(x: Vector512<float>) = Logarithm.vector x
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Log(x: Vector256<float>) = Logarithm.vector x
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Log(x: Vector128<float>) = Logarithm.vector x
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Log(x: Vector512<float32>) = Logarithm.vector32 x
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Log(x: Vector256<float32>) = Logarithm.vector32 x
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Log(x: Vector128<float32>) = Logarithm.vector32 x
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Tanh(x: Vector512<float>) = Hyperbolic.vector x
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Tanh(x: Vector256<float>) = Hyperbolic.vector x
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Tanh(x: Vector128<float>) = Hyperbolic.vector x
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Tanh(x: Vector512<float32>) = Hyperbolic.vector32 x
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Tanh(x: Vector256<float32>) = Hyperbolic.vector32 x
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Tanh(x: Vector128<float32>) = Hyperbolic.vector32 x
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member MulNoNan(x: Vector512<float>, y) = mulNoNan x y 0.0
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member MulNoNan(x: Vector256<float>, y) = mulNoNan x y 0.0
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member MulNoNan(x: Vector128<float>, y) = mulNoNan x y 0.0
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member MulNoNan(x: Vector512<float32>, y) = mulNoNan x y 0.0f
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member MulNoNan(x: Vector256<float32>, y) = mulNoNan x y 0.0f
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member MulNoNan(x: Vector128<float32>, y) = mulNoNan x y 0.0f
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Reciprocal(x: Vector512<float>) = reciprocal x 1.0
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Reciprocal(x: Vector256<float>) = reciprocal x 1.0
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Reciprocal(x: Vector128<float>) = reciprocal x 1.0
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Reciprocal(x: Vector512<float32>) = reciprocal x 1.0f
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Reciprocal(x: Vector256<float32>) = reciprocal x 1.0f
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Reciprocal(x: Vector128<float32>) = reciprocal x 1.0f
