@@ -14,17 +14,25 @@ open FuncDiff.Core.Steps
 /// position-sensitive kernels run (Kernels/Aligned.fs).
 let blockSize = 4 * Kernels.Aligned.Chunk
 
-/// Groups smaller than this run as plain calls: their tensors already fit in cache.
+/// Groups of kernel calls smaller than this run as plain calls: their tensors already fit in cache, and
+/// a group's copies in and out of blocks would cost more than it saves.
 let minimumSize = 4 * blockSize
 
+/// Groups of calls with light lane forms run as loops over registers (Compile/Loops.fs), which copy nothing,
+/// from this size on. Heavy ones (exp, log, tanh, sin, cos) stay span kernels below minimumSize: alone in
+/// their loop they keep many vectors in flight, and sin and cos of one argument still pair.
+let minimumLoopSize = 64
+
 /// A call that can run on blocks: an elementwise built-in whose inputs are either as large as its result
-/// (read element for element) or a single element. int32 results stay out: their overflow errors name
-/// the element, which a block would misplace.
+/// (read element for element) or a single element, over at least minimumSize elements, or over at least
+/// minimumLoopSize if it has a light lane form (so that its group is a loop). int32 results stay out: their
+/// overflow errors name the element, which a block would misplace.
 let private fusible (values: Node[]) (c: Call) =
     let out = values[c.Output]
     let size = out.Shape.Size
     c.Primitive.Family = Family.Elementwise && not (Simplify.isView c.Primitive)
-    && size >= minimumSize && out.DType <> DType.Int32
+    && (size >= minimumSize || (size >= minimumLoopSize && (match c.Primitive.Lanes with Some l -> not l.Heavy | None -> false) && out.DType.IsFloat && Loops.available ()))
+    && out.DType <> DType.Int32
     && c.Args |> Array.forall (fun a -> let s = values[a].Shape in s.Size = size || (s.Size = 1 && s.Rank <= 1))
 
 /// A sum of every element of a float value large enough to fuse: a group can take it block by block.
@@ -32,12 +40,6 @@ let private blockSum (values: Node[]) (c: Call) =
     let x = values[c.Args[0]]
     obj.ReferenceEquals(c.Primitive, Primitives.Structural.sumP) && values[c.Output].Shape.Size = 1
     && x.Shape.Size >= minimumSize && (x.DType = DType.Float64 || x.DType = DType.Float32)
-
-/// Whether p is sin (false) or cos (true): the two that a pair, or a group, computes in one pass.
-let trigOf (p: Primitive) =
-    if obj.ReferenceEquals(p, Primitives.Elementary.sinP) then ValueSome false
-    elif obj.ReferenceEquals(p, Primitives.Elementary.cosP) then ValueSome true
-    else ValueNone
 
 /// The schedule with fused groups. `owner` maps a value to the value whose storage it uses (itself, or
 /// the source of a view); `rooted` says which owners the roots need.
@@ -60,6 +62,9 @@ let schedule (values: Node[]) (owner: int[]) (rooted: HashSet<int>) (calls: Call
     let readyFusible = Dictionary<int, SortedSet<int>>()
     let readyTrig = Dictionary<struct (int * bool), int>()
     let trig (i: int) = if isFusible[i] then ValueNone else trigOf calls[i].Primitive
+    // Ready fusible sin and cos calls by argument, so that a run takes the two of one argument together
+    // (a loop then reduces the argument once for both).
+    let readyFusibleTrig = Dictionary<struct (int * bool), int>()
     let isBlockSum = calls |> Array.map (blockSum values)
     let readyBlockSums = SortedSet<int>()
     let makeReady (i: int) =
@@ -69,6 +74,9 @@ let schedule (values: Node[]) (owner: int[]) (rooted: HashSet<int>) (calls: Call
         | ValueSome cosine -> readyTrig[struct (calls[i].Args[0], cosine)] <- i
         | ValueNone -> ()
         if isFusible[i] then
+            match trigOf calls[i].Primitive with
+            | ValueSome cosine -> readyFusibleTrig[struct (calls[i].Args[0], cosine)] <- i
+            | ValueNone -> ()
             match readyFusible.TryGetValue(sizeOf i) with
             | true, set -> set.Add i |> ignore
             | _ -> readyFusible[sizeOf i] <- SortedSet [ i ]
@@ -89,22 +97,40 @@ let schedule (values: Node[]) (owner: int[]) (rooted: HashSet<int>) (calls: Call
     let join (i: int) =
         current.Add calls[i]
         members.Add calls[i].Output |> ignore
+    // A sin or cos joining a run brings the ready cos or sin of its argument along.
+    let partnerOf (i: int) =
+        let mutable other = -1
+        match trigOf calls[i].Primitive with
+        | ValueSome cosine when isFusible[i] && readyFusibleTrig.TryGetValue(struct (calls[i].Args[0], not cosine), &other) && sizeOf other = sizeOf i -> other
+        | _ -> -1
     let scheduled (i: int) =
         ready.Remove i |> ignore
         readyBlockSums.Remove i |> ignore
         match trig i with
         | ValueSome cosine -> readyTrig.Remove(struct (calls[i].Args[0], cosine)) |> ignore
         | ValueNone -> ()
+        if isFusible[i] then
+            match trigOf calls[i].Primitive with
+            | ValueSome cosine -> readyFusibleTrig.Remove(struct (calls[i].Args[0], cosine)) |> ignore
+            | ValueNone -> ()
         for c in consumers[i] do
             waiting[c] <- waiting[c] - 1
             if waiting[c] = 0 then makeReady c
+    // Joins a ready fusible call to the run, with its sin or cos partner if that is ready.
+    let take (i: int) =
+        let other = partnerOf i
+        let add (j: int) =
+            readyFusible[sizeOf j].Remove j |> ignore
+            join j
+            scheduled j
+        add i
+        if other >= 0 then add other
     while ready.Count > 0 do
         match readyFusible.TryGetValue currentSize with
         | true, set when set.Count > 0 ->
-            let next = set.Min
-            set.Remove next |> ignore
-            join next
-            scheduled next
+            take set.Min
+            // A small group must stay short enough to be a loop.
+            if currentSize < minimumSize && current.Count >= Loops.maximumCalls then close ()
         | _ ->
             // Sums of the run's members come last and end the run: what reads a sum needs all its blocks.
             let taken = readyBlockSums |> Seq.filter (fun i -> members.Contains owner[calls[i].Args[0]]) |> Array.ofSeq
@@ -117,9 +143,8 @@ let schedule (values: Node[]) (owner: int[]) (rooted: HashSet<int>) (calls: Call
                 close ()
                 let next = ready.Min
                 if isFusible[next] then
-                    readyFusible[sizeOf next].Remove next |> ignore
                     currentSize <- sizeOf next
-                    join next
+                    take next
                 else
                     // A sin whose argument's cos is ready too (or the other way round) runs with it.
                     let mutable other = -1
@@ -129,7 +154,7 @@ let schedule (values: Node[]) (owner: int[]) (rooted: HashSet<int>) (calls: Call
                         runs.Add(struct (ResizeArray [ calls[sine]; calls[cos] ], ResizeArray(), true))
                         scheduled other
                     | _ -> runs.Add(struct (ResizeArray [ calls[next] ], ResizeArray(), false))
-                scheduled next
+                    scheduled next
     close ()
     let runOf = Dictionary<int, int>()
     runs |> Seq.iteri (fun r (struct (run, sums, _)) -> for c in Seq.append run sums do runOf[c.Output] <- r)

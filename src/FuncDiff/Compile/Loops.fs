@@ -23,9 +23,14 @@ module V = FuncDiff.Core.Kernels.Vectors
 /// that sum s takes from index 0; scalars[k] is scalar value k.
 type Loop<'T> = delegate of reads: 'T[][] * writes: 'T[][] * pieces: 'T[][] * scalars: 'T[] * offset: int * length: int -> unit
 
-/// Groups with more calls run as kernel calls on blocks: a method with thousands of locals is one the JIT
-/// no longer optimises.
+/// Groups with more calls run as kernel calls on blocks (and small runs are cut here): a method with
+/// thousands of locals is one the JIT no longer optimises.
 let maximumCalls = 64
+
+/// Groups with more heavy calls run as kernel calls on blocks: 200,000 float64 elements through a group of
+/// k tanh calls (each with a product and a sum) took 0.60 / 0.65 ms as a loop / on blocks for k = 4, but
+/// 1.64 / 1.46 ms for k = 8, as the inlined polynomials run out of registers.
+let maximumHeavy = 4
 
 let private build<'T> (owner: int[]) (g: Group) : Delegate =
     let statics, vector, width =
@@ -44,50 +49,91 @@ let private build<'T> (owner: int[]) (g: Group) : Delegate =
     let locals (t: Type) (name: string) (n: int) = Array.init n (fun k -> Expression.Variable(t, sprintf "%s%d" name k))
     let readArrays, writeArrays = locals typeof<'T[]> "read" g.Imports.Length, locals typeof<'T[]> "write" g.Exports.Length
     let pieceArrays, scalarVectors = locals typeof<'T[]> "piece" g.Sums.Length, locals vector "scalar" g.Scalars.Length
-    let importVectors, memberVectors = locals vector "import" g.Imports.Length, locals vector "member" g.Calls.Length
-    let i, last, at = Expression.Variable(typeof<int>, "i"), Expression.Variable(typeof<int>, "last"), Expression.Variable(typeof<int>, "at")
+    // Each turn computes `unroll` vectors, call by call, so that a chain of dependent calls has independent
+    // work beside it; per vector of the turn u: its imports, members, index and sin-and-cos pair.
+    // Two vectors per turn give a chain of cheap calls independent work to overlap (chain1000's backward
+    // pass), but cost a loop with heavy calls its registers (ew1m float64: 2.5 ms with one, 2.75 with two).
+    let unroll = if g.Calls |> Array.exists (fun c -> c.Primitive.Lanes.Value.Heavy) then 1 else 2
+    let importVectors = Array.init unroll (fun u -> locals vector (sprintf "import%d_" u) g.Imports.Length)
+    let memberVectors = Array.init unroll (fun u -> locals vector (sprintf "member%d_" u) g.Calls.Length)
+    let both = Array.init unroll (fun u -> Expression.Variable(typedefof<struct (int * int)>.MakeGenericType(vector, vector), sprintf "both%d" u))
+    let at = Array.init unroll (fun u -> Expression.Variable(typeof<int>, sprintf "at%d" u))
+    let i, last = Expression.Variable(typeof<int>, "i"), Expression.Variable(typeof<int>, "last")
     let memberOf = dict (g.Calls |> Array.mapi (fun m c -> c.Output, m))
     let importOf = dict (g.Imports |> Array.mapi (fun j v -> v, j))
     let scalarOf = dict (g.Scalars |> Array.mapi (fun k v -> v, k))
-    let arg (a: int) : Expression =
+    let arg (u: int) (a: int) : Expression =
         match memberOf.TryGetValue owner[a] with
-        | true, m -> memberVectors[m]
+        | true, m -> memberVectors[u][m]
         | _ -> match importOf.TryGetValue a with
-               | true, j -> importVectors[j]
+               | true, j -> importVectors[u][j]
                | _ -> scalarVectors[scalarOf[a]]
     let item (arrays: ParameterExpression) (k: int) = Expression.ArrayIndex(arrays, Expression.Constant k)
+    // Each vector is loaded just before its first use and stored right after it is computed, so that few
+    // are live at once: a loop holding every import and member to the end of its turn spills registers.
+    let exported = g.Exports |> Array.mapi (fun e v -> memberOf[v], e) |> Array.groupBy fst |> dict
+    let summed = g.Sums |> Array.mapi (fun s c -> memberOf[owner[c.Args[0]]], s) |> Array.groupBy fst |> dict
+    // A sin and a cos of one argument: both come from one reduction where the first stands.
+    let partner = Array.create g.Calls.Length -1
+    do
+        let first = Collections.Generic.Dictionary<struct (int * bool), int>()
+        for m in 0 .. g.Calls.Length - 1 do
+            match Steps.trigOf g.Calls[m].Primitive with
+            | ValueSome cosine ->
+                match first.TryGetValue(struct (g.Calls[m].Args[0], not cosine)) with
+                | true, k when partner[k] < 0 -> partner[k] <- m; partner[m] <- k
+                | _ -> first[struct (g.Calls[m].Args[0], cosine)] <- m
+            | ValueNone -> ()
+    let loaded = Collections.Generic.HashSet<int>()
     let turn: Expression list =
-        [ Expression.Assign(at, Expression.Add(offset, i))
-          for j in 0 .. g.Imports.Length - 1 do Expression.Assign(importVectors[j], Expression.Call(load, readArrays[j], at))
+        [ for u in 0 .. unroll - 1 do Expression.Assign(at[u], Expression.Add(offset, Expression.Add(i, Expression.Constant(u * width))))
           for m in 0 .. g.Calls.Length - 1 do
               let c = g.Calls[m]
-              Expression.Assign(memberVectors[m], c.Primitive.Lanes.Value (c.Args |> Array.map arg))
-          for e in 0 .. g.Exports.Length - 1 do Expression.Call(store, memberVectors[memberOf[g.Exports[e]]], writeArrays[e], at)
-          for s in 0 .. g.Sums.Length - 1 do Expression.Call(store, memberVectors[memberOf[owner[g.Sums[s].Args[0]]]], pieceArrays[s], i) ]
+              let fresh = c.Args |> Array.choose (fun a -> match importOf.TryGetValue a with | true, j when not (memberOf.ContainsKey owner[a]) && loaded.Add j -> Some j | _ -> None)
+              for u in 0 .. unroll - 1 do
+                  for j in fresh do Expression.Assign(importVectors[u][j], Expression.Call(load, readArrays[j], at[u]))
+                  let vectors = memberVectors[u]
+                  if partner[m] < 0 then Expression.Assign(vectors[m], c.Primitive.Lanes.Value.Vector (c.Args |> Array.map (arg u)))
+                  elif partner[m] > m then
+                      let sine, cosine = if Steps.trigOf c.Primitive = ValueSome false then m, partner[m] else partner[m], m
+                      Expression.Assign(both[u], Expression.Call(typeof<Kernels.OneVector.Calls>, "SinCos", null, arg u c.Args[0]))
+                      Expression.Assign(vectors[sine], Expression.Field(both[u], "Item1"))
+                      Expression.Assign(vectors[cosine], Expression.Field(both[u], "Item2"))
+                  match exported.TryGetValue m with
+                  | true, es -> for _, e in es do Expression.Call(store, vectors[m], writeArrays[e], at[u])
+                  | _ -> ()
+                  match summed.TryGetValue m with
+                  | true, ss -> for _, s in ss do Expression.Call(store, vectors[m], pieceArrays[s], Expression.Subtract(at[u], offset))
+                  | _ -> () ]
     let finished = Expression.Label "finished"
-    let next = Expression.Call(typeof<Math>.GetMethod("Min", [| typeof<int>; typeof<int> |]), Expression.Add(i, Expression.Constant width), last)
+    let next = Expression.Call(typeof<Math>.GetMethod("Min", [| typeof<int>; typeof<int> |]), Expression.Add(i, Expression.Constant(unroll * width)), last)
     let body: Expression list =
         [ for j in 0 .. g.Imports.Length - 1 do Expression.Assign(readArrays[j], item reads j)
           for e in 0 .. g.Exports.Length - 1 do Expression.Assign(writeArrays[e], item writes e)
           for s in 0 .. g.Sums.Length - 1 do Expression.Assign(pieceArrays[s], item pieces s)
           for k in 0 .. g.Scalars.Length - 1 do Expression.Assign(scalarVectors[k], Expression.Call(splat, item scalars k))
-          Expression.Assign(last, Expression.Subtract(length, Expression.Constant width))
+          Expression.Assign(last, Expression.Subtract(length, Expression.Constant(unroll * width)))
           Expression.Assign(i, Expression.Constant 0)
           Expression.Loop(
               Expression.Block(turn @ [ Expression.IfThen(Expression.Equal(i, last), Expression.Break finished); Expression.Assign(i, next) ]),
               finished) ]
-    let variables = Array.concat [ readArrays; writeArrays; pieceArrays; scalarVectors; importVectors; memberVectors; [| i; last; at |] ]
+    let variables = Array.concat [ readArrays; writeArrays; pieceArrays; scalarVectors; Array.concat importVectors; Array.concat memberVectors; both; at; [| i; last |] ]
     Expression.Lambda<Loop<'T>>(Expression.Block(variables, body), [| reads; writes; pieces; scalars; offset; length |]).Compile()
 
-/// The group's loop, if it can have one: float32 or float64 throughout, every call with a lane form, a
-/// machine with SIMD, and a runtime that compiles code it makes (otherwise expression trees are interpreted).
-/// It runs at the widest width the kernels take on the compiling thread (Kernels/Vectors.fs's Width).
+/// Whether loops can be made here: a machine with SIMD (at the widths the compiling thread allows, Kernels/
+/// Vectors.fs's Width) and a runtime that compiles the code it makes (otherwise expression trees are
+/// interpreted).
+let available () = V.Width.Least && Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeCompiled
+
+/// The group's loop, if it can have one: float32 or float64 throughout, every call with a lane form, at
+/// most maximumCalls calls of which at most maximumHeavy heavy, and loops available. It runs at the widest width the kernels take on the
+/// compiling thread.
 let compile (values: Node[]) (owner: int[]) (g: Group) : Delegate option =
     let dtype = values[g.Calls[0].Output].DType
     let ofDType (v: int) = values[v].DType = dtype
-    if (dtype = DType.Float64 || dtype = DType.Float32) && g.Calls.Length <= maximumCalls && V.Width.Least
-       && Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeCompiled
+    if (dtype = DType.Float64 || dtype = DType.Float32) && g.Calls.Length <= maximumCalls && available ()
        && g.Calls |> Array.forall (fun c -> c.Primitive.Lanes.IsSome && ofDType c.Output && Array.forall ofDType c.Args)
+       && (g.Calls |> Array.filter (fun c -> c.Primitive.Lanes.Value.Heavy) |> Array.length) <= maximumHeavy
        && g.Sums |> Array.forall (fun c -> ofDType c.Output) then
         Some (if dtype = DType.Float64 then build<float> owner g else build<float32> owner g)
     else None

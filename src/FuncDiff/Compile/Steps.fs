@@ -65,3 +65,9 @@ type Step =
         | Kernel c -> [| c.Output |]
         | Fused g -> Array.append g.Exports (g.Sums |> Array.map (fun c -> c.Output))
         | Pair (s, c) -> [| s.Output; c.Output |]
+
+/// Whether p is sin (false) or cos (true): the two that a pair, a group or a loop computes from one reduction.
+let trigOf (p: Primitive) =
+    if obj.ReferenceEquals(p, Primitives.Elementary.sinP) then ValueSome false
+    elif obj.ReferenceEquals(p, Primitives.Elementary.cosP) then ValueSome true
+    else ValueNone

@@ -76,8 +76,8 @@ type private LoopRun<'T>(loop: Loops.Loop<'T>, group: Group, values: Tensor[], t
 type private GroupRun(group: Group, plan: Plan, values: Tensor[]) =
     inherit Kernels.Partner.Halves()
     let owner (v: int) = match plan.Storage[v] with Storage.View o -> o | _ -> v
-    let blocks = group.Size / Fuse.blockSize
-    // The last block takes the remainder too, so no block is shorter than blockSize.
+    let blocks = max 1 (group.Size / Fuse.blockSize)
+    // The last block takes the remainder too, so no block is shorter than blockSize (or than the group).
     let lengths = [| Fuse.blockSize; group.Size - (blocks - 1) * Fuse.blockSize |]
     let threads = if group.Size >= parallelMinimum && Kernels.Partner.available && blocks > 1 then 2 else 1
     let fresh (d: DType) (length: int) = Tensor(Shape.Of [| length |], d, Tensor.Allocate(d, length))
@@ -96,7 +96,7 @@ type private GroupRun(group: Group, plan: Plan, values: Tensor[]) =
         // The unpaired sin or cos calls so far, by argument and function.
         let waiting = Dictionary<struct (int * bool), int>()
         for j in 0 .. group.Calls.Length - 1 do
-            match Fuse.trigOf group.Calls[j].Primitive with
+            match Steps.trigOf group.Calls[j].Primitive with
             | ValueSome cosine ->
                 let arg = group.Calls[j].Args[0]
                 match waiting.TryGetValue(struct (arg, not cosine)) with
@@ -162,7 +162,7 @@ type private GroupRun(group: Group, plan: Plan, values: Tensor[]) =
                 let pairs =
                     partner |> Array.mapi (fun i j ->
                         if j < 0 then Unchecked.defaultof<_>
-                        else sinCosWith (Fuse.trigOf group.Calls[i].Primitive = ValueSome false) outs[j])
+                        else sinCosWith (Steps.trigOf group.Calls[i].Primitive = ValueSome false) outs[j])
                 struct (outs, imports, args, pairs)))
     // Argument slots that read a single-element value from outside: refreshed each run, since an input's
     // tensor changes between runs.

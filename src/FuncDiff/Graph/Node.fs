@@ -142,14 +142,22 @@ and [<ReferenceEquality>] internal Primitive =
       /// wraps a kernel that reads none. The kernel keeps no state between calls: a fused group runs it on
       /// several threads at once.
       Prepare: Map<string, Param> -> (Tensor[] -> Tensor -> unit)
-      /// For a float elementwise primitive, its kernel on one SIMD vector of each input, as an expression
-      /// over the inputs' vector expressions: a fused group whose calls all have one runs as one loop over
-      /// registers (Compile/Loops.fs) instead of a kernel call per block. None unless every lane gets the
-      /// bits the kernel gives its element.
-      Lanes: (Linq.Expressions.Expression[] -> Linq.Expressions.Expression) option
+      /// For a float elementwise primitive, its kernel on one SIMD vector of each input: a fused group whose
+      /// calls all have one runs as one loop over registers (Compile/Loops.fs) instead of a kernel call per
+      /// block. None unless every lane gets the bits the kernel gives its element.
+      Lanes: LaneForm option
       /// The vector-Jacobian product, written as expressions: one slot per input, None where no
       /// cotangent flows (piecewise-constant, integer or boolean inputs).
       Vjp: VjpArgs -> Node option list }
+
+/// An elementwise primitive's kernel on one SIMD vector of each input.
+and internal LaneForm =
+    { /// The result's vector, as an expression over the inputs' vector expressions.
+      Vector: Linq.Expressions.Expression[] -> Linq.Expressions.Expression
+      /// A polynomial kernel (exp, log, tanh, sin, cos): tens of instructions and registers once inlined,
+      /// and a long chain of dependent steps. A loop takes only a few; over tensors too small to need
+      /// fusing they stay span kernels, which keep many vectors in flight.
+      Heavy: bool }
 
 /// One attribute a primitive accepts.
 and internal AttributeSpec =

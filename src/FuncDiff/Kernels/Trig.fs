@@ -72,7 +72,7 @@ let private C6 = -1.13596475577881948265e-11
 
 /// For |x| ≤ Threshold: t, holding n = round(|x|·2/π) in its low bits, and sin r and cos r of the
 /// reduced argument; other lanes are garbage, replaced by the caller.
-let inline private reduce (x: ^V) : struct (^V * ^V * ^V) =
+let inline reduce (x: ^V) : struct (^V * ^V * ^V) =
     let inline c (k: float) = V.splat x k
     let ax = V.abs x
     // n = round(|x|·2/π), also held in t's low bits.
@@ -103,7 +103,7 @@ let inline private reduce (x: ^V) : struct (^V * ^V * ^V) =
     struct (t, sinR, cosR)
 
 /// sin x (cosine = false) or cos x from what `reduce` gives for x.
-let inline private pick (cosine: bool) (x: ^V) (t: ^V) (sinR: ^V) (cosR: ^V) : ^V =
+let inline pick (cosine: bool) (x: ^V) (t: ^V) (sinR: ^V) (cosR: ^V) : ^V =
     // Quadrant q = n mod 4 (plus one for cos): odd quadrants take the other function, q ≥ 2 negates.
     let tb = V.bits t
     let inline i (k: int64) = V.splat tb k
@@ -116,10 +116,10 @@ let inline private pick (cosine: bool) (x: ^V) (t: ^V) (sinR: ^V) (cosR: ^V) : ^
     V.ofBits (V.bits chosen ^^^ sign)
 
 /// The library function for the elements the reduction does not cover.
-let private library (cosine: bool) (x: float) = if cosine then Math.Cos x else Math.Sin x
+let library (cosine: bool) (x: float) = if cosine then Math.Cos x else Math.Sin x
 
 /// One float64 result, as store64 gives it.
-let private one64 (cosine: bool) (x: float) =
+let one64 (cosine: bool) (x: float) =
     if Math.Abs x <= Threshold then
         let v = Vector256.Create x
         let struct (t, sinR, cosR) = reduce v
@@ -168,7 +168,7 @@ let private D2 = -0.0013887350214645267f
 let private D3 = 2.442467666696757e-05f
 
 /// reduce in float32, for |x| ≤ Threshold32; other lanes are garbage, replaced by the caller.
-let inline private reduce32 (x: ^V) : struct (^V * ^V * ^V) =
+let inline reduce32 (x: ^V) : struct (^V * ^V * ^V) =
     let inline c (k: float32) = V.splat x k
     let ax = V.abs x
     let t = V.fma ax (c TwoOverPi32) (c Shifter32)
@@ -198,7 +198,7 @@ let inline private reduce32 (x: ^V) : struct (^V * ^V * ^V) =
     struct (t, sinR, cosR)
 
 /// pick in float32.
-let inline private pick32 (cosine: bool) (x: ^V) (t: ^V) (sinR: ^V) (cosR: ^V) : ^V =
+let inline pick32 (cosine: bool) (x: ^V) (t: ^V) (sinR: ^V) (cosR: ^V) : ^V =
     let tb = V.bits t
     let inline i (k: int) = V.splat tb k
     let q = tb + i (if cosine then 1 else 0)
@@ -209,7 +209,7 @@ let inline private pick32 (cosine: bool) (x: ^V) (t: ^V) (sinR: ^V) (cosR: ^V) :
     V.ofBits (V.bits chosen ^^^ sign)
 
 /// Whether every lane of v lies within ±limit (false at NaN).
-let inline private within (limit: ^V) (v: ^V) = V.all (V.atLeast limit (V.abs v))
+let inline within (limit: ^V) (v: ^V) = V.all (V.atLeast limit (V.abs v))
 
 /// What a pass stores: the sines or the cosines into its output, or both (cosines into a second output).
 type private Results =
@@ -243,6 +243,47 @@ let inline private store32 (results: Results) (v: ^V) (s: Span<float32>) (c: Spa
             if not (MathF.Abs e <= Threshold32) then
                 if results <> Results.Cosines then s[at + j] <- float32 (one64 false (float e))
                 if results <> Results.Sines then cosines[at + j] <- float32 (one64 true (float e))
+
+/// r with the lanes past the reduction's limit (or NaN) replaced as store64 and store32 replace them: the
+/// library's result, float32 the float64 result rounded once. Not inlined: the common path has no calls.
+[<MethodImpl(MethodImplOptions.NoInlining)>]
+let patched<'V, 'T> (cosine: bool) (x: 'V) (r: 'V) : 'V =
+    let mutable x = x
+    let mutable r = r
+    for j in 0 .. sizeof<'V> / sizeof<'T> - 1 do
+        if V.is<'T, float> then
+            let e = Unsafe.Add(&Unsafe.As<'V, float>(&x), j)
+            if not (Math.Abs e <= Threshold) then Unsafe.Add(&Unsafe.As<'V, float>(&r), j) <- library cosine e
+        else
+            let e = Unsafe.Add(&Unsafe.As<'V, float32>(&x), j)
+            if not (MathF.Abs e <= Threshold32) then Unsafe.Add(&Unsafe.As<'V, float32>(&r), j) <- float32 (one64 cosine (float e))
+    r
+
+/// sin x (cosine = false) or cos x of one float64 vector, lane for lane the span kernels' results.
+let inline vector (cosine: bool) (x: ^V) : ^V =
+    let struct (t, sinR, cosR) = reduce x
+    let r = pick cosine x t sinR cosR
+    if within (V.splat x Threshold) x then r else patched<_, float> cosine x r
+
+/// The float32 form.
+let inline vector32 (cosine: bool) (x: ^V) : ^V =
+    let struct (t, sinR, cosR) = reduce32 x
+    let r = pick32 cosine x t sinR cosR
+    if within (V.splat x Threshold32) x then r else patched<_, float32> cosine x r
+
+/// sin x and cos x of one float64 vector from one reduction (Kernels/OneVector.fs's SinCos).
+let inline vectorBoth (x: ^V) : struct (^V * ^V) =
+    let struct (t, sinR, cosR) = reduce x
+    let s = pick false x t sinR cosR
+    let c = pick true x t sinR cosR
+    if within (V.splat x Threshold) x then struct (s, c) else struct (patched<_, float> false x s, patched<_, float> true x c)
+
+/// The float32 form.
+let inline vectorBoth32 (x: ^V) : struct (^V * ^V) =
+    let struct (t, sinR, cosR) = reduce32 x
+    let s = pick32 false x t sinR cosR
+    let c = pick32 true x t sinR cosR
+    if within (V.splat x Threshold32) x then struct (s, c) else struct (patched<_, float32> false x s, patched<_, float32> true x c)
 
 /// One vector's results, stored at s[at..] (and c[at..]).
 type private Lanes<'V, 'T> =

@@ -128,7 +128,7 @@ let mulNoNanP =
         Inputs = [ "x"; "y" ]
         Infer = binaryInfer requireFloat
         Prepare = withoutAttributes (fun xs out -> floatBinary Elementwise.mulNoNan xs[0] xs[1] out)
-        Lanes = oneVector "MulNoNan"
+        Lanes = oneVector "MulNoNan" false
         // Where y = 0 the result is 0 for every x, and x·y's derivatives (y and x) give exactly that
         // contribution there when scaled the same one-sided way.
         Vjp = fun v ->

@@ -64,8 +64,8 @@ let private steps (name: string) (doc: string) (kernel: FloatUnary) =
 
 let private one (x: Node) = scalarLike x 1.0
 
-/// The entry with the lane form of Kernels/OneVector.fs's method of this name.
-let private withLanes (name: string) (p: Primitive) = { p with Lanes = oneVector name }
+/// The entry with the lane form of Kernels/OneVector.fs's method of this name, heavy for a polynomial kernel.
+let private withLanes (name: string) (heavy: bool) (p: Primitive) = { p with Lanes = oneVector name heavy }
 
 // ---- Entries ------------------------------------------------------------------------------------
 
@@ -98,23 +98,23 @@ let expP =
     smooth "exp" "eˣ. Within 1 ulp of the exact value (at most 0.87 ulp measured in float64, over random x from -745 to 710, x next to the overflow and underflow thresholds and subnormal results); float32 is computed in float32 lanes (at most 0.90 ulp, measured over every float32 from -104 to 89). Bit-identical on every call and however a span is cut into blocks. exp(±0) = 1 and exp 1 = Math.E exactly; overflows to +∞ above ln(Double.MaxValue) ≈ 709.78 (88.72 in float32); underflows gradually through the subnormals, to +0 below about -745.13 (-103.97 in float32); +∞ gives +∞, -∞ gives +0, NaN gives NaN."
         { new FloatUnary with member _.Run(x, y) = Exponential.exp x y }
         (fun _ out -> out)
-    |> withLanes "Exp"
+    |> withLanes "Exp" true
 let expm1P = smooth "expm1" "eˣ - 1, accurate near 0." expm1Kernel (fun _ out -> add out (one out))
-let logP = smooth "log" "Natural logarithm. Within 1 ulp of the exact value, down to the subnormals (float32 in float32 lanes: at most 0.75 ulp, measured over every positive float32); log 1 = +0, log(±0) = -∞, NaN below 0, log ∞ = ∞, NaN gives NaN. Bit-identical on every call and however a span is cut into blocks." logKernel (fun x _ -> reciprocal x) |> withLanes "Log"
+let logP = smooth "log" "Natural logarithm. Within 1 ulp of the exact value, down to the subnormals (float32 in float32 lanes: at most 0.75 ulp, measured over every positive float32); log 1 = +0, log(±0) = -∞, NaN below 0, log ∞ = ∞, NaN gives NaN. Bit-identical on every call and however a span is cut into blocks." logKernel (fun x _ -> reciprocal x) |> withLanes "Log" true
 let log1pP = smooth "log1p" "log(1 + x), accurate near 0." log1pKernel (fun x _ -> reciprocal (add (one x) x))
 let sqrtP = smooth "sqrt" "√x: NaN below 0; the derivative 1/(2√x) is ∞ at 0." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Sqrt(x, y) } (fun _ out -> div (scalarLike out 0.5) out)
-let reciprocalP = smooth "reciprocal" "1/x: ±∞ at ±0." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Reciprocal(x, y) } (fun _ out -> neg (square out)) |> withLanes "Reciprocal"
+let reciprocalP = smooth "reciprocal" "1/x: ±∞ at ±0." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Reciprocal(x, y) } (fun _ out -> neg (square out)) |> withLanes "Reciprocal" false
 // sin and cos have their own kernels (Kernels/Trig.fs), not TensorPrimitives.Sin and Cos: those gave
 // float64 results that changed in the last bits when the JIT recompiled them (a fused multiply-add in
 // one tier, not in the other), and the same inputs must give bit-identical results on every call.
 let private trigDoc (name: string) (library: string) (atZero: string) =
     sprintf "%s x (radians). Within 1 ulp of the exact value for |x| ≤ 2³⁰ (at most 0.72 ulp measured in float64, over random x up to 2³⁰ and x next to multiples of π/2); float32 is computed in float32 lanes for |x| ≤ 2²⁰ (at most 0.63 ulp, measured over every float32 below 2²¹) and is the float64 result rounded once above. Bit-identical on every call and however a span is cut into blocks. Above 2³⁰ it is %s's value; NaN and ±∞ give NaN; %s." name library atZero
-let sinP = smooth "sin" (trigDoc "sin" "Math.Sin" "sin(±0) = ±0") Trig.sin (fun x _ -> cos x)
-let cosP = smooth "cos" (trigDoc "cos" "Math.Cos" "cos(±0) = 1") Trig.cos (fun x _ -> neg (sin x))
+let sinP = smooth "sin" (trigDoc "sin" "Math.Sin" "sin(±0) = ±0") Trig.sin (fun x _ -> cos x) |> withLanes "Sin" true
+let cosP = smooth "cos" (trigDoc "cos" "Math.Cos" "cos(±0) = 1") Trig.cos (fun x _ -> neg (sin x)) |> withLanes "Cos" true
 let tanP = smooth "tan" "tan x (radians)." Aligned.tan (fun _ out -> add (one out) (square out))
 let private tanhKernel = { new FloatUnary with member _.Run(x, y) = Hyperbolic.tanh x y }
 
-let tanhP = smooth "tanh" "Hyperbolic tangent; saturates to ±1. Within 1 ulp of the exact value (float64; float32 in float32 lanes: at most 0.65 ulp, measured over every float32), ±0 and the sign kept, tanh x = x for |x| below 2⁻²⁷; NaN gives NaN." tanhKernel (fun _ out -> sub (one out) (square out)) |> withLanes "Tanh"
+let tanhP = smooth "tanh" "Hyperbolic tangent; saturates to ±1. Within 1 ulp of the exact value (float64; float32 in float32 lanes: at most 0.65 ulp, measured over every float32), ±0 and the sign kept, tanh x = x for |x| below 2⁻²⁷; NaN gives NaN." tanhKernel (fun _ out -> sub (one out) (square out)) |> withLanes "Tanh" true
 let sigmoidP =
     smooth "sigmoid" "1 / (1 + e⁻ˣ) on exp's kernel (within 2 ulps); saturates to 0 and 1 without overflow."
         { new FloatUnary with

@@ -187,11 +187,11 @@ let primitive (name: string) (family: Family) (doc: string) : Primitive =
 
 /// A lane form made of one vector operator (Linq.Expressions' Add, Multiply, ...) on the inputs' vectors.
 let operator (f: Linq.Expressions.Expression[] -> #Linq.Expressions.Expression) =
-    Some (fun xs -> f xs :> Linq.Expressions.Expression)
+    Some { Vector = (fun xs -> f xs :> Linq.Expressions.Expression); Heavy = false }
 
 /// A lane form calling the method of Kernels/OneVector.fs with this name on the inputs' vectors.
-let oneVector (name: string) =
-    Some (fun (xs: Linq.Expressions.Expression[]) -> Linq.Expressions.Expression.Call(typeof<Kernels.OneVector.Calls>, name, null, xs) :> Linq.Expressions.Expression)
+let oneVector (name: string) (heavy: bool) =
+    Some { Vector = (fun xs -> Linq.Expressions.Expression.Call(typeof<Kernels.OneVector.Calls>, name, null, xs) :> Linq.Expressions.Expression); Heavy = heavy }
 
 /// One attribute of a primitive.
 let attribute (name: string) (kind: ParamKind) (byDefault: AttributeDefault) (doc: string) : AttributeSpec =
