@@ -368,6 +368,22 @@ let private partner =
                                           (Action(fun () -> Threading.Interlocked.Increment(&counts[2 * k + 1]) |> ignore))) |> ignore
             Expect.allEqual counts 100 "every half of every split ran exactly once"
         }
+        test "a half the partner has not started by the end of the caller's is taken back, and never run twice" {
+            // Quick first halves race the partner for the second; slow ones leave it time to take it.
+            let runs: int[] = Array.zeroCreate 2000
+            let caller = Environment.CurrentManagedThreadId
+            let here = ref 0
+            for k in 0 .. 999 do
+                let first = Action(fun () -> if k % 2 = 1 then Threading.Thread.SpinWait 20_000)
+                let second = Action(fun () ->
+                    Threading.Interlocked.Increment(&runs[k]) |> ignore
+                    if Environment.CurrentManagedThreadId = caller then Threading.Interlocked.Increment(&here.contents) |> ignore)
+                Kernels.Partner.split first second
+            Expect.allEqual runs[0 .. 999] 1 "every second half ran exactly once"
+            if Kernels.Partner.available then
+                Expect.isGreaterThan here.Value 0 "some second halves were taken back by the caller"
+                Expect.isLessThan here.Value 1000 "some ran on the partner"
+        }
         test "a failure in either half reaches the caller after both halves are done" {
             let other: int[] = Array.zeroCreate 1
             let boom = Action(fun () -> raise (InvalidOperationException "half failed"))

@@ -1,7 +1,9 @@
 /// A second pair of hands for large work on a two-core budget: one background thread that takes the
 /// second half of a split. A caller that finds it busy (another run is using it) does both halves itself,
-/// so work never waits in a queue, and since a split never changes the values (each half computes its
-/// own elements, the same way), who computes which half does not matter. No allocation per use: the
+/// so work never waits in a queue, and one that finishes its half before the partner has started the
+/// other takes that back (a partner the machine has descheduled holds nobody up). Since a split never
+/// changes the values (each half computes its own elements, the same way), who computes which half does
+/// not matter. No allocation per use: the
 /// thread waits on a monitor, and work is handed over as a delegate the caller made once.
 module internal FuncDiff.Core.Kernels.Partner
 
@@ -21,12 +23,23 @@ let inline private spinUntil ([<InlineIfLambda>] ready: unit -> bool) =
     let mutable spin = SpinWait()
     while not (ready ()) && Diagnostics.Stopwatch.GetTimestamp() - started < spinTicks do spin.SpinOnce -1
 
+/// The states of a handed-over half.
+[<RequireQualifiedAccess>]
+module private Half =
+    /// Nothing handed over (or the caller took its half back before the partner started it).
+    let Idle = 0
+    /// Handed over, not started.
+    let Posted = 1
+    /// The partner is running it.
+    let Running = 2
+    /// The partner has finished it.
+    let Done = 3
+
 [<Sealed>]
 type private Worker() as this =
     let gate = obj ()
     let mutable work: Action = null
-    let mutable pending = false
-    let mutable finished = false
+    let mutable state = Half.Idle
     let mutable failure: ExceptionDispatchInfo = null
     let mutable busy = 0
     do Thread((fun () -> this.Loop()), IsBackground = true, Name = "FuncDiff partner").Start()
@@ -35,44 +48,50 @@ type private Worker() as this =
         while true do
             // A busy run hands work over every few microseconds: spin a while before sleeping, since a
             // wake-up from the monitor costs more than many a half it would carry.
-            spinUntil (fun () -> Volatile.Read &pending)
+            spinUntil (fun () -> Volatile.Read &state = Half.Posted)
             Monitor.Enter gate
-            while not pending do Monitor.Wait gate |> ignore
-            pending <- false
-            let action = work
+            while Volatile.Read &state <> Half.Posted do Monitor.Wait gate |> ignore
             Monitor.Exit gate
-            try
-                try action.Invoke()
-                with e -> failure <- ExceptionDispatchInfo.Capture e
-            finally
-                Monitor.Enter gate
-                finished <- true
-                Monitor.PulseAll gate
-                Monitor.Exit gate
+            // The caller may have taken the half back meanwhile; then there is nothing to do.
+            if Interlocked.CompareExchange(&state, Half.Running, Half.Posted) = Half.Posted then
+                try
+                    try work.Invoke()
+                    with e -> failure <- ExceptionDispatchInfo.Capture e
+                finally
+                    Monitor.Enter gate
+                    Volatile.Write(&state, Half.Done)
+                    Monitor.PulseAll gate
+                    Monitor.Exit gate
 
-    /// Runs `second` on the partner and `first` here, or both here when the partner is busy; returns when
-    /// both are done, raising what either raised.
+    /// Runs `second` on the partner and `first` here, or both here when the partner is busy or has not
+    /// started `second` by the time `first` is done (a descheduled partner never holds the caller up);
+    /// returns when both are done, raising what either raised.
     member _.Split(first: Action, second: Action) =
-        if Interlocked.CompareExchange(&busy, 1, 0) <> 0 then
+        let both () =
             // Both halves here, and both run even if one fails, as they would on two threads.
             let mine = try first.Invoke(); null with e -> ExceptionDispatchInfo.Capture e
             second.Invoke()
             if not (isNull mine) then mine.Throw()
+        if Interlocked.CompareExchange(&busy, 1, 0) <> 0 then both ()
         else
             try
-                Monitor.Enter gate
                 work <- second
                 failure <- null
-                finished <- false
-                pending <- true
+                Monitor.Enter gate
+                Volatile.Write(&state, Half.Posted)
                 Monitor.PulseAll gate
                 Monitor.Exit gate
                 let mine = try first.Invoke(); null with e -> ExceptionDispatchInfo.Capture e
-                // The partner's half must be finished before its buffers are touched again, even if ours failed.
-                spinUntil (fun () -> Volatile.Read &finished)
-                Monitor.Enter gate
-                while not finished do Monitor.Wait gate |> ignore
-                Monitor.Exit gate
+                if Interlocked.CompareExchange(&state, Half.Idle, Half.Posted) = Half.Posted then
+                    // Taken back: the partner had not started it.
+                    failure <- (try second.Invoke(); null with e -> ExceptionDispatchInfo.Capture e)
+                else
+                    // The partner's half must be finished before its buffers are touched again, even if ours failed.
+                    spinUntil (fun () -> Volatile.Read &state = Half.Done)
+                    Monitor.Enter gate
+                    while Volatile.Read &state <> Half.Done do Monitor.Wait gate |> ignore
+                    Monitor.Exit gate
+                    Volatile.Write(&state, Half.Idle)
                 if not (isNull mine) then mine.Throw()
                 if not (isNull failure) then failure.Throw()
             finally
