@@ -10,9 +10,11 @@ using static FuncDiff.Interop;
 
 /// <summary>
 /// Outputs compiled once and run many times: simplified exactly (constant folding; ×1, reshape-to-same-shape
-/// and transpose-of-transpose removed), common subexpressions merged, scheduled, and given buffers that are
-/// reused as soon as their last reader has run. Values are bit-identical to <see cref="Expr.EvalMany(IEnumerable{Expr}, IReadOnlyDictionary{string, Tensor})"/>,
-/// which itself runs through a cache of plans. <see cref="Eval(IReadOnlyDictionary{string, Tensor})"/> is safe from several threads at once; a
+/// and transpose-of-transpose removed), common subexpressions merged, scheduled with elementwise runs fused
+/// into loops over SIMD registers or cache-sized blocks, and given buffers that are reused as soon as their
+/// last reader has run. Values are bit-identical to <see cref="Expr.EvalMany(IEnumerable{Expr}, IReadOnlyDictionary{string, Tensor})"/>,
+/// which itself runs through a cache of plans, and to the reference interpreter's, but for the sign and
+/// payload of a NaN where two NaNs meet (the processor's pick). <see cref="Eval(IReadOnlyDictionary{string, Tensor})"/> is safe from several threads at once; a
 /// <see cref="Workspace"/> serves one run at a time (a second thread running it meanwhile gets a
 /// <see cref="FuncDiffException"/>), so give each thread its own.
 /// </summary>

@@ -1,7 +1,8 @@
-/// A fused group as one loop over SIMD registers. Each turn loads a vector of every import, computes every
-/// call's lane form (the catalogue's `Lanes`) on vectors that stay in registers, and stores only what
-/// leaves the group: exported members, and the blocks of summed members. A group of kernel calls instead
-/// writes every member to a block buffer and reads it back, one call per member and block.
+/// A fused group as one loop over SIMD registers. Each turn computes every call's lane form (the
+/// catalogue's `Lanes`) on vectors that stay in registers, loading an import's vector where it is first
+/// needed and storing only what leaves the group, as soon as it is computed: exported members, and the
+/// blocks of summed members. A group of kernel calls instead writes every member to a block buffer and
+/// reads it back, one call per member and block.
 ///
 /// The loop is an expression tree compiled once per plan; the JIT compiles it fully optimised and inlines
 /// the lane kernels (Kernels/OneVector.fs). Every lane form gives each lane the bits the primitive's kernel
@@ -18,7 +19,7 @@ open FuncDiff.Core.Steps
 
 module V = FuncDiff.Core.Kernels.Vectors
 
-/// Computes elements offset .. offset + length - 1 of a group, length at least one vector: reads[j] is the
+/// Computes elements offset .. offset + length - 1 of a group, length at least two vectors: reads[j] is the
 /// whole array of import j and writes[e] that of export e; pieces[s] receives the elements of the member
 /// that sum s takes from index 0; scalars[k] is scalar value k.
 type Loop<'T> = delegate of reads: 'T[][] * writes: 'T[][] * pieces: 'T[][] * scalars: 'T[] * offset: int * length: int -> unit
@@ -49,10 +50,9 @@ let private build<'T> (owner: int[]) (g: Group) : Delegate =
     let locals (t: Type) (name: string) (n: int) = Array.init n (fun k -> Expression.Variable(t, sprintf "%s%d" name k))
     let readArrays, writeArrays = locals typeof<'T[]> "read" g.Imports.Length, locals typeof<'T[]> "write" g.Exports.Length
     let pieceArrays, scalarVectors = locals typeof<'T[]> "piece" g.Sums.Length, locals vector "scalar" g.Scalars.Length
-    // Each turn computes `unroll` vectors, call by call, so that a chain of dependent calls has independent
-    // work beside it; per vector of the turn u: its imports, members, index and sin-and-cos pair.
-    // Two vectors per turn give a chain of cheap calls independent work to overlap (chain1000's backward
-    // pass), but cost a loop with heavy calls its registers (ew1m float64: 2.5 ms with one, 2.75 with two).
+    // A turn computes `unroll` vectors, call by call (u: the vector's place in the turn). Two vectors give a
+    // chain of dependent cheap calls independent work to overlap (chain1000's backward pass), but cost a
+    // loop with heavy calls its registers (ew1m float64: 2.5 ms with one, 2.75 with two).
     let unroll = if g.Calls |> Array.exists (fun c -> c.Primitive.Lanes.Value.Heavy) then 1 else 2
     let importVectors = Array.init unroll (fun u -> locals vector (sprintf "import%d_" u) g.Imports.Length)
     let memberVectors = Array.init unroll (fun u -> locals vector (sprintf "member%d_" u) g.Calls.Length)
@@ -74,16 +74,7 @@ let private build<'T> (owner: int[]) (g: Group) : Delegate =
     let exported = g.Exports |> Array.mapi (fun e v -> memberOf[v], e) |> Array.groupBy fst |> dict
     let summed = g.Sums |> Array.mapi (fun s c -> memberOf[owner[c.Args[0]]], s) |> Array.groupBy fst |> dict
     // A sin and a cos of one argument: both come from one reduction where the first stands.
-    let partner = Array.create g.Calls.Length -1
-    do
-        let first = Collections.Generic.Dictionary<struct (int * bool), int>()
-        for m in 0 .. g.Calls.Length - 1 do
-            match Steps.trigOf g.Calls[m].Primitive with
-            | ValueSome cosine ->
-                match first.TryGetValue(struct (g.Calls[m].Args[0], not cosine)) with
-                | true, k when partner[k] < 0 -> partner[k] <- m; partner[m] <- k
-                | _ -> first[struct (g.Calls[m].Args[0], cosine)] <- m
-            | ValueNone -> ()
+    let partner = Steps.trigPartners g.Calls
     let loaded = Collections.Generic.HashSet<int>()
     let turn: Expression list =
         [ for u in 0 .. unroll - 1 do Expression.Assign(at[u], Expression.Add(offset, Expression.Add(i, Expression.Constant(u * width))))

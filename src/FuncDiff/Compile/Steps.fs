@@ -71,3 +71,22 @@ let trigOf (p: Primitive) =
     if obj.ReferenceEquals(p, Primitives.Elementary.sinP) then ValueSome false
     elif obj.ReferenceEquals(p, Primitives.Elementary.cosP) then ValueSome true
     else ValueNone
+
+/// For each call, the index of the sin or cos of the same argument it computes with (the first unpaired
+/// one before or after it), or -1: a group's pairs, each computed from one reduction.
+let trigPartners (calls: Call[]) =
+    let partner = Array.create calls.Length -1
+    // The unpaired sin or cos calls so far, by argument and function.
+    let waiting = System.Collections.Generic.Dictionary<struct (int * bool), int>()
+    for j in 0 .. calls.Length - 1 do
+        match trigOf calls[j].Primitive with
+        | ValueSome cosine ->
+            let arg = calls[j].Args[0]
+            match waiting.TryGetValue(struct (arg, not cosine)) with
+            | true, i ->
+                partner[i] <- j
+                partner[j] <- i
+                waiting.Remove(struct (arg, not cosine)) |> ignore
+            | _ -> waiting[struct (arg, cosine)] <- j
+        | ValueNone -> ()
+    partner

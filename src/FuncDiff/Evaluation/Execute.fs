@@ -91,21 +91,7 @@ type private GroupRun(group: Group, plan: Plan, values: Tensor[]) =
     // A sin and a cos of one argument in the group run as one pass where the first of them stands (their
     // argument is ready there, and nothing reads the second before its own place): partner[i] is the
     // other call for the first, -2 for the second (already computed), -1 for every other call.
-    let partner = Array.create group.Calls.Length -1
-    do
-        // The unpaired sin or cos calls so far, by argument and function.
-        let waiting = Dictionary<struct (int * bool), int>()
-        for j in 0 .. group.Calls.Length - 1 do
-            match Steps.trigOf group.Calls[j].Primitive with
-            | ValueSome cosine ->
-                let arg = group.Calls[j].Args[0]
-                match waiting.TryGetValue(struct (arg, not cosine)) with
-                | true, i ->
-                    partner[i] <- j
-                    partner[j] <- -2
-                    waiting.Remove(struct (arg, not cosine)) |> ignore
-                | _ -> waiting[struct (arg, cosine)] <- j
-            | ValueNone -> ()
+    let partner = Steps.trigPartners group.Calls |> Array.mapi (fun i j -> if j > i then j elif j >= 0 then -2 else -1)
     let exportMember = group.Exports |> Array.map (fun v -> memberIndex[v])
     let sumMember = group.Sums |> Array.map (fun c -> memberIndex[owner c.Args[0]])
     // Members share block buffers by liveness, so a block's working set stays small (in L1 for the

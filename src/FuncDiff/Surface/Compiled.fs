@@ -38,8 +38,10 @@ type Workspace internal (core: Execute.Workspace) =
         w
 
 /// The outputs of a set of expressions, compiled once: simplified (constant folding, ×1 and
-/// transpose-of-transpose removed, exactly), common subexpressions merged, scheduled, and given buffers
-/// that are reused as soon as their last reader has run. Values are bit-identical to the interpreter's.
+/// transpose-of-transpose removed, exactly), common subexpressions merged, scheduled with elementwise
+/// runs fused into loops over SIMD registers or cache-sized blocks, and given buffers that are reused as
+/// soon as their last reader has run. Values are bit-identical to the interpreter's, but for the sign and
+/// payload of a NaN where two NaNs meet (the processor's pick, docs/performance.md).
 /// Run(bindings) is safe from several threads at once; a workspace serves one run at a time (a second
 /// thread running the same workspace meanwhile gets a FuncDiffException), so give each thread its own.
 [<Sealed>]
