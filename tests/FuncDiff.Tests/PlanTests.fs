@@ -174,7 +174,8 @@ let private laneProgram : Gen<DType * string * Node list * (string * Tensor) lis
               fun a b -> tanh a * exp b
               fun a b -> mulNoNan a b
               fun a b -> sin a * cos b
-              fun a _ -> cos (a * 1e9) + sin a ]
+              fun a _ -> cos (a * 1e9) + sin a
+              fun a b -> sqrt (abs a) - abs b ]
         let! f = grow [ x; y; x * s ] operations 10
         let! values = Gen.listOfLength 2 (Generators.tensor Domain.Any [| n |])
         // Every fifth element a special value, in an order of its own in each input, so that every pair meets.
@@ -198,8 +199,8 @@ let private loops =
                     for step in plan.Steps do
                         match step with
                         | Steps.Fused g ->
-                            let heavy = g.Calls |> Array.filter (fun c -> c.Primitive.Lanes.Value.Heavy) |> Array.length
-                            let fits = heavy <= Loops.maximumHeavy && g.Calls.Length <= Loops.maximumCalls
+                            let heavy = g.Calls |> Array.filter (fun c -> c.Primitive.Lanes.IsSome && c.Primitive.Lanes.Value.Heavy) |> Array.length
+                            let fits = heavy <= Loops.maximumHeavy && g.Calls.Length <= Loops.maximumCalls && g.Calls |> Array.forall (fun c -> c.Primitive.Lanes.IsSome)
                             Expect.equal g.Loop.IsSome (width <> "no vectors" && fits) (sprintf "a loop at %s:\n%s" width (Plan.describe plan))
                         | _ -> ()
                     agree (sprintf "%O %s at %s" dtype f width) (dict bindings) roots)))

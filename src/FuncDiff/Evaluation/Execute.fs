@@ -57,17 +57,22 @@ type private ILoopRun =
     /// The block of sum s's member that thread's last Run left, from index 0.
     abstract Piece: thread: int * s: int -> Array
 
+/// The arrays of values bound to the plan's inputs change between runs (they are re-read at each run);
+/// the workspace's buffers and constants do not.
 [<Sealed>]
-type private LoopRun<'T>(loop: Loops.Loop<'T>, group: Group, values: Tensor[], threads: int, longest: int) =
-    let reads = Array.zeroCreate<'T[]> group.Imports.Length
-    let writes = Array.zeroCreate<'T[]> group.Exports.Length
+type private LoopRun<'T>(loop: Loops.Loop<'T>, group: Group, values: Tensor[], isBound: int -> bool, threads: int, longest: int) =
+    let arrayOf (v: int) = values[v].Data :?> 'T[]
+    let reads = group.Imports |> Array.map (fun v -> if isBound v then null else arrayOf v)
+    let boundReads = group.Imports |> Array.indexed |> Array.filter (fun (_, v) -> isBound v) |> Array.map fst
+    let writes = group.Exports |> Array.map arrayOf
+    let scalarArrays = group.Scalars |> Array.map (fun v -> if isBound v then null else arrayOf v)
     let scalars = Array.zeroCreate<'T> group.Scalars.Length
     let pieces = Array.init threads (fun _ -> Array.init group.Sums.Length (fun _ -> Array.zeroCreate<'T> longest))
     interface ILoopRun with
         member _.Refresh() =
-            for j in 0 .. reads.Length - 1 do reads[j] <- values[group.Imports[j]].Data :?> 'T[]
-            for e in 0 .. writes.Length - 1 do writes[e] <- values[group.Exports[e]].Data :?> 'T[]
-            for k in 0 .. scalars.Length - 1 do scalars[k] <- (values[group.Scalars[k]].Data :?> 'T[])[0]
+            for j in boundReads do reads[j] <- arrayOf group.Imports[j]
+            for k in 0 .. scalars.Length - 1 do
+                scalars[k] <- (if isNull scalarArrays[k] then arrayOf group.Scalars[k] else scalarArrays[k])[0]
         member _.Run(thread, offset, length) = loop.Invoke(reads, writes, pieces[thread], scalars, offset, length)
         member _.Piece(thread, s) = pieces[thread][s]
 
@@ -84,9 +89,11 @@ type private GroupRun(group: Group, plan: Plan, values: Tensor[]) =
     let memberIndex = group.Calls |> Array.mapi (fun i c -> c.Output, i) |> dict
     // The group's loop over registers when it has one; otherwise kernel calls on block buffers.
     let loop =
+        // Inputs and views of them; everything else keeps its storage from run to run.
+        let isBound (v: int) = match plan.Storage[owner v] with Storage.Bound _ -> true | _ -> false
         match group.Loop with
-        | Some (:? Loops.Loop<float> as l) -> LoopRun(l, group, values, threads, lengths[1]) :> ILoopRun
-        | Some (:? Loops.Loop<float32> as l) -> LoopRun(l, group, values, threads, lengths[1]) :> ILoopRun
+        | Some (:? Loops.Loop<float> as l) -> LoopRun(l, group, values, isBound, threads, lengths[1]) :> ILoopRun
+        | Some (:? Loops.Loop<float32> as l) -> LoopRun(l, group, values, isBound, threads, lengths[1]) :> ILoopRun
         | _ -> null
     // A sin and a cos of one argument in the group run as one pass where the first of them stands (their
     // argument is ready there, and nothing reads the second before its own place): partner[i] is the

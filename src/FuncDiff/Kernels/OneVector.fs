@@ -17,6 +17,12 @@ let inline private mulNoNan (x: ^V) (y: ^V) (zero: 'E) =
 /// 1/x lane by lane, as TensorPrimitives.Reciprocal computes it (one correctly rounded division).
 let inline private reciprocal (x: ^V) (one: 'E) = V.splat x one / x
 
+/// sign lane by lane, as sign's kernel: 1 above 0, -1 below, +0 at ±0, NaN kept.
+let inline private sign (x: ^V) (one: 'E) (zero: 'E) =
+    let z = V.splat x zero
+    let o = V.splat x one
+    V.select (V.greater x z) o (V.select (V.less x z) (-o) (V.select (V.equal x z) z x))
+
 /// Overloads by vector type, found by name when a loop is built (Primitives: each entry's `Lanes`).
 [<AbstractClass; Sealed>]
 type Calls =
@@ -68,3 +74,21 @@ type Calls =
     [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member SinCos(x: Vector512<float32>) = Trig.vectorBoth32 x
     [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member SinCos(x: Vector256<float32>) = Trig.vectorBoth32 x
     [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member SinCos(x: Vector128<float32>) = Trig.vectorBoth32 x
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Sqrt(x: Vector512<float>) = Vector512.Sqrt x
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Sqrt(x: Vector256<float>) = Vector256.Sqrt x
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Sqrt(x: Vector128<float>) = Vector128.Sqrt x
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Sqrt(x: Vector512<float32>) = Vector512.Sqrt x
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Sqrt(x: Vector256<float32>) = Vector256.Sqrt x
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Sqrt(x: Vector128<float32>) = Vector128.Sqrt x
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Abs(x: Vector512<float>) = Vector512.Abs x
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Abs(x: Vector256<float>) = Vector256.Abs x
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Abs(x: Vector128<float>) = Vector128.Abs x
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Abs(x: Vector512<float32>) = Vector512.Abs x
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Abs(x: Vector256<float32>) = Vector256.Abs x
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Abs(x: Vector128<float32>) = Vector128.Abs x
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Sign(x: Vector512<float>) = sign x 1.0 0.0
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Sign(x: Vector256<float>) = sign x 1.0 0.0
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Sign(x: Vector128<float>) = sign x 1.0 0.0
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Sign(x: Vector512<float32>) = sign x 1.0f 0.0f
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Sign(x: Vector256<float32>) = sign x 1.0f 0.0f
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Sign(x: Vector128<float32>) = sign x 1.0f 0.0f

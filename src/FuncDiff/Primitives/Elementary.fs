@@ -102,7 +102,7 @@ let expP =
 let expm1P = smooth "expm1" "eˣ - 1, accurate near 0." expm1Kernel (fun _ out -> add out (one out))
 let logP = smooth "log" "Natural logarithm. Within 1 ulp of the exact value, down to the subnormals (float32 in float32 lanes: at most 0.75 ulp, measured over every positive float32); log 1 = +0, log(±0) = -∞, NaN below 0, log ∞ = ∞, NaN gives NaN. Bit-identical on every call and however a span is cut into blocks." logKernel (fun x _ -> reciprocal x) |> withLanes "Log" true
 let log1pP = smooth "log1p" "log(1 + x), accurate near 0." log1pKernel (fun x _ -> reciprocal (add (one x) x))
-let sqrtP = smooth "sqrt" "√x: NaN below 0; the derivative 1/(2√x) is ∞ at 0." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Sqrt(x, y) } (fun _ out -> div (scalarLike out 0.5) out)
+let sqrtP = smooth "sqrt" "√x: NaN below 0; the derivative 1/(2√x) is ∞ at 0." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Sqrt(x, y) } (fun _ out -> div (scalarLike out 0.5) out) |> withLanes "Sqrt" false
 let reciprocalP = smooth "reciprocal" "1/x: ±∞ at ±0." { new FloatUnary with member _.Run(x, y) = TensorPrimitives.Reciprocal(x, y) } (fun _ out -> neg (square out)) |> withLanes "Reciprocal" false
 // sin and cos have their own kernels (Kernels/Trig.fs), not TensorPrimitives.Sin and Cos: those gave
 // float64 results that changed in the last bits when the JIT recompiled them (a fused multiply-add in
@@ -160,6 +160,7 @@ let absP =
         Differentiability = Differentiability.NonSmooth "abs'(0) = 0"
         Infer = unaryInfer requireNumeric
         Prepare = withoutAttributes (fun xs out -> numericUnary absKernel xs[0] out)
+        Lanes = oneVector "Abs" false
         Vjp = fun v -> [ Some (mulNoNan (sign v.Inputs[0]) v.Cotangent) ] }
 
 let signP =
@@ -167,6 +168,7 @@ let signP =
         Differentiability = Differentiability.PiecewiseConstant
         Infer = unaryInfer requireNumeric
         Prepare = withoutAttributes (fun xs out -> numericUnary signKernel xs[0] out)
+        Lanes = oneVector "Sign" false
         Vjp = noDerivative }
 
 let reluP =
