@@ -204,6 +204,16 @@ let private loops =
                             Expect.equal g.Loop.IsSome (width <> "no vectors" && fits) (sprintf "a loop at %s:\n%s" width (Plan.describe plan))
                         | _ -> ()
                     agree (sprintf "%O %s at %s" dtype f width) (dict bindings) roots)))
+        test "groups alike in shape share one compiled loop" {
+            let x = input "x" [ 1000 ]
+            let mutable y = x
+            for _ in 1 .. 200 do y <- y + 0.001 * sin y * y
+            let plan = Plan.compile [ for r in sum y :: grad [ x ] (sum y) -> r.Node ]
+            let loops = plan.Steps |> Array.choose (function Steps.Fused g -> g.Loop | _ -> None)
+            let distinct = HashSet<Delegate>(loops, HashIdentity.Reference).Count
+            Expect.isGreaterThan loops.Length 200 "a loop per layer at least"
+            Expect.isLessThan (distinct * 20) loops.Length (sprintf "%d loops compiled for %d groups" distinct loops.Length)
+        }
         test "ew1m's group is one loop" {
             let x = input "x" [ 100_000 ]
             let f = sum (tanh x * exp (-(x * x)) + log (1.0 + x * x))
