@@ -379,7 +379,9 @@ let private partner =
                                           (Action(fun () -> Threading.Interlocked.Increment(&counts[2 * k + 1]) |> ignore))) |> ignore
             Expect.allEqual counts 100 "every half of every split ran exactly once"
         }
-        test "a half the partner has not started by the end of the caller's is taken back, and never run twice" {
+        // Sequenced: with other tests splitting at the same time, the partner would be busy and every half
+        // run here.
+        testSequenced <| test "a half the partner has not started by the end of the caller's is taken back, and never run twice" {
             // Quick first halves race the partner for the second; slow ones leave it time to take it.
             let runs: int[] = Array.zeroCreate 2000
             let caller = Environment.CurrentManagedThreadId

@@ -1,8 +1,10 @@
-/// Elementwise fusion: elementwise calls over the same large element count, scheduled back to back, become
-/// one group that the executor runs block by block. A block is never shorter than a SIMD kernel's widest
-/// vector, so every element goes through the same code path as in a whole-tensor call, and the values
-/// are bit-identical to the interpreter's. A sum of all of a member's elements joins the group too, taken
-/// block by block in the order Kernels/Summation.fs fixes, so the member need not be written out whole.
+/// Elementwise fusion: elementwise calls over the same element count, scheduled back to back, become one
+/// group, which runs as one loop over SIMD registers where its calls allow (Compile/Loops.fs) and block by
+/// block otherwise. A block is never shorter than a SIMD kernel's widest vector, so every element goes
+/// through the same code path as in a whole-tensor call, and the values are bit-identical to the
+/// interpreter's. Large groups form from minimumSize elements, loops of cheap calls from minimumLoopSize.
+/// A sum of all of a member's elements joins a large group too, taken block by block in the order
+/// Kernels/Summation.fs fixes, so the member need not be written out whole.
 module internal FuncDiff.Core.Fuse
 
 open System.Collections.Generic
@@ -182,4 +184,8 @@ let schedule (values: Node[]) (owner: int[]) (rooted: HashSet<int>) (calls: Call
                      Exports = run |> Seq.map (fun c -> c.Output) |> Seq.filter (fun v -> readOutside.Contains v || rooted.Contains v) |> Array.ofSeq
                      Sums = sums.ToArray()
                      Loop = None }
-               Fused { group with Loop = Loops.compile values owner group } |]
+               match Loops.compile values owner group with
+               | Some loop -> Fused { group with Loop = Some loop }
+               // A small group is worth it only as a loop (it may mix float types, or the loop may fail).
+               | None when size < minimumSize -> for c in run do Kernel c
+               | None -> Fused group |]

@@ -4,11 +4,14 @@
 /// blocks of summed members. A group of kernel calls instead writes every member to a block buffer and
 /// reads it back, one call per member and block.
 ///
-/// The loop is an expression tree compiled once per plan; the JIT compiles it fully optimised and inlines
-/// the lane kernels (Kernels/OneVector.fs). Every lane form gives each lane the bits the primitive's kernel
-/// gives that element, and a call's lanes are independent of each other, so the values are the kernel
-/// calls' bit for bit. A length that is not a whole number of vectors ends with one vector that overlaps
-/// the one before: its elements are computed again from the same inputs, to the same bits.
+/// The loop is an expression tree, compiled once for all groups of its shape (below); the JIT compiles it
+/// fully optimised and inlines the lane kernels (Kernels/OneVector.fs). Every lane form gives each lane
+/// the bits the primitive's kernel gives that element, and a call's lanes are independent of each other,
+/// so the values are the kernel calls' bit for bit, but for the sign and payload of a NaN where two NaNs
+/// meet (the processor passes on one of them, and the JIT orders a commutative operation's operands as it
+/// likes, in the kernels too). A length that is not a whole number of vectors ends with one vector that
+/// overlaps the one before: its elements are computed again from the same inputs, to the same bits
+/// (a step's outputs never share storage with its inputs).
 module internal FuncDiff.Core.Loops
 
 open System
@@ -33,6 +36,30 @@ let maximumCalls = 64
 /// 1.64 / 1.46 ms for k = 8, as the inlined polynomials run out of registers.
 let maximumHeavy = 4
 
+/// Where a call's argument comes from in a group: a member, an import or a scalar, by index.
+[<Struct>]
+type private Source =
+    | Member of m: int
+    | Import of j: int
+    | Scalar of k: int
+
+/// The source of each argument value of the group's calls (a view of a member reads the member).
+let private sources (owner: int[]) (g: Group) =
+    let memberOf = dict (g.Calls |> Array.mapi (fun m c -> c.Output, m))
+    let importOf = dict (g.Imports |> Array.mapi (fun j v -> v, j))
+    let scalarOf = dict (g.Scalars |> Array.mapi (fun k v -> v, k))
+    fun (a: int) ->
+        match memberOf.TryGetValue owner[a] with
+        | true, m -> Member m
+        | _ -> match importOf.TryGetValue a with
+               | true, j -> Import j
+               | _ -> Scalar scalarOf[a]
+
+/// A turn computes this many vectors, call by call. Two give a chain of dependent cheap calls independent
+/// work to overlap (chain1000's backward pass), but cost a loop with heavy calls its registers (ew1m
+/// float64: 2.5 ms with one, 2.75 with two).
+let private unrollOf (g: Group) = if g.Calls |> Array.exists (fun c -> c.Primitive.Lanes.Value.Heavy) then 1 else 2
+
 let private build<'T> (owner: int[]) (g: Group) : Delegate =
     let statics, vector, width =
         if V.Width.Wide then typeof<Vector512>, typeof<Vector512<'T>>, Vector512<'T>.Count
@@ -50,24 +77,20 @@ let private build<'T> (owner: int[]) (g: Group) : Delegate =
     let locals (t: Type) (name: string) (n: int) = Array.init n (fun k -> Expression.Variable(t, sprintf "%s%d" name k))
     let readArrays, writeArrays = locals typeof<'T[]> "read" g.Imports.Length, locals typeof<'T[]> "write" g.Exports.Length
     let pieceArrays, scalarVectors = locals typeof<'T[]> "piece" g.Sums.Length, locals vector "scalar" g.Scalars.Length
-    // A turn computes `unroll` vectors, call by call (u: the vector's place in the turn). Two vectors give a
-    // chain of dependent cheap calls independent work to overlap (chain1000's backward pass), but cost a
-    // loop with heavy calls its registers (ew1m float64: 2.5 ms with one, 2.75 with two).
-    let unroll = if g.Calls |> Array.exists (fun c -> c.Primitive.Lanes.Value.Heavy) then 1 else 2
+    // u: a vector's place in the turn.
+    let unroll = unrollOf g
     let importVectors = Array.init unroll (fun u -> locals vector (sprintf "import%d_" u) g.Imports.Length)
     let memberVectors = Array.init unroll (fun u -> locals vector (sprintf "member%d_" u) g.Calls.Length)
     let both = Array.init unroll (fun u -> Expression.Variable(typedefof<struct (int * int)>.MakeGenericType(vector, vector), sprintf "both%d" u))
     let at = Array.init unroll (fun u -> Expression.Variable(typeof<int>, sprintf "at%d" u))
     let i, last = Expression.Variable(typeof<int>, "i"), Expression.Variable(typeof<int>, "last")
     let memberOf = dict (g.Calls |> Array.mapi (fun m c -> c.Output, m))
-    let importOf = dict (g.Imports |> Array.mapi (fun j v -> v, j))
-    let scalarOf = dict (g.Scalars |> Array.mapi (fun k v -> v, k))
+    let source = sources owner g
     let arg (u: int) (a: int) : Expression =
-        match memberOf.TryGetValue owner[a] with
-        | true, m -> memberVectors[u][m]
-        | _ -> match importOf.TryGetValue a with
-               | true, j -> importVectors[u][j]
-               | _ -> scalarVectors[scalarOf[a]]
+        match source a with
+        | Member m -> memberVectors[u][m]
+        | Import j -> importVectors[u][j]
+        | Scalar k -> scalarVectors[k]
     let item (arrays: ParameterExpression) (k: int) = Expression.ArrayIndex(arrays, Expression.Constant k)
     // Each vector is loaded just before its first use and stored right after it is computed, so that few
     // are live at once: a loop holding every import and member to the end of its turn spills registers.
@@ -80,7 +103,7 @@ let private build<'T> (owner: int[]) (g: Group) : Delegate =
         [ for u in 0 .. unroll - 1 do Expression.Assign(at[u], Expression.Add(offset, Expression.Add(i, Expression.Constant(u * width))))
           for m in 0 .. g.Calls.Length - 1 do
               let c = g.Calls[m]
-              let fresh = c.Args |> Array.choose (fun a -> match importOf.TryGetValue a with | true, j when not (memberOf.ContainsKey owner[a]) && loaded.Add j -> Some j | _ -> None)
+              let fresh = c.Args |> Array.choose (fun a -> match source a with Import j when loaded.Add j -> Some j | _ -> None)
               for u in 0 .. unroll - 1 do
                   for j in fresh do Expression.Assign(importVectors[u][j], Expression.Call(load, readArrays[j], at[u]))
                   let vectors = memberVectors[u]
@@ -116,7 +139,7 @@ let private build<'T> (owner: int[]) (g: Group) : Delegate =
 /// cos pairs. Groups alike in these get the same loop, whatever values they read.
 let private shape (owner: int[]) (g: Group) (dtype: DType) =
     let memberOf = dict (g.Calls |> Array.mapi (fun m c -> c.Output, m))
-    let importOf = dict (g.Imports |> Array.mapi (fun j v -> v, j))
+    let source = sources owner g
     let text = Text.StringBuilder()
     let add (x: obj) = text.Append(x).Append(' ') |> ignore
     add dtype
@@ -124,11 +147,7 @@ let private shape (owner: int[]) (g: Group) (dtype: DType) =
     for c in g.Calls do
         add c.Primitive.Name
         for a in c.Args do
-            match memberOf.TryGetValue owner[a] with
-            | true, m -> add ("m" + string m)
-            | _ -> match importOf.TryGetValue a with
-                   | true, j -> add ("i" + string j)
-                   | _ -> add ("s" + string (Array.IndexOf(g.Scalars, a)))
+            add (match source a with Member m -> "m" + string m | Import j -> "i" + string j | Scalar k -> "s" + string k)
     add "exports"
     for v in g.Exports do add memberOf[v]
     add "sums"
@@ -148,22 +167,28 @@ let private loopCacheLimit = 1024
 /// interpreted).
 let available () = V.Width.Least && Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeCompiled
 
-/// The group's loop, if it can have one: float32 or float64 throughout, every call with a lane form, at
-/// most maximumCalls calls of which at most maximumHeavy heavy, and loops available. It runs at the widest width the kernels take on the
-/// compiling thread.
+/// The group's loop, if it can have one: float32 or float64 throughout, every call with a lane form and no
+/// attributes (a shape names primitives, not attributes), at most maximumCalls calls of which at most
+/// maximumHeavy heavy, at least two vectors of elements, and loops available. It runs at the widest width
+/// the kernels take on the compiling thread. A loop that cannot be built (which the tests would show)
+/// leaves the group on blocks, which compute the same values.
 let compile (values: Node[]) (owner: int[]) (g: Group) : Delegate option =
     let dtype = values[g.Calls[0].Output].DType
     let ofDType (v: int) = values[v].DType = dtype
+    let widest = if dtype = DType.Float64 then Vector512<float>.Count else Vector512<float32>.Count
     if (dtype = DType.Float64 || dtype = DType.Float32) && g.Calls.Length <= maximumCalls && available ()
-       && g.Calls |> Array.forall (fun c -> c.Primitive.Lanes.IsSome && ofDType c.Output && Array.forall ofDType c.Args)
+       && g.Size >= 2 * widest
+       && g.Calls |> Array.forall (fun c -> c.Primitive.Lanes.IsSome && c.Primitive.Attributes.IsEmpty && ofDType c.Output && Array.forall ofDType c.Args)
        && (g.Calls |> Array.filter (fun c -> c.Primitive.Lanes.Value.Heavy) |> Array.length) <= maximumHeavy
        && g.Sums |> Array.forall (fun c -> ofDType c.Output) then
         let key = shape owner g dtype
         match compiled.TryGetValue key with
         | true, loop -> Some loop
         | _ ->
-            let loop = if dtype = DType.Float64 then build<float> owner g else build<float32> owner g
-            if compiled.Count >= loopCacheLimit then compiled.Clear()
-            compiled[key] <- loop
-            Some loop
+            try
+                let loop = if dtype = DType.Float64 then build<float> owner g else build<float32> owner g
+                if compiled.Count >= loopCacheLimit then compiled.Clear()
+                compiled[key] <- loop
+                Some loop
+            with _ -> None
     else None

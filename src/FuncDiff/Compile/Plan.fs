@@ -97,7 +97,8 @@ let describe (plan: Plan) =
             | Pair (s, _) -> sprintf "%4d  sin and cos in one pass -> %s twice" (i + 1) plan.Values[s.Output].TypeText
             | Fused g ->
                 let names = Array.append g.Calls g.Sums |> Array.map (fun c -> c.Primitive.Name)
-                sprintf "%4d  fused over %d elements: %s -> %d written out" (i + 1) g.Size (System.String.Join(" ", names)) (g.Exports.Length + g.Sums.Length))
+                let how = if g.Loop.IsSome then "one loop" else "in blocks"
+                sprintf "%4d  fused over %d elements, %s: %s -> %d written out" (i + 1) g.Size how (System.String.Join(" ", names)) (g.Exports.Length + g.Sums.Length))
     let count (n: int) (what: string) = sprintf "%d %s%s" n what (if n = 1 then "" else "s")
     let names = plan.Inputs |> Array.map (fun n -> match n.Op with Input name -> name + " " + n.TypeText | _ -> "")
     sprintf "plan: %s in %s, %s (%s), %s (%d bytes)\n%s"

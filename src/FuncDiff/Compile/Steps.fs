@@ -25,8 +25,9 @@ type Call =
       Args: int[]
       Output: int }
 
-/// Elementwise calls over one element count, run together block by block so that intermediate values
-/// stay in cache: each call runs on a block of every input at a time instead of on whole tensors.
+/// Elementwise calls over one element count, run together so that intermediate values stay in registers
+/// (a loop) or in cache (blocks: each call runs on a block of every input at a time instead of on whole
+/// tensors).
 type Group =
     { Calls: Call[]
       /// The element count of every call's result.
@@ -40,8 +41,8 @@ type Group =
       /// Sums of all of a member's elements, taken block by block in Summation.sum's order; their
       /// single-element results are written when the group ends, so no member of the group reads them.
       Sums: Call[]
-      /// The group as one loop over SIMD registers (Compile/Loops.fs), when every call has a lane form:
-      /// a Loops.Loop of the group's float type.
+      /// The group as one loop over SIMD registers (Compile/Loops.fs), a Loops.Loop of the group's float
+      /// type, where Loops.compile makes one; None: the group runs block by block.
       Loop: System.Delegate option }
 
 /// One step of a plan's schedule.

@@ -65,7 +65,7 @@ type private Worker() as this =
 
     /// Runs `second` on the partner and `first` here, or both here when the partner is busy or has not
     /// started `second` by the time `first` is done (a descheduled partner never holds the caller up);
-    /// returns when both are done, raising what either raised.
+    /// returns when both are done, raising first's failure if it failed, else second's.
     member _.Split(first: Action, second: Action) =
         let both () =
             // Both halves here, and both run even if one fails, as they would on two threads.

@@ -246,6 +246,8 @@ let inline private store32 (results: Results) (v: ^V) (s: Span<float32>) (c: Spa
 
 /// r with the lanes past the reduction's limit (or NaN) replaced as store64 and store32 replace them: the
 /// library's result, float32 the float64 result rounded once. Not inlined: the common path has no calls.
+/// (The stores patch their spans after storing instead: built on this, they took chain1000 float64 from
+/// 3.88 to 3.95 ms.)
 [<MethodImpl(MethodImplOptions.NoInlining)>]
 let patched<'V, 'T> (cosine: bool) (x: 'V) (r: 'V) : 'V =
     let mutable x = x
