@@ -24,7 +24,8 @@ module V = FuncDiff.Core.Kernels.Vectors
 
 /// Computes elements offset .. offset + length - 1 of a group, length at least two vectors: reads[j] is the
 /// whole array of import j and writes[e] that of export e; pieces[s] receives the elements of the member
-/// that sum s takes from index 0; scalars[k] is scalar value k.
+/// that sum s takes from index 0; scalars[k] is scalar value k. It accesses the arrays without bounds
+/// checks: the caller checks once that they hold those elements.
 type Loop<'T> = delegate of reads: 'T[][] * writes: 'T[][] * pieces: 'T[][] * scalars: 'T[] * offset: int * length: int -> unit
 
 /// Groups with more calls run as kernel calls on blocks (and small runs are cut here): a method with
@@ -61,16 +62,17 @@ let private sources (owner: int[]) (g: Group) =
 let private unrollOf (g: Group) = if g.Calls |> Array.exists (fun c -> c.Primitive.Lanes.Value.Heavy) then 1 else 2
 
 let private build<'T> (owner: int[]) (g: Group) : Delegate =
-    let statics, vector, width =
-        if V.Width.Wide then typeof<Vector512>, typeof<Vector512<'T>>, Vector512<'T>.Count
-        elif V.Width.Narrow then typeof<Vector256>, typeof<Vector256<'T>>, Vector256<'T>.Count
-        else typeof<Vector128>, typeof<Vector128<'T>>, Vector128<'T>.Count
-    let generic (name: string) (fits: Type[] -> bool) =
-        let m = statics.GetMethods() |> Array.find (fun m -> m.Name = name && m.IsGenericMethodDefinition && fits (m.GetParameters() |> Array.map (fun p -> p.ParameterType)))
-        m.MakeGenericMethod typeof<'T>
-    let load = generic "Create" (fun ps -> ps.Length = 2 && ps[0].IsArray && ps[1] = typeof<int>)
-    let store = generic "CopyTo" (fun ps -> ps.Length = 3 && ps[1].IsArray && ps[2] = typeof<int>)
-    let splat = generic "Create" (fun ps -> ps.Length = 1 && ps[0].IsGenericParameter)
+    let statics, vector, width, bits =
+        if V.Width.Wide then typeof<Vector512>, typeof<Vector512<'T>>, Vector512<'T>.Count, 512
+        elif V.Width.Narrow then typeof<Vector256>, typeof<Vector256<'T>>, Vector256<'T>.Count, 256
+        else typeof<Vector128>, typeof<Vector128<'T>>, Vector128<'T>.Count, 128
+    let splat =
+        statics.GetMethods()
+        |> Array.find (fun m -> m.Name = "Create" && m.IsGenericMethodDefinition && (let ps = m.GetParameters() in ps.Length = 1 && ps[0].ParameterType.IsGenericParameter))
+        |> fun m -> m.MakeGenericMethod typeof<'T>
+    let calls (name: string) =
+        typeof<Kernels.OneVector.Calls>.GetMethod(name, Reflection.BindingFlags.Static ||| Reflection.BindingFlags.Public ||| Reflection.BindingFlags.NonPublic).MakeGenericMethod typeof<'T>
+    let load, store = calls (sprintf "Load%d" bits), calls (sprintf "Store%d" bits)
     let parameter (t: Type) (name: string) = Expression.Parameter(t, name)
     let reads, writes, pieces = parameter typeof<'T[][]> "reads", parameter typeof<'T[][]> "writes", parameter typeof<'T[][]> "pieces"
     let scalars, offset, length = parameter typeof<'T[]> "scalars", parameter typeof<int> "offset", parameter typeof<int> "length"

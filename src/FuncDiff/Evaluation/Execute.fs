@@ -73,7 +73,14 @@ type private LoopRun<'T>(loop: Loops.Loop<'T>, group: Group, values: Tensor[], i
             for j in boundReads do reads[j] <- arrayOf group.Imports[j]
             for k in 0 .. scalars.Length - 1 do
                 scalars[k] <- (if isNull scalarArrays[k] then arrayOf group.Scalars[k] else scalarArrays[k])[0]
-        member _.Run(thread, offset, length) = loop.Invoke(reads, writes, pieces[thread], scalars, offset, length)
+        member _.Run(thread, offset, length) =
+            // The loop reads and writes without bounds checks: every array must hold the elements it touches.
+            let mutable fits = offset >= 0
+            for a in reads do fits <- fits && length <= a.Length - offset
+            for a in writes do fits <- fits && length <= a.Length - offset
+            for p in pieces[thread] do fits <- fits && length <= p.Length
+            if not fits then invalidOp (sprintf "a fused loop over elements %d to %d reaches past an array" offset (offset + length - 1))
+            loop.Invoke(reads, writes, pieces[thread], scalars, offset, length)
         member _.Piece(thread, s) = pieces[thread][s]
 
 /// One fused group's block tensors and argument arrays, per thread and per block length.

@@ -5,6 +5,7 @@
 module internal FuncDiff.Core.Kernels.OneVector
 
 open System.Runtime.CompilerServices
+open System.Runtime.InteropServices
 open System.Runtime.Intrinsics
 
 module V = FuncDiff.Core.Kernels.Vectors
@@ -26,6 +27,14 @@ let inline private sign (x: ^V) (one: 'E) (zero: 'E) =
 /// Overloads by vector type, found by name when a loop is built (Primitives: each entry's `Lanes`).
 [<AbstractClass; Sealed>]
 type Calls =
+    // Loads and stores without a bounds check each: a loop checks its arrays once per call
+    // (Evaluation/Execute.fs), and a checked access per vector made a loop of cheap calls instruction-bound.
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Load512<'T>(a: 'T[], i: int) = Vector512.LoadUnsafe(&MemoryMarshal.GetArrayDataReference a, unativeint i)
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Load256<'T>(a: 'T[], i: int) = Vector256.LoadUnsafe(&MemoryMarshal.GetArrayDataReference a, unativeint i)
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Load128<'T>(a: 'T[], i: int) = Vector128.LoadUnsafe(&MemoryMarshal.GetArrayDataReference a, unativeint i)
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Store512<'T>(v: Vector512<'T>, a: 'T[], i: int) = Vector512.StoreUnsafe(v, &MemoryMarshal.GetArrayDataReference a, unativeint i)
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Store256<'T>(v: Vector256<'T>, a: 'T[], i: int) = Vector256.StoreUnsafe(v, &MemoryMarshal.GetArrayDataReference a, unativeint i)
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Store128<'T>(v: Vector128<'T>, a: 'T[], i: int) = Vector128.StoreUnsafe(v, &MemoryMarshal.GetArrayDataReference a, unativeint i)
     [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Exp(x: Vector512<float>) = Exponential.vector x
     [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Exp(x: Vector256<float>) = Exponential.vector x
     [<MethodImpl(MethodImplOptions.AggressiveInlining)>] static member Exp(x: Vector128<float>) = Exponential.vector x
