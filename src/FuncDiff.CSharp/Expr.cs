@@ -93,7 +93,8 @@ public sealed partial class Expr : IEquatable<Expr>
     }
 
     /// <summary>A constant tensor.</summary>
-    /// <param name="value">The tensor; it is immutable, so the expression keeps it as it is.</param>
+    /// <param name="value">The tensor; the expression keeps it as it is (it is immutable), or a copy of it when it is a
+    /// result of <see cref="Plan.Run(Workspace)"/>, which the workspace's next run overwrites.</param>
     public static Expr Constant(Tensor value)
     {
         ArgumentNullException.ThrowIfNull(value);

@@ -58,8 +58,9 @@ public sealed class Plan
 
     /// <summary>
     /// Runs in the workspace on the tensors bound to it. The results (the list and its tensors) are the workspace's
-    /// own, overwritten by its next run (copy what must outlive it); after the first run with the same input tensors,
-    /// a run allocates nothing on the managed heap. A result may be bound back as an input for the next run.
+    /// own, overwritten by its next run (copy what must outlive it; <see cref="Expr.Constant(Tensor)"/> copies one itself);
+    /// after the first run with the same input tensors, a run allocates nothing on the managed heap. A result may be
+    /// bound back as an input for the next run.
     /// </summary>
     /// <param name="workspace">A workspace this plan created.</param>
     /// <exception cref="InputException">An input is not bound, or bound to a tensor of another shape or dtype.</exception>

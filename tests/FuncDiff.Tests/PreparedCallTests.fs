@@ -59,7 +59,7 @@ let private bind (pairs: (string * Tensor) list) =
 
 /// The values of the last of `runs` runs of a plan in one workspace.
 let private runMany (plan: Plan.Plan) (bindings: IReadOnlyDictionary<string, Tensor>) (runs: int) =
-    let compiled = Plans.Compiled plan
+    let compiled = Plans.Compiled(plan, false)
     let w = compiled.Rent()
     let mutable last = [||]
     for _ in 1 .. runs do last <- compiled.RunIn(w, bindings)

@@ -229,7 +229,7 @@ type Workspace(plan: Plan) =
             match plan.Storage[storageOf v] with
             | Storage.Bound i -> followers[i].Add v; Unchecked.defaultof<Tensor>
             | Storage.Fixed t -> if v = storageOf v then t else tensorOver v t.Data
-            | Storage.Buffer b -> tensorOver v buffers[b]
+            | Storage.Buffer b -> let t = tensorOver v buffers[b] in t.Lent <- true; t
             | Storage.Block -> Unchecked.defaultof<Tensor>
             | Storage.View _ -> invalidOp "a view of a view")
     let args = plan.Steps |> Array.map (function Kernel c | Pair (c, _) -> c.Args |> Array.map (fun a -> values[a]) | Fused _ -> [||])
@@ -278,17 +278,17 @@ type Workspace(plan: Plan) =
                     values[v] <- (if isBound v then t else tensorOver v t.Data)
                     for struct (s, k) in readers[v] do args[s][k] <- values[v]
 
-    /// Runs the plan on the bound tensors (already checked) and gives the roots' values. They are this
-    /// workspace's tensors, overwritten by its next run.
-    member w.Run(inputs: Tensor[]) : Tensor[] =
+    /// Claims the workspace for one run, from gathering its inputs to its last step: a second thread
+    /// meanwhile gets an error instead of changing the inputs of the run under way.
+    member internal _.Enter() =
         if Threading.Interlocked.Exchange(&running, 1) = 1 then
             raise (FuncDiffException "this workspace is already running on another thread; give each thread its own (plan.CreateWorkspace())")
-        try
-            w.RunSteps inputs
-        finally
-            Threading.Volatile.Write(&running, 0)
 
-    member private w.RunSteps(inputs: Tensor[]) : Tensor[] =
+    member internal _.Leave() = Threading.Volatile.Write(&running, 0)
+
+    /// Runs the plan on the bound tensors (already checked, in the workspace's claim) and gives the
+    /// roots' values. They are this workspace's tensors, overwritten by its next run.
+    member internal w.RunSteps(inputs: Tensor[]) : Tensor[] =
         w.BindAll inputs
         for s in 0 .. plan.Steps.Length - 1 do w.Step s
         for r in 0 .. plan.Roots.Length - 1 do results[r] <- values[plan.Roots[r]]
@@ -299,7 +299,9 @@ type Workspace(plan: Plan) =
         for i in 0 .. inputs.Length - 1 do
             let t = inputs[i]
             if own.Contains t.Data then
-                if obj.ReferenceEquals(staging[i], null) then staging[i] <- Tensor(t.Shape, t.DType, Tensor.Allocate(t.DType, t.Size))
+                if obj.ReferenceEquals(staging[i], null) then
+                    staging[i] <- Tensor(t.Shape, t.DType, Tensor.Allocate(t.DType, t.Size))
+                    staging[i].Lent <- true
                 Array.Copy(t.Data, staging[i].Data, t.Size)
                 w.Bind(i, staging[i])
             else w.Bind(i, t)

@@ -17,10 +17,11 @@ let keptLimit = 512L <<< 20
 /// The bytes of the workspaces kept now.
 let mutable private kept = 0L
 
-/// A plan and the workspaces it lends out, one per concurrent run.
+/// A plan and the workspaces it lends out, one per concurrent run. The cache's plans count what they
+/// keep against keptLimit; a plan the caller holds (compile) keeps its own, released with it.
 [<Sealed>]
-type Compiled(plan: Plan) =
-    let pool = ConcurrentBag<Workspace>()
+type Compiled(plan: Plan, cached: bool) =
+    let pool = Stack<Workspace>()
     // Once out of the cache, a plan someone still holds keeps no workspaces: nothing would release them.
     let mutable evicted = false
 
@@ -28,37 +29,43 @@ type Compiled(plan: Plan) =
 
     /// A workspace for one run at a time; give it back with Return.
     member _.Rent() =
-        match pool.TryTake() with
-        | true, w ->
-            Threading.Interlocked.Add(&kept, -w.Bytes) |> ignore
-            w
-        | _ -> Workspace plan
+        let spare = lock pool (fun () -> if pool.Count > 0 then pool.Pop() else null)
+        if isNull spare then Workspace plan
+        else
+            if cached then Threading.Interlocked.Add(&kept, -spare.Bytes) |> ignore
+            spare
 
     member _.Return(w: Workspace) =
-        if evicted then ()
-        elif pool.Count < Environment.ProcessorCount && Threading.Interlocked.Add(&kept, w.Bytes) <= keptLimit then pool.Add w
-        elif pool.Count < Environment.ProcessorCount then Threading.Interlocked.Add(&kept, -w.Bytes) |> ignore
+        lock pool (fun () ->
+            if not evicted && pool.Count < Environment.ProcessorCount then
+                if not cached then pool.Push w
+                elif Threading.Interlocked.Add(&kept, w.Bytes) <= keptLimit then pool.Push w
+                else Threading.Interlocked.Add(&kept, -w.Bytes) |> ignore)
 
     /// Lets go of the kept workspaces (the plan leaves the cache).
     member _.Drain() =
-        evicted <- true
-        let mutable w = Unchecked.defaultof<Workspace>
-        while pool.TryTake(&w) do Threading.Interlocked.Add(&kept, -w.Bytes) |> ignore
+        lock pool (fun () ->
+            evicted <- true
+            while pool.Count > 0 do Threading.Interlocked.Add(&kept, -pool.Pop().Bytes) |> ignore)
 
     /// Runs in the workspace on tensors bound by name: the roots' values, owned by the workspace.
     member _.RunIn(w: Workspace, bindings: IReadOnlyDictionary<string, Tensor>) : Tensor[] =
-        let gathered = w.Inputs
-        for i in 0 .. plan.Inputs.Length - 1 do
-            let n = plan.Inputs[i]
-            match n.Op with
-            | Input name ->
-                let mutable t = Unchecked.defaultof<Tensor>
-                // A missing input: checkInputs says which, and what is bound instead.
-                if not (bindings.TryGetValue(name, &t)) then Interpreter.checkInputs bindings plan.Inputs
-                Interpreter.checkInput name n t
-                gathered[i] <- t
-            | _ -> ()
-        w.Run gathered
+        w.Enter()
+        try
+            let gathered = w.Inputs
+            for i in 0 .. plan.Inputs.Length - 1 do
+                let n = plan.Inputs[i]
+                match n.Op with
+                | Input name ->
+                    let mutable t = Unchecked.defaultof<Tensor>
+                    // A missing input: checkInputs says which, and what is bound instead.
+                    if not (bindings.TryGetValue(name, &t)) then Interpreter.checkInputs bindings plan.Inputs
+                    Interpreter.checkInput name n t
+                    gathered[i] <- t
+                | _ -> ()
+            w.RunSteps gathered
+        finally
+            w.Leave()
 
     /// The roots' values as tensors of their own (values the workspace owns are copied out).
     member c.Evaluate(bindings: IReadOnlyDictionary<string, Tensor>) : Tensor list =
@@ -105,7 +112,7 @@ let cached (roots: Node list) : Compiled =
     | Some c -> c
     | None ->
         // Compiled outside the lock: a slow compile must not stall other threads' evaluations.
-        let compiled = Compiled(Plan.compile roots)
+        let compiled = Compiled(Plan.compile roots, true)
         lock cache (fun () ->
             match cache.TryGetValue key with
             | true, entry -> snd entry.Value
@@ -123,6 +130,10 @@ let keptBytes () = Threading.Interlocked.Read &kept
 
 /// How many plans the cache holds.
 let count () = lock cache (fun () -> cache.Count)
+
+/// The cached plan for the roots, with workspaces of its own for a caller that holds it: they stay while
+/// the caller holds the plan, whatever other evaluations push out of the cache.
+let held (roots: Node list) = Compiled((cached roots).Plan, false)
 
 /// The values of the roots given tensors for the inputs, by name, through the cached plan.
 let evaluate (bindings: IReadOnlyDictionary<string, Tensor>) (roots: Node list) : Tensor list =

@@ -88,7 +88,10 @@ let input (name: string) (shape: Shape) (dtype: DType) =
     Node(Input name, [||], shape, dtype)
 
 /// A constant node holding a tensor.
-let constant (t: Tensor) = Node(Const t, [||], t.Shape, t.DType)
+let constant (t: Tensor) =
+    // A workspace's result changes with its next run; the graph keeps the value it has now.
+    let t = if t.Lent then Tensor(t.Shape, t.DType, t.Data.Clone() :?> Array) else t
+    Node(Const t, [||], t.Shape, t.DType)
 
 /// A rank-0 constant of the given dtype.
 let scalarOf (dtype: DType) (value: float) =

@@ -69,7 +69,8 @@ type Plan internal (compiled: Plans.Compiled) =
     member _.CreateWorkspace() = Workspace(Execute.Workspace plan)
 
     /// Runs in the workspace. The results (the list and its tensors) are the workspace's own: its next run
-    /// overwrites them, so copy what must outlive it (an input or constant output is the tensor itself).
+    /// overwrites them, so copy what must outlive it (an input or constant output is the tensor itself;
+    /// `constant` copies a result itself).
     member _.Run(workspace: Workspace, bindings: IReadOnlyDictionary<string, Tensor>) : IReadOnlyList<Tensor> =
         if isNull (box workspace) then nullArg "workspace"
         if not (obj.ReferenceEquals(workspace.Core.Plan, plan)) then
@@ -82,5 +83,6 @@ type Plan internal (compiled: Plans.Compiled) =
         if isNull (box workspace) then nullArg "workspace"
         p.Run(workspace, workspace.Bindings)
 
-/// Compiles the outputs into a plan (cached: compiling equal expressions again gives the same plan's work).
-let compile (outputs: Expr list) = Plan(Plans.cached [ for x in outputs -> x.Node ])
+/// Compiles the outputs into a plan (cached: compiling equal expressions again reuses the compiled
+/// schedule). The plan keeps its own workspaces for Run(bindings) while it is held.
+let compile (outputs: Expr list) = Plan(Plans.held [ for x in outputs -> x.Node ])

@@ -45,6 +45,9 @@ type Tensor internal (shape: Shape, dtype: DType, data: Array) =
 
     /// The storage array; kernels read it and write it only while building a fresh tensor.
     member internal _.Data = data
+    /// Set on a workspace's tensors, which its next run overwrites: whatever keeps a tensor (a constant
+    /// in a graph) copies such a one first.
+    member val internal Lent = false with get, set
     /// The storage as 'T[]; 'T must match the dtype.
     member internal _.As<'T>() = data :?> 'T[]
 
