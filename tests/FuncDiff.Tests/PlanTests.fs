@@ -132,7 +132,7 @@ let private largeProgram (n: int) : Gen<Expr list * (string * Tensor) list> =
 
 let private fusion =
     testList "fused elementwise groups" [
-        for n in [ Fuse.minimumSize; 10_007; Execute.parallelMinimum; 70_001 ] do
+        for n in [ Fuse.minimumSize; 10_007; Fuse.parallelMinimum; 70_001 ] do
             testPropertyWithConfig { FsCheckConfig.defaultConfig with maxTest = 15 } (sprintf "random programs over %d elements give the interpreter's bits" n)
                 (Prop.forAll (Arb.fromGen (largeProgram n)) (fun (roots, bindings) -> agree (string roots.Head) (dict bindings) [ for r in roots -> r.Node ]))
         test "an elementwise chain becomes one fused step" {
@@ -213,6 +213,21 @@ let private loops =
             let distinct = HashSet<Delegate>(loops, HashIdentity.Reference).Count
             Expect.isGreaterThan loops.Length 200 "a loop per layer at least"
             Expect.isLessThan (distinct * 20) loops.Length (sprintf "%d loops compiled for %d groups" distinct loops.Length)
+        }
+        test "a lone large call with a lane form is a loop, so that both threads share it; other lone calls are kernel calls" {
+            let x = input "x" [ Fuse.parallelMinimum ]
+            let small = input "small" [ Fuse.parallelMinimum - 1 ]
+            let stepsOf (e: Expr) = (Plan.compile [ e.Node ]).Steps
+            match stepsOf (exp x) with
+            | [| Steps.Fused g |] when Loops.available () ->
+                Expect.equal g.Calls.Length 1 "one call"
+                Expect.isTrue g.Loop.IsSome "as a loop"
+            | [| Steps.Kernel _ |] when not (Loops.available ()) -> ()
+            | steps -> failtestf "exp over %d elements: %A" Fuse.parallelMinimum steps
+            Expect.isTrue (stepsOf (exp small) |> Array.forall (function Steps.Kernel _ -> true | _ -> false)) "one element fewer: a kernel call"
+            Expect.isTrue (stepsOf (x ** 3.5) |> Array.forall (function Steps.Kernel _ -> true | _ -> false)) "pow has no lane form: a kernel call"
+            let t = Tensor.linspace -700.0 700.0 Fuse.parallelMinimum
+            agree "exp alone" (dict [ "x", t ]) [ (exp x).Node ]
         }
         test "ew1m's group is one loop" {
             let x = input "x" [ 100_000 ]

@@ -108,7 +108,7 @@ let private staging =
         }
         test "a fused group's calls are prepared once, not per block, run or thread" {
             let scaled, prepared = scaledBy Family.Elementwise
-            let n = Execute.parallelMinimum + 4097
+            let n = Fuse.parallelMinimum + 4097
             let x = Rules.input "x" (Shape.Of [| n |]) DType.Float64
             let roots = [ Arithmetic.add (scaled 5 (scaled 3 (Elementary.tanh x))) x ]
             let plan = Plan.compile roots

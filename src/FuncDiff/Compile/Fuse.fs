@@ -2,7 +2,8 @@
 /// group, which runs as one loop over SIMD registers where its calls allow (Compile/Loops.fs) and block by
 /// block otherwise. A block is never shorter than a SIMD kernel's widest vector, so every element goes
 /// through the same code path as in a whole-tensor call, and the values are bit-identical to the
-/// interpreter's. Large groups form from minimumSize elements, loops of cheap calls from minimumLoopSize.
+/// interpreter's. Large groups form from minimumSize elements, loops of cheap calls from minimumLoopSize;
+/// a lone call is a group of its own only as a loop over parallelMinimum elements or more (for two threads).
 /// A sum of all of a member's elements joins a large group too, taken block by block in the order
 /// Kernels/Summation.fs fixes, so the member need not be written out whole.
 module internal FuncDiff.Core.Fuse
@@ -19,6 +20,10 @@ let blockSize = 4 * Kernels.Aligned.Chunk
 /// Groups of kernel calls smaller than this run as plain calls: their tensors already fit in cache, and
 /// a group's copies in and out of blocks would cost more than it saves.
 let minimumSize = 4 * blockSize
+
+/// Groups at least this large split their blocks between two threads. Elementwise results do not depend
+/// on the split, so the values are the same whoever runs which block.
+let parallelMinimum = 1 <<< 16
 
 /// Groups of calls with light lane forms run as loops over registers (Compile/Loops.fs), which copy nothing,
 /// from this size on. Heavy ones (exp, log, tanh, sin, cos) stay span kernels below minimumSize: alone in
@@ -169,13 +174,14 @@ let schedule (values: Node[]) (owner: int[]) (rooted: HashSet<int>) (calls: Call
                 | true, r' when r' = r -> ()
                 | _ -> readOutside.Add owner[a] |> ignore)
     [| for struct (run, sums, paired) in runs do
-           // A group of one would only add copies.
+           let alone = run.Count = 1 && sums.Count = 0
+           let size = values[run[0].Output].Shape.Size
            if paired then Pair(run[0], run[1])
-           elif run.Count = 1 && sums.Count = 0 then Kernel run[0]
+           // A group of one is worth it only as a loop over enough elements for both threads.
+           elif alone && size < parallelMinimum then Kernel run[0]
            else
                let members = HashSet<int>(run |> Seq.map (fun c -> c.Output))
                let outside = run |> Seq.collect (fun c -> c.Args) |> Seq.filter (fun a -> not (members.Contains owner[a])) |> Seq.distinct |> Array.ofSeq
-               let size = values[run[0].Output].Shape.Size
                let group =
                    { Calls = run.ToArray()
                      Size = size
@@ -186,6 +192,7 @@ let schedule (values: Node[]) (owner: int[]) (rooted: HashSet<int>) (calls: Call
                      Loop = None }
                match Loops.compile values owner group with
                | Some loop -> Fused { group with Loop = Some loop }
-               // A small group is worth it only as a loop (it may mix float types, or the loop may fail).
-               | None when size < minimumSize -> for c in run do Kernel c
+               // A small group is worth it only as a loop (it may mix float types, or the loop may fail),
+               // and so is a group of one, which would only add copies.
+               | None when size < minimumSize || alone -> for c in run do Kernel c
                | None -> Fused group |]

@@ -9,10 +9,6 @@ open FuncDiff
 open FuncDiff.Core.Steps
 open FuncDiff.Core.Plan
 
-/// Fused groups at least this large split their blocks between two threads. Elementwise results do not
-/// depend on the split, so the values are the same whoever runs which block.
-let parallelMinimum = 1 <<< 16
-
 /// The kernel of a sin and a cos computed together: it writes one of them into the tensor it is given and
 /// the other into `other` (sines first when sinesFirst), both from one pass over the argument.
 let private sinCosWith (sinesFirst: bool) (other: Tensor) =
@@ -91,7 +87,7 @@ type private GroupRun(group: Group, plan: Plan, values: Tensor[]) =
     let blocks = max 1 (group.Size / Fuse.blockSize)
     // The last block takes the remainder too, so no block is shorter than blockSize (or than the group).
     let lengths = [| Fuse.blockSize; group.Size - (blocks - 1) * Fuse.blockSize |]
-    let threads = if group.Size >= parallelMinimum && Kernels.Partner.available && blocks > 1 then 2 else 1
+    let threads = if group.Size >= Fuse.parallelMinimum && Kernels.Partner.available && blocks > 1 then 2 else 1
     let fresh (d: DType) (length: int) = Tensor(Shape.Of [| length |], d, Tensor.Allocate(d, length))
     let memberIndex = group.Calls |> Array.mapi (fun i c -> c.Output, i) |> dict
     // The group's loop over registers when it has one; otherwise kernel calls on block buffers.
