@@ -149,7 +149,11 @@ public sealed class Tensor : IEquatable<Tensor>
     /// <exception cref="FuncDiffException">The step is zero or NaN.</exception>
     public static Tensor Arange(double start, double stop, double step = 1.0) => new(TensorModule.arange(start, stop, step));
 
-    /// <summary><paramref name="count"/> evenly spaced float64 values from start to stop inclusive (NumPy <c>linspace</c>).</summary>
+    /// <summary>
+    /// <paramref name="count"/> evenly spaced float64 values from start to stop inclusive, as libtorch computes them: the
+    /// first half counted from start, the second from stop, so both ends are exact and a range symmetric about 0 gives
+    /// values symmetric to the bit but for the middle point of an odd count.
+    /// </summary>
     /// <param name="start">The first value.</param>
     /// <param name="stop">The last value (exactly, when count &gt; 1).</param>
     /// <param name="count">How many values; non-negative.</param>

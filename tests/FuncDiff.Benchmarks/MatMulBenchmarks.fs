@@ -34,6 +34,11 @@ type MatMul() =
     [<Params("AB", "AtB", "ABt")>]
     member val Layout = "AB" with get, set
 
+    /// 1: one thread, to compare with the one-core FMA peak; 2: as plans run products of 2²¹
+    /// multiply-adds or more, split between two threads.
+    [<Params(1, 2)>]
+    member val Threads = 2 with get, set
+
     [<GlobalSetup>]
     member this.Setup() =
         let n, k, m = Throughput.dims this.Shape
@@ -46,4 +51,4 @@ type MatMul() =
 
     [<Benchmark>]
     member this.Product() =
-        MatMul.matmulTransposed MatMul.StrongZero.Neither (this.Layout = "AtB") a aDims (this.Layout = "ABt") b bDims out
+        MatMul.matmulVia MatMul.Path.Best (this.Threads = 2) MatMul.StrongZero.Neither (this.Layout = "AtB") a aDims (this.Layout = "ABt") b bDims out

@@ -42,12 +42,13 @@ let private prepare (name: string) (inputs: Tensor list) (attributes: (string * 
                 Some { Name = name; Forward = run; Case = text }
         | _ -> None
 
-/// Bytes the current thread allocates in one more call, after warming up.
+/// Bytes the current thread and the partner thread allocate in one more call, after warming up.
 let private allocated (c: Prepared) =
     for _ in 1 .. 4 do c.Forward()
-    let before = GC.GetAllocatedBytesForCurrentThread()
+    let bytes () = GC.GetAllocatedBytesForCurrentThread() + Kernels.Partner.allocatedBytes ()
+    let before = bytes ()
     c.Forward()
-    GC.GetAllocatedBytesForCurrentThread() - before
+    bytes () - before
 
 let private random (seed: int) (dims: int[]) =
     let rng = Random(seed)

@@ -344,7 +344,8 @@ let private mlpStep (dtype: DType) =
                    name, Tensor.cast dtype (Tensor.randn name.Length shape) ]
     loss :: grad [ w1; b1; w2; b2 ] loss, bindings
 
-/// Bytes this thread allocates, and gen-2 collections anywhere, over 20 runs after 5 to warm up.
+/// Bytes this thread and the partner thread allocate, and gen-2 collections anywhere, over 20 runs after 5
+/// to warm up.
 let private costOfRuns (plan: Plan) (bindings: IReadOnlyDictionary<string, Tensor>) =
     let w = plan.CreateWorkspace()
     for _ in 1 .. 5 do plan.Run(w, bindings) |> ignore
@@ -353,9 +354,10 @@ let private costOfRuns (plan: Plan) (bindings: IReadOnlyDictionary<string, Tenso
     GC.Collect()
     GC.WaitForPendingFinalizers()
     let collections = GC.CollectionCount 2
-    let before = GC.GetAllocatedBytesForCurrentThread()
+    let allocated () = GC.GetAllocatedBytesForCurrentThread() + Kernels.Partner.allocatedBytes ()
+    let before = allocated ()
     for _ in 1 .. 20 do plan.Run(w, bindings) |> ignore
-    GC.GetAllocatedBytesForCurrentThread() - before, GC.CollectionCount 2 - collections
+    allocated () - before, GC.CollectionCount 2 - collections
 
 let private allocation =
     // Sequenced: gen-2 collections are counted process-wide, so no other test may run meanwhile.

@@ -155,6 +155,8 @@ let tests =
             test "ranges" {
                 Expect.equal ((Tensor.arange 0.0 1.0 0.25).ToFloat64Array()) [| 0.0; 0.25; 0.5; 0.75 |] "arange excludes stop"
                 Expect.equal ((Tensor.linspace -1.0 1.0 5).ToFloat64Array()) [| -1.0; -0.5; 0.0; 0.5; 1.0 |] "linspace includes both ends"
+                Expect.equal ((Tensor.linspace 2.0 3.0 1).ToFloat64Array()) [| 2.0 |] "one point: the start"
+                Expect.equal (Tensor.linspace 2.0 3.0 0).Size 0 "none"
                 Expect.equal ((Tensor.full [ 2 ] 7.0).ToFloat64Array()) [| 7.0; 7.0 |] "full"
                 Expect.equal ((Tensor.zeros [ 0; 3 ]).Size) 0 "size-0 dimensions are allowed"
             }
@@ -191,6 +193,24 @@ let tests =
                 test text { Expect.equal (string t) text "NumPy-like" }
         ]
         testList "kernels against index loops" [
+            testPropertyWithConfig config "linspace: exact ends, within two ulps of the exact points, monotone, symmetric about 0 to the bit"
+                (Prop.forAll (Arb.fromGen (gen { let! a = Gen.choose (-1000, 1000)
+                                                 let! b = Gen.choose (-1000, 1000)
+                                                 let! n = Gen.choose (2, 2001)
+                                                 return float a / 7.0, float b / 3.0, n }))
+                    (fun (start, stop, n) ->
+                        let t = (Tensor.linspace start stop n).ToFloat64Array()
+                        let ulp = System.Math.BitIncrement(max (abs start) (abs stop)) - max (abs start) (abs stop)
+                        // In decimal, from the doubles' round-trip digits (decimal of a double keeps only 15).
+                        let dec (v: float) = System.Decimal.Parse(v.ToString "R", System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture)
+                        let exact i = float (dec start + (dec stop - dec start) * decimal i / decimal (n - 1))
+                        Expect.equal (t[0], t[n - 1]) (start, stop) "both ends exact"
+                        for i in 0 .. n - 1 do Expect.isLessThanOrEqual (abs (t[i] - exact i)) (2.0 * ulp) (sprintf "element %d" i)
+                        for i in 1 .. n - 1 do Expect.isTrue (if stop >= start then t[i] >= t[i - 1] else t[i] <= t[i - 1]) (sprintf "monotone at %d" i)
+                        let s = (Tensor.linspace -stop stop n).ToFloat64Array()
+                        // The middle point of an odd count is its own mirror, counted from stop: near 0, not 0.
+                        for i in 0 .. n - 1 do
+                            if 2 * i <> n - 1 then Expect.isTrue (s[i] = -s[n - 1 - i]) (sprintf "symmetric at %d of %d" i n)))
             testPropertyWithConfig config "broadcasting binary operations" (Prop.forAll (Arb.fromGen binaryOperands) binaryMatchesLoops)
             testPropertyWithConfig config "reductions over any axes" (Prop.forAll (Arb.fromGen reductionCase) reductionsMatchLoops)
             testPropertyWithConfig config "transpose and slice" (Prop.forAll (Arb.fromGen movementCase) movementMatchesLoops)

@@ -42,6 +42,7 @@ type private Worker() as this =
     let mutable state = Half.Idle
     let mutable failure: ExceptionDispatchInfo = null
     let mutable busy = 0
+    let mutable allocated = 0L
     do Thread((fun () -> this.Loop()), IsBackground = true, Name = "FuncDiff partner").Start()
 
     member private _.Loop() =
@@ -58,10 +59,14 @@ type private Worker() as this =
                     try work.Invoke()
                     with e -> failure <- ExceptionDispatchInfo.Capture e
                 finally
+                    Volatile.Write(&allocated, GC.GetAllocatedBytesForCurrentThread())
                     Monitor.Enter gate
                     Volatile.Write(&state, Half.Done)
                     Monitor.PulseAll gate
                     Monitor.Exit gate
+
+    /// The bytes the partner thread had allocated when it last finished a half (tests count them).
+    member _.Allocated = Volatile.Read &allocated
 
     /// Runs `second` on the partner and `first` here, or both here when the partner is busy or has not
     /// started `second` by the time `first` is done (a descheduled partner never holds the caller up);
@@ -104,6 +109,10 @@ let available = Environment.ProcessorCount > 1
 
 /// Runs both actions, `second` on the partner thread when it is free; returns when both are done.
 let split (first: Action) (second: Action) = worker.Value.Split(first, second)
+
+/// The bytes the partner thread had allocated when it last finished a half: with the caller's own, what
+/// a run allocates on both threads.
+let allocatedBytes () = if worker.IsValueCreated then worker.Value.Allocated else 0L
 
 /// Work in two parts for `split`, its two delegates made once so that a split allocates nothing: a
 /// subclass holds the parts' state and runs one part in RunPart.

@@ -83,11 +83,16 @@ module Tensor =
         let n = max 0 (int (ceil ((stop - start) / step)))
         ofArray (Array.init n (fun i -> start + float i * step))
 
-    /// n evenly spaced float64 values from start to stop inclusive (NumPy linspace).
+    /// n evenly spaced float64 values from start to stop inclusive, as libtorch computes them: the first
+    /// half counted from start, the second from stop, so both ends are exact and a range symmetric about 0
+    /// gives values symmetric to the bit but for the middle point of an odd count (NumPy counts every
+    /// value from start).
     let linspace (start: float) (stop: float) (n: int) =
         if n < 0 then raise (FuncDiffException(sprintf "linspace: count %d is negative" n))
-        let step = if n > 1 then (stop - start) / float (n - 1) else 0.0
-        ofArray (Array.init n (fun i -> if i = n - 1 && n > 1 then stop else start + float i * step))
+        if n = 1 then ofArray [| start |]
+        else
+            let step = (stop - start) / float (n - 1)
+            ofArray (Array.init n (fun i -> if i < n / 2 then start + float i * step else stop - float (n - 1 - i) * step))
 
     /// Float64 samples of the standard normal distribution, reproducible from the seed.
     let randn (seed: int) (shape: seq<int>) =
