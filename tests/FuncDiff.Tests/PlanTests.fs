@@ -310,6 +310,16 @@ let private memory =
             plan.Run [ "x", Tensor.create [ 4.0; 5.0; 6.0 ] ] |> ignore
             Expect.equal (first.Head.ToFloat64Array()) [| 1.0; 4.0; 9.0 |] "the first results are the caller's"
         }
+        test "an expression built again, node for node, finds the plan compiled for the first" {
+            let build () =
+                let x = input "x" [ 5 ]
+                sum (tanh x * exp (-(x * x)) + log (1.0 + x * x))
+            let first, again = build (), build ()
+            Expect.isFalse (obj.ReferenceEquals(first.Node, again.Node)) "two graphs"
+            let a, b = Plans.cached [ first.Node ], Plans.cached [ again.Node ]
+            Expect.isTrue (obj.ReferenceEquals(a.Plan, b.Plan)) "one compiled plan"
+            Expect.isFalse (obj.ReferenceEquals(a.Plan, (Plans.cached [ (build () + 1.0).Node ]).Plan)) "another expression, another plan"
+        }
         test "the cache keeps a bounded number of plans" {
             let x = input "x" [ 2 ]
             for k in 1 .. Plans.capacity + 10 do eval [ "x", Tensor.create [ 1.0; 2.0 ] ] (x * float k) |> ignore
