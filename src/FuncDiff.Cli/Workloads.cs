@@ -87,7 +87,7 @@ internal static class Workloads
                 },
             };
         }),
-        new("chain1000", "y = x = linspace(-1, 1, 1000); 1000 times y = y + 0.001*sin(y)*y; f = sum(y)", dtype =>
+        new("chain1000", "y = x = linspace(-1, 1, 1000); 1000 times y = y + sin(y)*y*0.001; f = sum(y)", dtype =>
         {
             var x = Expr.Input("x", dtype, 1000);
             var y = x;

@@ -190,8 +190,28 @@ let private laneProgram : Gen<DType * string * Node list * (string * Tensor) lis
         return dtype, string f, [ for r in sum f :: f :: grad [ x; y; s ] f -> r.Node ], bindings
     }
 
+/// Elementwise calls over 2^16 elements or more, alone or in a short chain, with an operand that broadcasts
+/// along an axis (a bias row, a column, a scalar) or not at all, on either side, with their gradients.
+let private broadcastProgram : Gen<string * Node list * (string * Tensor) list> =
+    gen {
+        let! dtype = Gen.elements [ DType.Float64; DType.Float32 ]
+        let! r, c = Gen.elements [ 512, 128; 256, 257; 131, 509 ]
+        let! bDims = Gen.elements [ [ c ]; [ r; 1 ]; [ 1; c ]; []; [ r; c ] ]
+        let x, b = inputOf dtype "x" [ r; c ], inputOf dtype "b" bDims
+        let! op =
+            Gen.elements [ (fun (u: Expr) (v: Expr) -> u + v); (fun u v -> u - v); (fun u v -> u * v); (fun u v -> u / v)
+                           (fun u v -> mulNoNan u v); (fun u v -> u * v + u); (fun u v -> exp u * v); (fun u v -> tanh (u - v)) ]
+        let! swapped = Gen.elements [ false; true ]
+        let f = if swapped then op b x else op x b
+        let! tx = Generators.tensor Domain.Any [| r; c |]
+        let! tb = Generators.tensor Domain.Any (Array.ofList bDims)
+        return sprintf "%O %s with b%A" dtype (string f) bDims, [ for e in f :: grad [ x; b ] (sum f) -> e.Node ], [ "x", Tensor.cast dtype tx; "b", Tensor.cast dtype tb ]
+    }
+
 let private loops =
     testList "fused groups as loops over registers" [
+        testPropertyWithConfig { FsCheckConfig.defaultConfig with maxTest = 40 } "calls whose operands broadcast along an axis, over 2^16 elements or more, give the interpreter's bits"
+            (Prop.forAll (Arb.fromGen broadcastProgram) (fun (what, roots, bindings) -> agree what (dict bindings) roots))
         testPropertyWithConfig { FsCheckConfig.defaultConfig with maxTest = 40 } "the interpreter's bits at every width, with tails, scalars, sums, NaN, ±∞ and two threads"
             (Prop.forAll (Arb.fromGen laneProgram) (fun (dtype, f, roots, bindings) ->
                 LaneChecks.atEveryWidth (fun width ->
@@ -395,8 +415,21 @@ let private allocation =
             for k in 1 .. Plans.capacity + 5 do eval [ "x", Tensor.zeros [ 100_000 ] ] (x * float k) |> ignore
             let before = GC.GetAllocatedBytesForCurrentThread()
             for _ in 1 .. 3 do held.Run bindings |> ignore
-            // A new workspace would hold x * 3: 800,000 bytes a run; what remains is the copied-out scalar.
+            // A new workspace would hold the fused group's blocks and pieces, tens of kilobytes; what remains is
+            // the copied-out scalar.
             Expect.isLessThan (GC.GetAllocatedBytesForCurrentThread() - before) 10_000L "three runs allocate their results only"
+        }
+        test "compiling the same expressions again shares the held plan's workspaces" {
+            let x = input "x" [ 100_000 ]
+            let bindings = dict [ "x", Tensor.linspace -1.0 1.0 100_000 ]
+            let first = compile [ sum (x * 3.0) ]
+            first.Run bindings |> ignore
+            // As code that compiles in a loop does.
+            let again = compile [ sum (x * 3.0) ]
+            let before = GC.GetAllocatedBytesForCurrentThread()
+            again.Run bindings |> ignore
+            Expect.isLessThan (GC.GetAllocatedBytesForCurrentThread() - before) 10_000L "the first compile's workspace, not a new one"
+            GC.KeepAlive first
         }
         test "a fused elementwise loss and gradient split over two threads allocates nothing after warm-up" {
             let x = input "x" [ 200_000 ]
@@ -445,6 +478,24 @@ let private partner =
         }
     ]
 
+/// Bindings of x alone that, when a run asks for x, run `meanwhile` on another thread, wait for it and keep
+/// what it says.
+let private whileGathering (value: Tensor) (meanwhile: unit -> string) (said: string ref) =
+    let pairs = Seq.singleton (KeyValuePair("x", value))
+    { new IReadOnlyDictionary<string, Tensor> with
+        member _.TryGetValue(name, found: byref<Tensor>) =
+            said.Value <- Task.Run(meanwhile).Result
+            found <- value
+            name = "x"
+        member _.Item with get _ = value
+        member _.Keys = Seq.singleton "x"
+        member _.Values = Seq.singleton value
+        member _.ContainsKey name = name = "x"
+        member _.Count = 1
+        member _.GetEnumerator() : IEnumerator<KeyValuePair<string, Tensor>> = pairs.GetEnumerator()
+      interface Collections.IEnumerable with
+        member _.GetEnumerator() = (pairs :> Collections.IEnumerable).GetEnumerator() }
+
 let private misuse =
     testList "what users do" [
         test "a result bound back as the next run's input is read before it is overwritten" {
@@ -475,28 +526,25 @@ let private misuse =
             let plan = compile [ x * 2.0 ]
             let ws = plan.CreateWorkspace()
             let mine, theirs = Tensor.linspace 0.0 1.0 1000, Tensor.linspace 5.0 6.0 1000
+            let refused (attempt: unit -> unit) () = try attempt (); "went ahead" with :? FuncDiffException as e -> e.Message
             let latecomer = ref ""
-            // The run asks its bindings for x; the latecomer comes exactly then, on another thread.
-            let bindings =
-                { new IReadOnlyDictionary<string, Tensor> with
-                    member _.TryGetValue(name, value: byref<Tensor>) =
-                        latecomer.Value <-
-                            Task.Run(fun () ->
-                                try plan.Run(ws, dict [ "x", theirs ]) |> ignore; "ran"
-                                with :? FuncDiffException as e -> e.Message).Result
-                        value <- mine
-                        name = "x"
-                    member _.Item with get _ = mine
-                    member _.Keys = Seq.singleton "x"
-                    member _.Values = Seq.singleton mine
-                    member _.ContainsKey name = name = "x"
-                    member _.Count = 1
-                    member _.GetEnumerator() : IEnumerator<KeyValuePair<string, Tensor>> = (Seq.singleton (KeyValuePair("x", mine))).GetEnumerator()
-                  interface Collections.IEnumerable with
-                    member _.GetEnumerator() = (Seq.singleton (KeyValuePair("x", mine)) :> Collections.IEnumerable).GetEnumerator() }
-            let got = plan.Run(ws, bindings)
+            let got = plan.Run(ws, whileGathering mine (refused (fun () -> plan.Run(ws, dict [ "x", theirs ]) |> ignore)) latecomer)
             Expect.stringContains latecomer.Value "already running" "the latecomer is refused"
             Expect.equal (got[0].ToFloat64Array()) (mine.ToFloat64Array() |> Array.map (fun v -> v * 2.0)) "the run computed on its own input"
+            let binder = ref ""
+            plan.Run(ws, whileGathering mine (refused (fun () -> ws.Bind("x", theirs) |> ignore)) binder) |> ignore
+            Expect.stringContains binder.Value "already running" "so is a Bind from another thread meanwhile"
+        }
+        test "a view of a result bound back as an input, made a constant, keeps its value too" {
+            let x = input "x" [ 3 ]
+            let plan = compile [ x * 2.0; reshape [ 3; 1 ] x ]
+            let ws = plan.CreateWorkspace().Bind("x", Tensor.create [ 1.0; 2.0; 3.0 ])
+            let first = plan.Run ws
+            // Bound back: the workspace copies it into a staging tensor, which the view then follows.
+            let second = plan.Run(ws.Bind("x", first[0]))
+            let c = constant second[1]
+            plan.Run(ws.Bind("x", second[0])) |> ignore
+            Expect.equal ((eval [] (c + 0.0)).ToFloat64Array()) [| 2.0; 4.0; 6.0 |] "the constant holds the second run's view"
         }
         test "a workspace's result made a constant keeps its value when the workspace runs again" {
             let x = input "x" [ 3 ]

@@ -177,8 +177,9 @@ let schedule (values: Node[]) (owner: int[]) (rooted: HashSet<int>) (calls: Call
            let alone = run.Count = 1 && sums.Count = 0
            let size = values[run[0].Output].Shape.Size
            if paired then Pair(run[0], run[1])
-           // A group of one is worth it only as a loop over enough elements for both threads.
-           elif alone && size < parallelMinimum then Kernel run[0]
+           // A group of one is worth it only as a loop over enough elements for both threads (and only for
+           // a call that could fuse: a lone run also takes calls whose operands broadcast along an axis).
+           elif alone && (size < parallelMinimum || not Kernels.Partner.available || not (fusible values run[0])) then Kernel run[0]
            else
                let members = HashSet<int>(run |> Seq.map (fun c -> c.Output))
                let outside = run |> Seq.collect (fun c -> c.Args) |> Seq.filter (fun a -> not (members.Contains owner[a])) |> Seq.distinct |> Array.ofSeq

@@ -58,8 +58,8 @@ let private sources (owner: int[]) (g: Group) =
 
 /// A turn computes this many vectors, call by call. Two give a chain of dependent calls independent work
 /// to overlap (chain1000's backward pass; a lone exp over 2^20 float64 elements, on two threads, went from
-/// 0.84 to 0.69 of the span kernel's time on one), but cost a loop with several heavy calls its registers
-/// (ew1m float64: 2.5 ms with one, 2.75 with two).
+/// 0.84 to 0.69 of the span kernel's time on one; hvp10k, one tanh among cheap calls, measured the same),
+/// but cost a loop with several heavy calls its registers (ew1m float64: 2.5 ms with one, 2.75 with two).
 let private unrollOf (g: Group) = if (g.Calls |> Array.filter (fun c -> c.Primitive.Lanes.Value.Heavy)).Length > 1 then 1 else 2
 
 let private build<'T> (owner: int[]) (g: Group) : Delegate =

@@ -271,7 +271,7 @@ type Workspace(plan: Plan) =
             bound[i] <- t
             for v in followers[i] do
                 if storageChanged || isBound v then
-                    values[v] <- (if isBound v then t else tensorOver v t.Data)
+                    values[v] <- (if isBound v then t else let view = tensorOver v t.Data in view.Lent <- t.Lent; view)
                     for struct (s, k) in readers[v] do args[s][k] <- values[v]
 
     /// Claims the workspace for one run, from gathering its inputs to its last step: a second thread

@@ -131,9 +131,14 @@ let keptBytes () = Threading.Interlocked.Read &kept
 /// How many plans the cache holds.
 let count () = lock cache (fun () -> cache.Count)
 
+/// Held plans' pools, one per compiled plan, kept while the plan is alive.
+let private heldPools = System.Runtime.CompilerServices.ConditionalWeakTable<Plan, Compiled>()
+
 /// The cached plan for the roots, with workspaces of its own for a caller that holds it: they stay while
-/// the caller holds the plan, whatever other evaluations push out of the cache.
-let held (roots: Node list) = Compiled((cached roots).Plan, false)
+/// the plan is held, whatever other evaluations push out of the cache, and every compile of the same
+/// expressions shares them.
+let held (roots: Node list) =
+    heldPools.GetValue((cached roots).Plan, fun p -> Compiled(p, false))
 
 /// The values of the roots given tensors for the inputs, by name, through the cached plan.
 let evaluate (bindings: IReadOnlyDictionary<string, Tensor>) (roots: Node list) : Tensor list =

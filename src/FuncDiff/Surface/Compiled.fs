@@ -34,7 +34,10 @@ type Workspace internal (core: Execute.Workspace) =
             let reads = if names.IsEmpty then "it reads no inputs" else "it reads " + System.String.Join(", ", names)
             raise (InputException(name, sprintf "the plan has no input '%s'%s; %s" name hint reads))
         Interpreter.checkInput name input value
-        bindings[name] <- value
+        // Claimed like a run: a Bind from another thread must not change what a run is reading.
+        core.Enter()
+        try bindings[name] <- value
+        finally core.Leave()
         w
 
 /// The outputs of a set of expressions, compiled once: simplified (constant folding, ×1 and
