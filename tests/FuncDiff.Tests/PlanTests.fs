@@ -389,6 +389,17 @@ let private costOfRuns (plan: Plan) (bindings: IReadOnlyDictionary<string, Tenso
     for _ in 1 .. 20 do plan.Run(w, bindings) |> ignore
     allocated () - before, GC.CollectionCount 2 - collections
 
+/// Evaluates through the cache on tensors nothing else holds, read by a fused loop over two threads, a
+/// view, a kernel and a root, and gives weak references to their arrays.
+[<Runtime.CompilerServices.MethodImpl(Runtime.CompilerServices.MethodImplOptions.NoInlining)>]
+let private evaluateOnce () =
+    let x, m, s = input "x" [ 70_000 ], input "m" [ 64; 64 ], input "s" []
+    let roots = [ sum (exp x * x + s); (reshape [ 700; 100 ] x).Sum(0); matmul m m; x ]
+    let tensors = [ "x", Tensor.linspace -1.0 1.0 70_000; "m", Tensor.ones [ 64; 64 ]; "s", Tensor.scalar 2.0 ]
+    let got = evalMany tensors roots
+    Expect.equal (got[2].ToFloat64Array()[0]) 64.0 "m·m with m all ones"
+    [ for _, t in tensors -> WeakReference(t.Data) ]
+
 let private allocation =
     // Sequenced: gen-2 collections are counted process-wide, so no other test may run meanwhile.
     testSequenced <| testList "allocation" [
@@ -406,6 +417,13 @@ let private allocation =
             let before = Plans.keptBytes ()
             for _ in 1 .. 3 do pushedOut.Evaluate(dict [ "x", Tensor.zeros [ 100_000 ] ]) |> ignore
             Expect.equal (Plans.keptBytes ()) before "an evicted plan's workspaces are not counted as kept"
+        }
+        test "a workspace kept in the cache's pool lets go of the tensors it was given" {
+            let weak = evaluateOnce ()
+            GC.Collect()
+            GC.WaitForPendingFinalizers()
+            GC.Collect()
+            Expect.equal [ for w in weak -> w.IsAlive ] [ false; false; false ] "x, m and s are collected after the evaluation"
         }
         test "a plan the caller holds keeps its workspace however many other plans pass through the cache" {
             let x = input "x" [ 100_000 ]

@@ -49,6 +49,8 @@ type private BlockSum<'T when 'T :> Numerics.INumber<'T>>(size: int, threads: in
 type private ILoopRun =
     /// Takes the arrays of this run's values (bound inputs change between runs).
     abstract Refresh: unit -> unit
+    /// Lets go of the bound inputs' arrays until the next Refresh.
+    abstract Release: unit -> unit
     abstract Run: thread: int * offset: int * length: int -> unit
     /// The block of sum s's member that thread's last Run left, from index 0.
     abstract Piece: thread: int * s: int -> Array
@@ -69,6 +71,7 @@ type private LoopRun<'T>(loop: Loops.Loop<'T>, group: Group, values: Tensor[], i
             for j in boundReads do reads[j] <- arrayOf group.Imports[j]
             for k in 0 .. scalars.Length - 1 do
                 scalars[k] <- (if isNull scalarArrays[k] then arrayOf group.Scalars[k] else scalarArrays[k])[0]
+        member _.Release() = for j in boundReads do reads[j] <- null
         member _.Run(thread, offset, length) =
             // The loop reads and writes without bounds checks: every array must hold the elements it touches.
             let mutable fits = offset >= 0
@@ -212,6 +215,11 @@ type private GroupRun(group: Group, plan: Plan, values: Tensor[]) =
         else run 0 0 blocks
         for j in 0 .. sums.Length - 1 do sums[j].Finish values[group.Sums[j].Output]
 
+    /// Lets go of what the run read from outside the workspace (taken again by the next Run).
+    member _.Release() =
+        for struct (args, k, _) in scalarSlots do args[k] <- Unchecked.defaultof<Tensor>
+        if not (isNull loop) then loop.Release()
+
 /// The buffers, value tensors and argument arrays of one run of a plan.
 [<Sealed; AllowNullLiteral>]
 type Workspace(plan: Plan) =
@@ -301,6 +309,19 @@ type Workspace(plan: Plan) =
                 Array.Copy(t.Data, staging[i].Data, t.Size)
                 w.Bind(i, staging[i])
             else w.Bind(i, t)
+
+    /// Lets go of the bound inputs and the results, so a workspace kept in a pool does not keep a
+    /// caller's tensors alive; the next run binds its inputs again.
+    member internal w.Release() =
+        for i in 0 .. bound.Length - 1 do
+            if not (obj.ReferenceEquals(bound[i], null)) then
+                bound[i] <- Unchecked.defaultof<Tensor>
+                for v in followers[i] do
+                    values[v] <- Unchecked.defaultof<Tensor>
+                    for struct (s, k) in readers[v] do args[s][k] <- Unchecked.defaultof<Tensor>
+        Array.Clear w.Inputs
+        Array.Clear results
+        for g in groups do if not (obj.ReferenceEquals(g, null)) then g.Release()
 
     /// Runs step s of the plan on what the earlier steps left (a profiler times them one by one).
     member internal _.Step(s: int) =

@@ -36,6 +36,8 @@ type Compiled(plan: Plan, cached: bool) =
             spare
 
     member _.Return(w: Workspace) =
+        // A kept workspace must not keep the caller's inputs alive (a one-off eval of a huge tensor).
+        w.Release()
         lock pool (fun () ->
             if not evicted && pool.Count < Environment.ProcessorCount then
                 if not cached then pool.Push w
