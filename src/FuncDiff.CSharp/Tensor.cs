@@ -140,13 +140,15 @@ public sealed class Tensor : IEquatable<Tensor>
 
     /// <summary>The float64 values 0, 1, 2, … below <paramref name="stop"/> (NumPy <c>arange(stop)</c>).</summary>
     /// <param name="stop">The exclusive upper end.</param>
+    /// <exception cref="FuncDiffException">The stop is not finite, or more values than a tensor can hold.</exception>
     public static Tensor Arange(double stop) => new(TensorModule.arange(0.0, stop, 1.0));
 
     /// <summary>The float64 values start, start + step, … short of <paramref name="stop"/> (NumPy <c>arange</c>).</summary>
     /// <param name="start">The first value.</param>
     /// <param name="stop">The exclusive end.</param>
-    /// <param name="step">The spacing; non-zero, negative to count down.</param>
-    /// <exception cref="FuncDiffException">The step is zero or NaN.</exception>
+    /// <param name="step">The spacing; finite and non-zero, negative to count down.</param>
+    /// <exception cref="FuncDiffException">The step is zero, infinite or NaN; start or stop is not finite; or the
+    /// range holds more values than a tensor can.</exception>
     public static Tensor Arange(double start, double stop, double step = 1.0) => new(TensorModule.arange(start, stop, step));
 
     /// <summary>
@@ -157,7 +159,7 @@ public sealed class Tensor : IEquatable<Tensor>
     /// <param name="start">The first value.</param>
     /// <param name="stop">The last value (exactly, when count &gt; 1).</param>
     /// <param name="count">How many values; non-negative.</param>
-    /// <exception cref="FuncDiffException">The count is negative.</exception>
+    /// <exception cref="FuncDiffException">The count is negative or more than a tensor can hold.</exception>
     public static Tensor Linspace(double start, double stop, int count) => new(TensorModule.linspace(start, stop, count));
 
     /// <summary>Float64 samples of the standard normal distribution; the same seed gives the same tensor on every machine.</summary>

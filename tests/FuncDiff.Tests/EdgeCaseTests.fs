@@ -289,6 +289,9 @@ let private int32Tests =
             overflows (ints [ Int32.MinValue; 1 ]) (-i) "neg"
             overflows (ints [ 0; Int32.MinValue ]) (abs i) "abs"
             overflows (ints [ 46341; 0 ]) (square i) "square"
+            // The plan's simplifications must not lose an overflow: neg(neg i) is i only for floats.
+            overflows (ints [ Int32.MinValue; 1 ]) (-(-i)) "neg"
+            overflows (ints [ Int32.MinValue; 1 ]) (-(-(-i)) + i) "neg"
             Expect.equal (eval (ints [ Int32.MaxValue; Int32.MinValue + 1 ]) (abs i) |> values) [ float Int32.MaxValue; float Int32.MaxValue ] "abs that fits"
         }
         test "the message names the element" {

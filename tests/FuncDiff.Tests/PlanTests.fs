@@ -449,6 +449,16 @@ let private allocation =
             Expect.isLessThan (GC.GetAllocatedBytesForCurrentThread() - before) 10_000L "the first compile's workspace, not a new one"
             GC.KeepAlive first
         }
+        test "a plan the caller holds is found again after other plans push it out of the cache" {
+            let x = input "x" [ 1_000 ]
+            let bindings = dict [ "x", Tensor.linspace -1.0 1.0 1_000 ]
+            let first = compile [ sum (x * 3.0) ]
+            let workspace = first.CreateWorkspace()
+            for k in 1 .. Plans.capacity + 5 do eval [ "x", Tensor.zeros [ 1_000 ] ] (x * float k + 0.5) |> ignore
+            let again = compile [ sum (x * 3.0) ]
+            let got, expected = again.Run(workspace, bindings), first.Run bindings
+            Expect.equal (got[0].ToFloat64Array()) (expected.Head.ToFloat64Array()) "the held plan, which takes its workspaces"
+        }
         test "a fused elementwise loss and gradient split over two threads allocates nothing after warm-up" {
             let x = input "x" [ 200_000 ]
             let f = sum (tanh x * exp (-(x * x)) + log (1.0 + x * x))
@@ -496,13 +506,12 @@ let private partner =
         }
     ]
 
-/// Bindings of x alone that, when a run asks for x, run `meanwhile` on another thread, wait for it and keep
-/// what it says.
+/// Bindings of x alone that, when a run asks for x, run `meanwhile` and keep what it says.
 let private whileGathering (value: Tensor) (meanwhile: unit -> string) (said: string ref) =
     let pairs = Seq.singleton (KeyValuePair("x", value))
     { new IReadOnlyDictionary<string, Tensor> with
         member _.TryGetValue(name, found: byref<Tensor>) =
-            said.Value <- Task.Run(meanwhile).Result
+            said.Value <- meanwhile ()
             found <- value
             name = "x"
         member _.Item with get _ = value
@@ -545,13 +554,18 @@ let private misuse =
             let ws = plan.CreateWorkspace()
             let mine, theirs = Tensor.linspace 0.0 1.0 1000, Tensor.linspace 5.0 6.0 1000
             let refused (attempt: unit -> unit) () = try attempt (); "went ahead" with :? FuncDiffException as e -> e.Message
+            let elsewhere (f: unit -> string) () = Task.Run(f).Result
             let latecomer = ref ""
-            let got = plan.Run(ws, whileGathering mine (refused (fun () -> plan.Run(ws, dict [ "x", theirs ]) |> ignore)) latecomer)
+            let got = plan.Run(ws, whileGathering mine (elsewhere (refused (fun () -> plan.Run(ws, dict [ "x", theirs ]) |> ignore))) latecomer)
             Expect.stringContains latecomer.Value "already running" "the latecomer is refused"
             Expect.equal (got[0].ToFloat64Array()) (mine.ToFloat64Array() |> Array.map (fun v -> v * 2.0)) "the run computed on its own input"
             let binder = ref ""
-            plan.Run(ws, whileGathering mine (refused (fun () -> ws.Bind("x", theirs) |> ignore)) binder) |> ignore
+            plan.Run(ws, whileGathering mine (elsewhere (refused (fun () -> ws.Bind("x", theirs) |> ignore))) binder) |> ignore
             Expect.stringContains binder.Value "already running" "so is a Bind from another thread meanwhile"
+            // The same thread running it again from inside its run is told so.
+            let again = ref ""
+            plan.Run(ws, whileGathering mine (refused (fun () -> plan.Run(ws, dict [ "x", theirs ]) |> ignore)) again) |> ignore
+            Expect.stringContains again.Value "a call its run made" "re-entry is named as such"
         }
         test "a view of a result bound back as an input, made a constant, keeps its value too" {
             let x = input "x" [ 3 ]

@@ -39,7 +39,8 @@ let private identity (n: Node) (ins: Node[]) : Node option =
     let sameType (x: Node) = x.DType = n.DType && x.Shape.Equals n.Shape
     match n.Op with
     | Apply (p, _) when (isView p || obj.ReferenceEquals(p, Structural.broadcastToP)) && sameType ins[0] -> Some ins[0]
-    | Apply (p, _) when obj.ReferenceEquals(p, Arithmetic.negP) && is Arithmetic.negP ins[0] -> Some ins[0].Inputs[0]
+    // Not for int32: there neg(Int32.MinValue) is an error the plan must still raise.
+    | Apply (p, _) when obj.ReferenceEquals(p, Arithmetic.negP) && n.DType.IsFloat && is Arithmetic.negP ins[0] -> Some ins[0].Inputs[0]
     | Apply (p, _) when obj.ReferenceEquals(p, Arithmetic.mulP) ->
         if isOne ins[1] && sameType ins[0] then Some ins[0]
         elif isOne ins[0] && sameType ins[1] then Some ins[1]

@@ -252,6 +252,8 @@ type Workspace(plan: Plan) =
     let own = HashSet<obj>(buffers |> Seq.cast<obj>, HashIdentity.Reference)
     let staging: Tensor[] = Array.zeroCreate plan.Inputs.Length
     let mutable running = 0
+    // The thread that holds the claim (0 between runs), so a refusal can say whether it is re-entry.
+    let mutable runner = 0
     let results: Tensor[] = Array.zeroCreate plan.Roots.Length
     let isBound (v: int) = match plan.Storage[v] with Storage.Bound _ -> true | _ -> false
 
@@ -286,9 +288,15 @@ type Workspace(plan: Plan) =
     /// meanwhile gets an error instead of changing the inputs of the run under way.
     member internal _.Enter() =
         if Threading.Interlocked.Exchange(&running, 1) = 1 then
-            raise (FuncDiffException "this workspace is already running on another thread; give each thread its own (plan.CreateWorkspace())")
+            raise (FuncDiffException(
+                    if Threading.Volatile.Read &runner = Environment.CurrentManagedThreadId then
+                        "this workspace is already running: a call its run made (reading the inputs) runs it again; give that call a workspace of its own (plan.CreateWorkspace())"
+                    else "this workspace is already running on another thread; give each thread its own (plan.CreateWorkspace())"))
+        Threading.Volatile.Write(&runner, Environment.CurrentManagedThreadId)
 
-    member internal _.Leave() = Threading.Volatile.Write(&running, 0)
+    member internal _.Leave() =
+        Threading.Volatile.Write(&runner, 0)
+        Threading.Volatile.Write(&running, 0)
 
     /// Runs the plan on the bound tensors (already checked, in the workspace's claim) and gives the
     /// roots' values. They are this workspace's tensors, overwritten by its next run.

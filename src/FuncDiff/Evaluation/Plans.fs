@@ -98,23 +98,31 @@ let capacity = 64
 
 let private cache = Dictionary<Key, LinkedListNode<Key * Compiled>>()
 let private recency = LinkedList<Key * Compiled>()
+/// Plans callers hold (compile), by expression, so that one pushed out of the cache is found again
+/// rather than compiled anew (and its held workspaces stay shared). Under the cache's lock.
+let private heldPlans = Dictionary<Key, WeakReference<Plan>>()
+
+let private keyOf (roots: Node list) = { Roots = roots; Hash = roots |> List.fold (fun h (r: Node) -> HashCode.Combine(h, r.Hash)) 17 }
 
 /// The plan for the roots, compiled on first use and kept while it is among the most recently used.
 let cached (roots: Node list) : Compiled =
-    let key = { Roots = roots; Hash = roots |> List.fold (fun h (r: Node) -> HashCode.Combine(h, r.Hash)) 17 }
-    let found =
+    let key = keyOf roots
+    let found, stillHeld =
         lock cache (fun () ->
             match cache.TryGetValue key with
             | true, entry ->
                 recency.Remove entry
                 recency.AddFirst entry
-                Some (snd entry.Value)
-            | _ -> None)
+                Some (snd entry.Value), None
+            | _ ->
+                match heldPlans.TryGetValue key with
+                | true, plan -> (match plan.TryGetTarget() with | true, p -> None, Some p | _ -> None, None)
+                | _ -> None, None)
     match found with
     | Some c -> c
     | None ->
         // Compiled outside the lock: a slow compile must not stall other threads' evaluations.
-        let compiled = Compiled(Plan.compile roots, true)
+        let compiled = Compiled((match stillHeld with Some p -> p | None -> Plan.compile roots), true)
         lock cache (fun () ->
             match cache.TryGetValue key with
             | true, entry -> snd entry.Value
@@ -140,7 +148,13 @@ let private heldPools = System.Runtime.CompilerServices.ConditionalWeakTable<Pla
 /// the plan is held, whatever other evaluations push out of the cache, and every compile of the same
 /// expressions shares them.
 let held (roots: Node list) =
-    heldPools.GetValue((cached roots).Plan, fun p -> Compiled(p, false))
+    let plan = (cached roots).Plan
+    lock cache (fun () ->
+        // Entries of plans no longer held go here, so the table stays as small as what is held.
+        let gone = [ for KeyValue (k, w) in heldPlans do match w.TryGetTarget() with | true, _ -> () | _ -> yield k ]
+        for k in gone do heldPlans.Remove k |> ignore
+        heldPlans[keyOf roots] <- WeakReference<Plan>(plan))
+    heldPools.GetValue(plan, fun p -> Compiled(p, false))
 
 /// The values of the roots given tensors for the inputs, by name, through the cached plan.
 let evaluate (bindings: IReadOnlyDictionary<string, Tensor>) (roots: Node list) : Tensor list =

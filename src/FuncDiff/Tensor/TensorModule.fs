@@ -77,10 +77,18 @@ module Tensor =
     /// A float64 tensor of ones.
     let ones (shape: seq<int>) = full shape 1.0
 
+    /// The element count of a range, refused past what a tensor can hold (not left to Array.init).
+    let private rangeCount (what: string) (n: float) =
+        if n > float Shape.MaxElements then
+            raise (FuncDiffException(sprintf "%s: %.17g elements, more than a tensor can hold (at most %d)" what n Shape.MaxElements))
+        max 0 (int n)
+
     /// Evenly spaced float64 values start, start + step, … below stop (NumPy arange).
     let arange (start: float) (stop: float) (step: float) =
-        if step = 0.0 || Double.IsNaN step then raise (FuncDiffException "arange: step must be non-zero")
-        let n = max 0 (int (ceil ((stop - start) / step)))
+        let what = sprintf "arange(%g, %g, %g)" start stop step
+        if step = 0.0 || not (Double.IsFinite step) then raise (FuncDiffException(what + ": step must be finite and non-zero"))
+        if not (Double.IsFinite start && Double.IsFinite stop) then raise (FuncDiffException(what + ": start and stop must be finite"))
+        let n = rangeCount what (ceil ((stop - start) / step))
         ofArray (Array.init n (fun i -> start + float i * step))
 
     /// n evenly spaced float64 values from start to stop inclusive, as libtorch computes them: the first
@@ -89,6 +97,7 @@ module Tensor =
     /// value from start).
     let linspace (start: float) (stop: float) (n: int) =
         if n < 0 then raise (FuncDiffException(sprintf "linspace: count %d is negative" n))
+        let n = rangeCount (sprintf "linspace(%g, %g, %d)" start stop n) (float n)
         if n = 1 then ofArray [| start |]
         else
             let step = (stop - start) / float (n - 1)
