@@ -612,8 +612,45 @@ let private misuse =
         }
     ]
 
+/// int32 programs over values at and near the type's limits: the plan must raise an error where the
+/// interpreter does (a simplification that is exact for floats may not be for int32) and agree elsewhere.
+let private intProgram : Gen<Expr * (string * Tensor) list> =
+    let i, j = inputOf DType.Int32 "i" [ 6 ], inputOf DType.Int32 "j" [ 6 ]
+    let one = constant (Tensor.ofArray [| 1 |])
+    let operations: (Expr -> Expr -> Expr) list =
+        [ fun a b -> a + b
+          fun a b -> a - b
+          fun a b -> a * b
+          fun a _ -> -a
+          fun a _ -> -(-a)
+          fun a _ -> abs a
+          fun a _ -> square a
+          fun a _ -> a * one
+          fun a _ -> a |> reshape [ 2; 3 ] |> reshape [ 6 ]
+          fun a b -> a.Transpose().Transpose() + b ]
+    let element = Gen.oneof [ Gen.elements [ Int32.MinValue; Int32.MinValue + 1; -46341; -1; 0; 1; 46341; 65536; Int32.MaxValue ]; Gen.choose (-9, 9) ]
+    gen {
+        let! f = grow [ i; j ] operations 6
+        let! ti = Gen.arrayOfLength 6 element
+        let! tj = Gen.arrayOfLength 6 element
+        return f, [ "i", Tensor.ofArray ti; "j", Tensor.ofArray tj ]
+    }
+
 let private errors =
     testList "errors" [
+        testPropertyWithConfig { FsCheckConfig.defaultConfig with maxTest = 300 } "int32 programs: an overflow the interpreter raises, the plan raises too"
+            (Prop.forAll (Arb.fromGen intProgram) (fun (f, bindings) ->
+                let outcome (run: unit -> Tensor list) =
+                    try Ok [ for t in run () -> t.ToFloat64Array() ] with :? EvaluationException as e -> Error e.Message
+                let roots = [ f.Node ]
+                let expected = outcome (fun () -> Interpreter.evaluate (dict bindings) roots)
+                let got = outcome (fun () -> Plans.Compiled(Plan.compile roots, false).Evaluate(dict bindings))
+                // Two overflows in one program may be met in another order: either raising is what must agree.
+                match expected, got with
+                | Ok e, Ok g -> Expect.equal g e (string f)
+                | Error _, Error _ -> ()
+                | Ok _, Error m -> failtestf "%s: the plan raised (%s) where the interpreter gave a value" (string f) m
+                | Error m, Ok _ -> failtestf "%s: the plan gave a value where the interpreter raised (%s)" (string f) m))
         test "an unbound input names itself" {
             let x = input "x" [ 2 ]
             let plan = compile [ x * 2.0 ]
