@@ -158,12 +158,12 @@ let tests =
                 Expect.equal ((Tensor.linspace 2.0 3.0 1).ToFloat64Array()) [| 2.0 |] "one point: the start"
                 Expect.equal (Tensor.linspace 2.0 3.0 0).Size 0 "none"
                 // Counts past what a tensor holds, and ranges with no count, are the library's errors.
-                for what, make in [ "arange(0, 1e+12, 0.001)", (fun () -> Tensor.arange 0.0 1e12 1e-3)
+                for what, make in [ "arange(0, 1000000000000, 0.001)", (fun () -> Tensor.arange 0.0 1e12 1e-3)
                                     "arange(-1e+308, 1e+308, 1)", (fun () -> Tensor.arange -1e308 1e308 1.0)
-                                    "arange(0, Infinity, 1)", (fun () -> Tensor.arange 0.0 infinity 1.0)
-                                    "arange(0, NaN, 1)", (fun () -> Tensor.arange 0.0 nan 1.0)
-                                    "arange(NaN, 1, 1)", (fun () -> Tensor.arange nan 1.0 1.0)
-                                    "arange(0, 1, Infinity)", (fun () -> Tensor.arange 0.0 1.0 infinity)
+                                    "arange(0, inf, 1)", (fun () -> Tensor.arange 0.0 infinity 1.0)
+                                    "arange(0, nan, 1)", (fun () -> Tensor.arange 0.0 nan 1.0)
+                                    "arange(nan, 1, 1)", (fun () -> Tensor.arange nan 1.0 1.0)
+                                    "arange(0, 1, inf)", (fun () -> Tensor.arange 0.0 1.0 infinity)
                                     "linspace(0, 1, 2147483647)", (fun () -> Tensor.linspace 0.0 1.0 System.Int32.MaxValue) ] do
                     match Expect.throwsC (make >> ignore) id with
                     | :? FuncDiffException as e -> Expect.stringStarts e.Message what "the error names the call"

@@ -37,10 +37,9 @@ let broadcastIndex (output: Shape) (input: Shape) (flat: int) =
 
 /// A number for a message: four significant digits; nan, inf and -inf as the language writes them.
 let number (v: float) =
-    if Double.IsNaN v then "nan"
-    elif Double.IsPositiveInfinity v then "inf"
-    elif Double.IsNegativeInfinity v then "-inf"
-    else v.ToString("G4", Globalization.CultureInfo.InvariantCulture).Replace("E", "e")
+    match Format.special v with
+    | Some s -> s
+    | None -> v.ToString("G4", Globalization.CultureInfo.InvariantCulture).Replace("E", "e")
 
 /// One element for a message.
 let element (t: Tensor) (i: int) =

@@ -8,6 +8,13 @@ open FuncDiff
 
 let private inv = CultureInfo.InvariantCulture
 
+/// nan, inf and -inf as the language writes them; None for a finite value.
+let special (v: float) =
+    if Double.IsNaN v then Some "nan" elif Double.IsPositiveInfinity v then Some "inf" elif Double.IsNegativeInfinity v then Some "-inf" else None
+
+/// A number for a message, every digit kept (it reads back to the same float).
+let number (v: float) = match special v with Some s -> s | None -> v.ToString("R", inv).Replace("E", "e")
+
 /// Axes longer than this many elements are shown as their first and last `edge` entries.
 let private summariseAbove = 1000
 let private edge = 3
@@ -21,7 +28,6 @@ let private floatDisplay (shown: float seq) : float -> string =
     let nonzero = finite |> Array.filter (fun v -> v > 0.0)
     let minAbs = if nonzero.Length = 0 then 0.0 else Array.min nonzero
     let scientific = maxAbs >= 1e8 || (minAbs > 0.0 && (minAbs < 1e-4 || maxAbs / minAbs > 1e3))
-    let special (v: float) = if Double.IsNaN v then Some "nan" elif Double.IsPositiveInfinity v then Some "inf" elif Double.IsNegativeInfinity v then Some "-inf" else None
     // The fewest digits (up to 8) that show v as precisely as 8 would.
     let needed (fmt: int -> string) =
         [ 0 .. 8 ] |> List.find (fun d -> Double.Parse(fmt d, inv) = Double.Parse(fmt 8, inv))

@@ -85,7 +85,7 @@ module Tensor =
 
     /// Evenly spaced float64 values start, start + step, … below stop (NumPy arange).
     let arange (start: float) (stop: float) (step: float) =
-        let what = sprintf "arange(%g, %g, %g)" start stop step
+        let what = sprintf "arange(%s, %s, %s)" (Format.number start) (Format.number stop) (Format.number step)
         if step = 0.0 || not (Double.IsFinite step) then raise (FuncDiffException(what + ": step must be finite and non-zero"))
         if not (Double.IsFinite start && Double.IsFinite stop) then raise (FuncDiffException(what + ": start and stop must be finite"))
         let n = rangeCount what (ceil ((stop - start) / step))
@@ -97,7 +97,7 @@ module Tensor =
     /// value from start).
     let linspace (start: float) (stop: float) (n: int) =
         if n < 0 then raise (FuncDiffException(sprintf "linspace: count %d is negative" n))
-        let n = rangeCount (sprintf "linspace(%g, %g, %d)" start stop n) (float n)
+        let n = rangeCount (sprintf "linspace(%s, %s, %d)" (Format.number start) (Format.number stop) n) (float n)
         if n = 1 then ofArray [| start |]
         else
             let step = (stop - start) / float (n - 1)
