@@ -58,13 +58,17 @@ public sealed class Plan
 
     /// <summary>
     /// Runs in the workspace on the tensors bound to it. The results (the list and its tensors) are the workspace's
-    /// own, overwritten by its next run (copy what must outlive it; <see cref="Expr.Constant(Tensor)"/> copies one itself);
-    /// after the first run with the same input tensors, a run allocates nothing on the managed heap. A result may be
-    /// bound back as an input for the next run.
+    /// own, lent (<see cref="Tensor.IsLent"/>) and overwritten by its next run: <see cref="Tensor.Copy"/> what must
+    /// outlive it (<see cref="Expr.Constant(Tensor)"/> copies one itself). After the first run with the same input
+    /// tensors, a run allocates nothing on the managed heap. A result may be bound back as an input for the next run
+    /// (the workspace copies it before the run overwrites it): a training loop that compiles its updated weights
+    /// among the outputs and binds them back each step allocates nothing.
     /// </summary>
     /// <param name="workspace">A workspace this plan created.</param>
     /// <exception cref="InputException">An input is not bound, or bound to a tensor of another shape or dtype.</exception>
     /// <exception cref="EvaluationException">Evaluation failed on the data.</exception>
+    /// <exception cref="FuncDiffException">Another plan created the workspace, or it is running already (on another
+    /// thread, or in a call its own run made).</exception>
     public IReadOnlyList<Tensor> Run(Workspace workspace)
     {
         ArgumentNullException.ThrowIfNull(workspace);
@@ -89,11 +93,16 @@ public sealed class Workspace
     /// <summary>The bytes its buffers hold.</summary>
     public long Bytes => Core.Bytes;
 
-    /// <summary>Binds an input for the next runs; returns this workspace, so binds chain.</summary>
+    /// <summary>
+    /// Binds an input for the next runs; returns this workspace, so binds chain. The workspace keeps the tensor and
+    /// reads its elements at each run: a result another workspace lent is read as that workspace's latest run left it
+    /// (bind its <see cref="Tensor.Copy"/> to fix the values); a result of this workspace is copied before each run.
+    /// </summary>
     /// <param name="name">An input the plan reads.</param>
     /// <param name="value">Its tensor, of the declared shape and dtype.</param>
     /// <exception cref="InputException">The plan reads no input of that name (the message suggests the closest one), or
     /// the tensor has another shape or dtype than the input's.</exception>
+    /// <exception cref="FuncDiffException">The workspace is running on another thread.</exception>
     public Workspace Bind(string name, Tensor value)
     {
         ArgumentNullException.ThrowIfNull(name);

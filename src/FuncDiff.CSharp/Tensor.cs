@@ -11,7 +11,9 @@ using TensorModule = FuncDiff.TensorFunctions.TensorModule;
 /// </summary>
 /// <remarks>
 /// Every factory copies its data, so a tensor never shares storage with an array the caller can still change,
-/// and every reader returns a copy. Two tensors are equal (<see cref="Equals(Tensor?)"/>, <c>==</c>) when
+/// and every reader returns a copy. The one tensor that changes is a result <see cref="Plan.Run(Workspace)"/>
+/// lends (<see cref="IsLent"/>): the workspace's next run overwrites it, and with it its value equality and hash;
+/// <see cref="Copy"/> keeps its values. Two tensors are equal (<see cref="Equals(Tensor?)"/>, <c>==</c>) when
 /// shape, dtype and every element agree bit for bit, so NaN equals NaN; this is value equality, not an
 /// elementwise comparison (compare elementwise with expressions: <see cref="Expr.Eq(Expr)"/>).
 /// Errors raise <see cref="FuncDiffException"/> with the shapes involved.
@@ -27,6 +29,15 @@ public sealed class Tensor : IEquatable<Tensor>
 
     /// <summary>The element type.</summary>
     public DType DType => Interop.FromCore(Core.DType);
+
+    /// <summary>
+    /// True for a result of <see cref="Plan.Run(Workspace)"/>: the workspace's own tensor, overwritten by its next run.
+    /// Keep one with <see cref="Copy"/>; do not use one as a dictionary key.
+    /// </summary>
+    public bool IsLent => Core.IsLent;
+
+    /// <summary>A tensor of its own with the same shape, dtype and elements (what keeps a lent result's values).</summary>
+    public Tensor Copy() => new(Core.Copy());
 
     /// <summary>The number of dimensions (0 for a scalar).</summary>
     public int Rank => Core.Rank;

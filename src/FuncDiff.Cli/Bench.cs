@@ -4,6 +4,7 @@ using System;
 using System.Collections.Generic;
 using System.CommandLine;
 using System.Diagnostics;
+using System.Globalization;
 using System.IO;
 using System.Linq;
 
@@ -16,15 +17,32 @@ internal static class Bench
 {
     /// <summary>The <c>bench</c> command.</summary>
     /// <param name="output">Standard output.</param>
-    /// <param name="error">Standard error.</param>
-    public static Command Command(TextWriter output, TextWriter error)
+    public static Command Command(TextWriter output)
     {
         var name = new Argument<string>("NAME") { Description = "The workload: " + string.Join(", ", Workloads.All.Select(w => w.Name)) };
         name.AcceptOnlyFromAmong([.. Workloads.All.Select(w => w.Name)]);
-        var dtype = new Option<string>("--dtype") { Description = "float64 (default) or float32", DefaultValueFactory = _ => "float64" };
+        var dtype = new Option<string>("--dtype") { Description = "float64 or float32", DefaultValueFactory = _ => "float64" };
         dtype.AcceptOnlyFromAmong("float64", "float32");
-        var reps = new Option<int>("--reps") { Description = "Timed repetitions after the warm-up (default 20)", DefaultValueFactory = _ => 20 };
-        var warmup = new Option<double>("--warmup") { Description = "Seconds of untimed warm-up first (default 3: the JIT's tiers need it)", DefaultValueFactory = _ => 3.0 };
+        var reps = new Option<int>("--reps")
+        {
+            Description = "Timed repetitions after the warm-up",
+            DefaultValueFactory = _ => 20,
+            CustomParser = result => Program.Integer(result, "--reps", 1, 20),
+        };
+        var warmup = new Option<double>("--warmup")
+        {
+            Description = "Seconds of untimed warm-up first, up to 3600 (the JIT's tiers need about 3)",
+            DefaultValueFactory = _ => 3.0,
+            CustomParser = result =>
+            {
+                if (result.Tokens.Count == 0) return 3.0;
+                var text = result.Tokens[^1].Value;
+                if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) && seconds is >= 0 and <= 3600)
+                    return seconds;
+                result.AddError($"--warmup takes a number of seconds from 0 to 3600, not '{text}'");
+                return 0;
+            },
+        };
         var json = new Option<bool>("--json") { Description = "Print one JSON object with the peer harness's fields" };
         var compiled = new Option<bool>("--compiled")
         {
@@ -42,13 +60,7 @@ internal static class Bench
         {
             var workload = Workloads.All.Single(w => w.Name == parse.GetValue(name));
             var type = parse.GetValue(dtype) == "float32" ? DType.Float32 : DType.Float64;
-            var count = parse.GetValue(reps);
-            if (count < 1)
-            {
-                error.WriteLine("funcdiff: --reps must be at least 1");
-                return ExitCode.Usage;
-            }
-            var result = Run(workload, type, count, TimeSpan.FromSeconds(Math.Max(0, parse.GetValue(warmup))), parse.GetValue(compiled), parse.GetValue(ratio));
+            var result = Run(workload, type, parse.GetValue(reps), TimeSpan.FromSeconds(parse.GetValue(warmup)), parse.GetValue(compiled), parse.GetValue(ratio));
             if (parse.GetValue(json)) output.WriteLine(Json.Of(result.WriteJson));
             else result.WriteText(output);
             return ExitCode.Ok;

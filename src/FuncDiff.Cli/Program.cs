@@ -28,15 +28,17 @@ internal static class Program
           so the same command prints the same numbers. --at may be repeated.
         """;
 
-    private const string ExitCodesHelp = """
-        Exit codes:
-          0   success (for check: every derivative agrees with finite differences)
-          1   user error: EXPR, --at or --wrt is wrong; the message is on stderr
-          2   bad usage: unknown command or option, missing EXPR
-          3   check ran and a derivative disagrees with finite differences (the report says where)
-          70  internal error in funcdiff (a bug: the trace is printed to report it)
-          With --json, every failure also prints {"error": {"kind", "message", "position"}} on stdout.
-        """;
+    // The exit codes, each with the commands it concerns (null: every command).
+    private static readonly (string Line, Func<Command, bool>? Concerns)[] ExitCodes =
+    [
+        ("  0   success (for check: every derivative agrees with finite differences)", null),
+        ("  1   user error: EXPR, --at or --wrt is wrong; the message is on stderr", ReadsBindings),
+        ("  2   bad usage: unknown command or option, a missing or invalid argument", null),
+        ("  3   check ran and a derivative disagrees with finite differences (the report says where)", c => c.Name == "check"),
+        ("  70  internal error in funcdiff (a bug: the trace is printed to report it)", null),
+    ];
+
+    private static bool ReadsBindings(Command command) => command is RootCommand || command.Options.Any(o => o.Name == "--at");
 
     private static int Main(string[] args) => Run(args, Console.Out, Console.Error, Console.OpenStandardInput);
 
@@ -110,7 +112,7 @@ internal static class Program
         return ExitCode.Usage;
     }
 
-    /// <summary>The standard help, then the binding syntax and the exit codes, which every command shares.</summary>
+    /// <summary>The standard help, then the binding syntax (for commands that take --at) and the command's exit codes.</summary>
     private sealed class HelpWithEpilogue(HelpAction standard) : SynchronousCommandLineAction
     {
         public override bool ClearsParseErrors => standard.ClearsParseErrors;
@@ -119,9 +121,16 @@ internal static class Program
         {
             var code = standard.Invoke(parseResult);
             var output = parseResult.InvocationConfiguration.Output;
-            output.WriteLine(BindingsHelp);
-            output.WriteLine();
-            output.WriteLine(ExitCodesHelp);
+            var command = parseResult.CommandResult.Command;
+            if (ReadsBindings(command))
+            {
+                output.WriteLine(BindingsHelp);
+                output.WriteLine();
+            }
+            output.WriteLine("Exit codes:");
+            foreach (var (line, concerns) in ExitCodes)
+                if (concerns is null || command is RootCommand || concerns(command)) output.WriteLine(line);
+            output.WriteLine("  With --json, every failure also prints {\"error\": {\"kind\", \"message\", \"position\"}} on stdout.");
             return code;
         }
     }
@@ -261,7 +270,7 @@ internal static class Program
             Define("graph", ClinicCommands.GraphDescription, differentiates: true, float32: true, ClinicCommands.Graph,
                 ClinicCommands.Format, ClinicCommands.DotTimeout, ClinicCommands.WithGradient, ClinicCommands.WithDiagnosis),
             Demo.Command(output),
-            Bench.Command(output, error),
+            Bench.Command(output),
         };
         var check = root.Subcommands.Single(c => c.Name == "check");
         check.Validators.Add(result =>
@@ -296,7 +305,7 @@ internal static class Program
         Derivatives("hessians", "hessian", problem, wrt, problem.Output.Hessian([.. wrt.Select(w => w.Input)]));
 
     // An integer option's value, with a message that says what is wrong in plain words.
-    private static int Integer(System.CommandLine.Parsing.ArgumentResult result, string option, int least, int fallback)
+    internal static int Integer(System.CommandLine.Parsing.ArgumentResult result, string option, int least, int fallback)
     {
         if (result.Tokens.Count == 0) return fallback;
         var text = result.Tokens[^1].Value;

@@ -265,8 +265,14 @@ let private behaviour =
             let first = plan.Run workspace
             Expect.sequenceEqual first (plan.Eval inputs) "a run in a workspace gives the same values"
             let firstGradient = first[1]
+            let kept = firstGradient.Copy()
+            Expect.isTrue (firstGradient.IsLent && not kept.IsLent) "a run's result is lent, its copy is not"
+            let evaluated = plan.Eval inputs
+            Expect.isFalse evaluated[1].IsLent "Eval's results are the caller's"
             let second = plan.Run(workspace.Bind("w", vector [ 1.0; 1.0; 1.0 ]))
             Expect.isTrue (obj.ReferenceEquals(second[1], firstGradient)) "the workspace's own tensor, overwritten by the next run"
+            Expect.equal kept evaluated[1] "the copy keeps the first run's values"
+            Expect.notEqual kept (second[1]) "which the next run overwrote"
             Expect.sequenceEqual second (plan.Eval(struct ("x", inputs["x"]), struct ("w", vector [ 1.0; 1.0; 1.0 ]))) "rebinding takes effect"
             let e = Expect.throwsC (fun () -> workspace.Bind("ww", vector [ 1.0 ]) |> ignore) id
             Expect.stringContains e.Message "did you mean 'w'?" "a name the plan does not read"

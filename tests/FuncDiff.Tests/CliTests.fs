@@ -158,6 +158,21 @@ let private subcommands =
             let unknown = run [ "bench"; "nonsense" ]
             Expect.equal unknown.Code 2 "an unknown workload is bad usage"
         }
+        test "bench refuses repetitions and warm-ups it cannot time as bad usage, in JSON too" {
+            for option, value in [ "--reps", "0"; "--reps", "-1"; "--warmup", "nan"; "--warmup", "-5"; "--warmup", "1e308"; "--warmup", "inf" ] do
+                let r = run [ "bench"; "ew1k"; option; value; "--json" ]
+                Expect.equal r.Code 2 (sprintf "%s %s: %s" option value (describe r))
+                Expect.stringContains r.Err (sprintf "%s takes" option) "the message names the option"
+                noTrace r
+                Expect.equal (((json r).GetProperty "error").GetProperty("kind").GetString()) "usage" "the JSON error on stdout"
+        }
+        test "bench --help says nothing of bindings or check's exit codes" {
+            let r = run [ "bench"; "--help" ]
+            Expect.equal r.Code 0 "exit 0"
+            Expect.stringContains r.Out "Exit codes" "its exit codes"
+            for absent in [ "Bindings (--at)"; "3   check ran"; "1   user error" ] do
+                Expect.isFalse (r.Out.Contains absent) (sprintf "no '%s'" absent)
+        }
         test "bench --compiled times runs of one plan in a workspace: the same value, nothing allocated" {
             let through (extra: string list) = ok ([ "bench"; "mlp"; "--reps"; "3"; "--warmup"; "0" ] @ extra)
             let r = through [ "--compiled" ]

@@ -77,7 +77,7 @@ type Compiled(plan: Plan, cached: bool) =
                 c.RunIn(w, bindings) |> Array.mapi (fun r t ->
                     match plan.Storage[plan.Roots[r]] with
                     | Storage.Bound _ | Storage.Fixed _ -> t
-                    | _ -> Tensor(t.Shape, t.DType, t.Data.Clone() :?> Array))
+                    | _ -> t.Copy())
             finally
                 c.Return w
         List.ofArray results

@@ -90,7 +90,7 @@ let input (name: string) (shape: Shape) (dtype: DType) =
 /// A constant node holding a tensor.
 let constant (t: Tensor) =
     // A workspace's result changes with its next run; the graph keeps the value it has now.
-    let t = if t.Lent then Tensor(t.Shape, t.DType, t.Data.Clone() :?> Array) else t
+    let t = if t.Lent then t.Copy() else t
     Node(Const t, [||], t.Shape, t.DType)
 
 /// A rank-0 constant of the given dtype.

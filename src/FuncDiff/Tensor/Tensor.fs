@@ -7,7 +7,8 @@ open System.Runtime.InteropServices
 open FuncDiff.Core
 
 /// A dense row-major tensor of float64, float32, bool or int32 elements.
-/// Immutable to users: no public member changes a tensor once it has been handed out.
+/// Immutable to users: no public member changes a tensor once it has been handed out. The one exception
+/// is a result a workspace lends (IsLent): its next run overwrites it; Copy keeps its values.
 /// Two tensors are equal when shape, dtype and every element agree bit for bit (so NaN equals NaN).
 [<Sealed; AllowNullLiteral(false)>]
 type Tensor internal (shape: Shape, dtype: DType, data: Array) =
@@ -48,6 +49,11 @@ type Tensor internal (shape: Shape, dtype: DType, data: Array) =
     /// Set on a workspace's tensors, which its next run overwrites: whatever keeps a tensor (a constant
     /// in a graph) copies such a one first.
     member val internal Lent = false with get, set
+    /// True for a result a compiled plan's workspace lends: its next run overwrites the elements (and so this
+    /// tensor's value equality and hash). Copy gives a tensor of one's own.
+    member t.IsLent = t.Lent
+    /// A tensor of its own with the same shape, dtype and elements.
+    member _.Copy() = Tensor(shape, dtype, data.Clone() :?> Array)
     /// The storage as 'T[]; 'T must match the dtype.
     member internal _.As<'T>() = data :?> 'T[]
 
