@@ -102,6 +102,10 @@ let tests =
                 Expect.equal again y "an identically built chain is equal"
                 Expect.equal (hash again) (hash y) "and hashes alike"
                 Expect.notEqual (again + 1.0) (y + 2.0) "a different last step is a different expression"
+                // A plan the caller holds is registered by expression and found again by an equal one.
+                let held = compile [ y ]
+                Expect.equal ((compile [ again ]).Run([ "x", Tensor.scalar 0.5 ]).Head.ToScalar()) expected "compiled, and found again"
+                System.GC.KeepAlive held
             }
         ]
     ]
