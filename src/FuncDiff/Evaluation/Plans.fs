@@ -3,7 +3,6 @@
 module internal FuncDiff.Core.Plans
 
 open System
-open System.Collections.Concurrent
 open System.Collections.Generic
 open FuncDiff
 open FuncDiff.Core.Plan
