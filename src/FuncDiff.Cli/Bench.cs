@@ -33,15 +33,7 @@ internal static class Bench
         {
             Description = "Seconds of untimed warm-up first, up to 3600 (the JIT's tiers need about 3)",
             DefaultValueFactory = _ => 3.0,
-            CustomParser = result =>
-            {
-                if (result.Tokens.Count == 0) return 3.0;
-                var text = result.Tokens[^1].Value;
-                if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) && seconds is >= 0 and <= 3600)
-                    return seconds;
-                result.AddError($"--warmup takes a number of seconds from 0 to 3600, not '{text}'");
-                return 0;
-            },
+            CustomParser = result => Program.Bounded(result, "--warmup", "a number of seconds", NumberStyles.Float, 0.0, 3600.0, 3.0),
         };
         var json = new Option<bool>("--json") { Description = "Print one JSON object with the peer harness's fields" };
         var compiled = new Option<bool>("--compiled")

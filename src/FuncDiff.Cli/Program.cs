@@ -5,8 +5,11 @@ using System.Collections.Generic;
 using System.CommandLine;
 using System.CommandLine.Help;
 using System.CommandLine.Invocation;
+using System.CommandLine.Parsing;
+using System.Globalization;
 using System.IO;
 using System.Linq;
+using System.Numerics;
 
 /// <summary>
 /// <c>funcdiff</c>: evaluate an expression and its derivatives at a point, and check them against finite differences.
@@ -304,18 +307,21 @@ internal static class Program
     private static IReport Hessian(ParseResult parse, Problem problem, IReadOnlyList<(string Name, Expr Input)> wrt) =>
         Derivatives("hessians", "hessian", problem, wrt, problem.Output.Hessian([.. wrt.Select(w => w.Input)]));
 
-    // An integer option's value, with a message that says what is wrong in plain words.
-    internal static int Integer(System.CommandLine.Parsing.ArgumentResult result, string option, int least, int fallback)
+    // A numeric option's value from least to most, with a message that says what is wrong in plain words.
+    internal static T Bounded<T>(ArgumentResult result, string option, string kind, NumberStyles styles, T least, T most, T fallback)
+        where T : INumber<T>
     {
         if (result.Tokens.Count == 0) return fallback;
         var text = result.Tokens[^1].Value;
-        if (int.TryParse(text, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var value)
-            && value >= least)
-            return value;
-        var range = least == int.MinValue ? $"from {int.MinValue} to {int.MaxValue}" : $"from {least} to {int.MaxValue}";
-        result.AddError($"{option} takes a whole number {range}, not '{text}'");
-        return 0;
+        // Written so that NaN is out of range.
+        if (T.TryParse(text, styles, CultureInfo.InvariantCulture, out var value) && value >= least && value <= most) return value;
+        result.AddError(string.Create(CultureInfo.InvariantCulture, $"{option} takes {kind} from {least} to {most}, not '{text}'"));
+        return T.Zero;
     }
+
+    // A whole-number option's value, at least least.
+    internal static int Integer(ArgumentResult result, string option, int least, int fallback) =>
+        Bounded(result, option, "a whole number", NumberStyles.AllowLeadingSign, least, int.MaxValue, fallback);
 
     private static DerivativesReport Derivatives(
         string property,
